@@ -1,0 +1,44 @@
+"""Project hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Pipeline
+
+SYNTHETIC_OUTPUT = "raw_customers"
+SYNTHETIC_MARK = {"generated_by": "data_generation"}
+
+
+class SourceDataGuardError(RuntimeError):
+    """A run would overwrite data that the pipelines did not generate."""
+
+
+class SourceDataGuard:
+    """Refuses, before any node runs, a run that would write synthetic customers
+    over a user's own ``raw_customers``.
+
+    Only the base catalog entry carries ``metadata.generated_by: data_generation``;
+    an environment that points ``raw_customers`` at the user's file replaces the
+    entry and so loses the mark.
+    """
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+    ) -> None:
+        if SYNTHETIC_OUTPUT not in pipeline.all_outputs():
+            return
+        dataset = catalog.get(SYNTHETIC_OUTPUT)
+        metadata = getattr(dataset, "metadata", None) or {}
+        if all(metadata.get(key) == value for key, value in SYNTHETIC_MARK.items()):
+            return
+        env = run_params.get("env") or "local"
+        raise SourceDataGuardError(
+            f"Refusing to run data_generation in environment '{env}': its "
+            f"'{SYNTHETIC_OUTPUT}' entry ({dataset}) is not marked "
+            "'metadata: {generated_by: data_generation}', so it holds your own data "
+            "and generating synthetic customers would overwrite it. Segment your data "
+            f"with: kedro run --env {env} --pipelines segmentation"
+        )

@@ -1,0 +1,61 @@
+"""Score k from k_min to k_max, pick k and fit the final segmentation model."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import (
+    fit_segmentation_model,
+    plot_elbow,
+    plot_silhouette,
+    score_cluster_counts,
+    select_cluster_count,
+    summarise_model_selection,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                score_cluster_counts,
+                inputs=["encoded_features", "params:features.id_column", "params:model_selection"],
+                outputs="cluster_count_scores",
+                name="score_cluster_counts",
+            ),
+            Node(
+                select_cluster_count,
+                inputs=["cluster_count_scores", "params:model_selection.criterion"],
+                outputs="selected_k",
+                name="select_cluster_count",
+            ),
+            Node(
+                summarise_model_selection,
+                inputs=["cluster_count_scores", "selected_k", "params:model_selection.criterion"],
+                outputs="model_selection_metrics",
+                name="summarise_model_selection",
+            ),
+            Node(
+                plot_elbow,
+                inputs=["cluster_count_scores", "selected_k"],
+                outputs="elbow_plot",
+                name="plot_elbow",
+            ),
+            Node(
+                plot_silhouette,
+                inputs=["cluster_count_scores", "selected_k"],
+                outputs="silhouette_plot",
+                name="plot_silhouette",
+            ),
+            Node(
+                fit_segmentation_model,
+                inputs=[
+                    "encoded_features",
+                    "preprocessor",
+                    "selected_k",
+                    "params:features.id_column",
+                    "params:model_selection",
+                ],
+                outputs="segmentation_model",
+                name="fit_segmentation_model",
+            ),
+        ]
+    )

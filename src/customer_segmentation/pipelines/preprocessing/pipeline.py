@@ -1,0 +1,30 @@
+"""Validate ``raw_customers`` and encode it with one fitted ColumnTransformer."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import encode_features, fit_preprocessor, validate_customers
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                validate_customers,
+                inputs=["raw_customers", "params:features", "params:model_selection.k_max"],
+                outputs="validated_customers",
+                name="validate_customers",
+            ),
+            Node(
+                fit_preprocessor,
+                inputs=["validated_customers", "params:features"],
+                outputs="preprocessor",
+                name="fit_preprocessor",
+            ),
+            Node(
+                encode_features,
+                inputs=["validated_customers", "preprocessor", "params:features"],
+                outputs="encoded_features",
+                name="encode_features",
+            ),
+        ]
+    )

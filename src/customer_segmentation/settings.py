@@ -1,0 +1,21 @@
+"""Project settings. For the defaults and every other setting, see
+https://docs.kedro.org/en/stable/configure/configuration_basics/"""
+
+import warnings
+
+from customer_segmentation.hooks import SourceDataGuard
+
+# Kedro 1.7 calls OmegaConf's deprecated register_new_resolver itself; the
+# warning is not actionable for users of this project.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+
+HOOKS = (SourceDataGuard(),)
+
+# No usage data leaves a scheduled job or CI, whatever starts the project (the
+# committed .telemetry file covers `kedro` commands run from the project folder).
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
+
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+}

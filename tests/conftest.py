@@ -1,0 +1,89 @@
+"""Shared fixtures: the project's own parameters, small customer frames and a
+temporary copy of the project for runs through Kedro."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+# Before Kedro is imported: no telemetry and no log file in the repository.
+os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+os.environ["KEDRO_LOGGING_CONFIG"] = str(Path(__file__).with_name("logging.yml"))
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+from customer_segmentation.pipelines.data_generation.nodes import (  # noqa: E402
+    generate_customers,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+BASE_CONF = PROJECT_ROOT / "conf" / "base"
+
+
+def _load_parameters(name: str) -> dict:
+    return yaml.safe_load((BASE_CONF / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def features() -> dict:
+    return _load_parameters("parameters.yml")["features"]
+
+
+@pytest.fixture(scope="session")
+def generation_params() -> dict:
+    return _load_parameters("parameters_data_generation.yml")["data_generation"]
+
+
+@pytest.fixture(scope="session")
+def model_selection_params() -> dict:
+    return _load_parameters("parameters_model_selection.yml")["model_selection"]
+
+
+@pytest.fixture(scope="session")
+def segment_analysis_params() -> dict:
+    return _load_parameters("parameters_segment_analysis.yml")["segment_analysis"]
+
+
+def make_customers(generation_params: dict, n_customers: int, seed: int) -> pd.DataFrame:
+    """Synthetic customers with the project's default personas."""
+    return generate_customers(
+        n_customers=n_customers,
+        random_seed=seed,
+        personas=generation_params["personas"],
+        numeric_bounds=generation_params["numeric_bounds"],
+        latent_correlations=generation_params["latent_correlations"],
+        city_weights=generation_params["city_weights"],
+        missing_value_share=generation_params["missing_value_share"],
+    )
+
+
+@pytest.fixture(scope="session")
+def customers(generation_params) -> pd.DataFrame:
+    """600 synthetic customers; tests must not modify it."""
+    return make_customers(generation_params, 600, seed=7)
+
+
+@pytest.fixture
+def project_copy(tmp_path, monkeypatch) -> Path:
+    """A copy of the project (code, configuration, example data, no run
+    outputs) in a temporary folder, made the working directory."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("conf", "src"):
+        shutil.copytree(
+            PROJECT_ROOT / name,
+            project / name,
+            ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
+        )
+    (project / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry", "README.md"):
+        shutil.copy2(PROJECT_ROOT / name, project / name)
+    shutil.copytree(
+        PROJECT_ROOT / "data" / "01_raw" / "examples", project / "data" / "01_raw" / "examples"
+    )
+    (project / "logs").mkdir()
+    monkeypatch.chdir(project)
+    return project

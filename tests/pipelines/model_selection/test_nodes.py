@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from sklearn.metrics import adjusted_rand_score
+from sklearn.pipeline import Pipeline
+
+from customer_segmentation.pipelines.model_selection.nodes import (
+    fit_segmentation_model,
+    plot_elbow,
+    plot_silhouette,
+    score_cluster_counts,
+    select_cluster_count,
+    summarise_model_selection,
+)
+from customer_segmentation.pipelines.preprocessing.nodes import (
+    encode_features,
+    fit_preprocessor,
+    validate_customers,
+)
+from tests.conftest import make_customers
+
+
+def _prepare(customers, features, k_max=10):
+    validated = validate_customers(customers, features, k_max)
+    preprocessor = fit_preprocessor(validated, features)
+    return validated, preprocessor, encode_features(validated, preprocessor, features)
+
+
+@pytest.fixture(scope="module")
+def prepared(customers, features):
+    return _prepare(customers, features)
+
+
+@pytest.fixture
+def small_params(model_selection_params):
+    return {**model_selection_params, "k_min": 2, "k_max": 6, "n_init": 3}
+
+
+def test_scores_every_k_with_every_criterion(prepared, small_params):
+    scores = score_cluster_counts(prepared[2], "customer_id", small_params)
+    assert scores["k"].tolist() == [2, 3, 4, 5, 6]
+    assert list(scores.columns) == [
+        "k",
+        "inertia",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+    ]
+    assert scores["inertia"].is_monotonic_decreasing
+    assert scores["silhouette"].between(-1, 1).all()
+    assert (scores[["calinski_harabasz", "davies_bouldin"]] > 0).all().all()
+
+
+def test_invalid_k_range_and_too_few_rows(prepared, small_params):
+    with pytest.raises(ValueError, match="k_min=1"):
+        score_cluster_counts(prepared[2], "customer_id", {**small_params, "k_min": 1})
+    with pytest.raises(ValueError, match="has 5 rows"):
+        score_cluster_counts(prepared[2].head(5), "customer_id", small_params)
+
+
+@pytest.mark.parametrize(
+    ("criterion", "expected"),
+    [("silhouette", 3), ("calinski_harabasz", 4), ("davies_bouldin", 2)],
+)
+def test_selection_follows_the_criterion(criterion, expected):
+    scores = pd.DataFrame(
+        {
+            "k": [2, 3, 4],
+            "inertia": [9.0, 5.0, 4.0],
+            "silhouette": [0.2, 0.5, 0.4],
+            "calinski_harabasz": [10.0, 20.0, 30.0],
+            "davies_bouldin": [0.5, 0.9, 1.0],
+        }
+    )
+    assert select_cluster_count(scores, criterion) == expected
+
+
+def test_unknown_criterion_is_named():
+    with pytest.raises(ValueError, match="got 'gap'"):
+        select_cluster_count(pd.DataFrame({"k": [2]}), "gap")
+
+
+def test_summary_is_json_ready(prepared, small_params):
+    scores = score_cluster_counts(prepared[2], "customer_id", small_params)
+    summary = json.loads(json.dumps(summarise_model_selection(scores, 4, "silhouette")))
+    assert summary["selected_k"] == 4
+    assert summary["criterion"] == "silhouette"
+    assert [row["k"] for row in summary["scores"]] == [2, 3, 4, 5, 6]
+    assert set(summary["scores"][0]) == {
+        "k",
+        "inertia",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+    }
+
+
+def test_plots_mark_the_selected_k(prepared, small_params):
+    scores = score_cluster_counts(prepared[2], "customer_id", small_params)
+    for plot in (plot_elbow, plot_silhouette):
+        figure = plot(scores, 4)
+        assert isinstance(figure, Figure)
+        axes = figure.axes[0]
+        assert "selected k = 4" in [text.get_text() for text in axes.get_legend().get_texts()]
+        assert axes.get_xlabel() == "number of segments k"
+
+
+def test_final_model_scores_raw_rows_and_numbers_segments_by_size(
+    prepared, small_params, customers
+):
+    validated, preprocessor, encoded = prepared
+    model = fit_segmentation_model(encoded, preprocessor, 5, "customer_id", small_params)
+    assert isinstance(model, Pipeline)
+    segments = model.predict(validated)
+    sizes = np.bincount(segments)
+    assert len(sizes) == 5
+    assert (np.diff(sizes) <= 0).all(), "segment 0 must be the largest"
+    np.testing.assert_array_equal(segments, model.named_steps["kmeans"].labels_)
+    # The same customers in another order get the same segments.
+    shuffled = validated.sample(frac=1, random_state=0)
+    np.testing.assert_array_equal(
+        model.predict(shuffled), pd.Series(segments, index=validated.index)[shuffled.index]
+    )
+
+
+def test_default_settings_recover_the_planted_personas(
+    generation_params, features, model_selection_params
+):
+    """At the default settings, k is the number of personas and the segments
+    match them (ARI >= 0.9)."""
+    customers = make_customers(generation_params, generation_params["n_customers"], seed=11)
+    _, preprocessor, encoded = _prepare(customers, features)
+    scores = score_cluster_counts(encoded, "customer_id", model_selection_params)
+    selected_k = select_cluster_count(scores, model_selection_params["criterion"])
+    assert selected_k == len(generation_params["personas"])
+    model = fit_segmentation_model(
+        encoded, preprocessor, selected_k, "customer_id", model_selection_params
+    )
+    ari = adjusted_rand_score(customers["persona"], model.named_steps["kmeans"].labels_)
+    assert ari >= 0.9

@@ -1,0 +1,99 @@
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.pipelines.model_selection.nodes import fit_segmentation_model
+from customer_segmentation.pipelines.preprocessing.nodes import (
+    encode_features,
+    fit_preprocessor,
+    validate_customers,
+)
+from customer_segmentation.pipelines.segment_analysis.nodes import (
+    assign_segments,
+    plot_segment_scatter,
+    profile_segments,
+)
+
+
+@pytest.fixture(scope="module")
+def segmented(customers, features, model_selection_params):
+    validated = validate_customers(customers, features, 10)
+    preprocessor = fit_preprocessor(validated, features)
+    encoded = encode_features(validated, preprocessor, features)
+    params = {**model_selection_params, "n_init": 3}
+    model = fit_segmentation_model(encoded, preprocessor, 4, "customer_id", params)
+    return validated, assign_segments(validated, model, features)
+
+
+def test_every_customer_gets_one_segment(segmented):
+    validated, segments = segmented
+    assert list(segments.columns) == ["customer_id", "segment"]
+    assert segments["customer_id"].tolist() == validated["customer_id"].tolist()
+    assert set(segments["segment"]) == {0, 1, 2, 3}
+
+
+def test_profiles_in_original_units(segmented, features):
+    validated, segments = segmented
+    profiles = profile_segments(validated, segments, features)
+    assert profiles["segment"].tolist() == [0, 1, 2, 3]
+    assert profiles["customers"].sum() == len(validated)
+    assert profiles["share"].sum() == pytest.approx(1.0)
+    members = validated[segments["segment"].to_numpy() == 2]
+    row = profiles.set_index("segment").loc[2]
+    for column in features["numeric"]:
+        assert row[column] == pytest.approx(members[column].mean())
+    mix = profiles.filter(like="product_category=")
+    assert list(mix.columns) == [
+        f"product_category={c}" for c in features["categorical"]["product_category"]
+    ]
+    np.testing.assert_allclose(mix.sum(axis=1), 1.0)
+
+
+def test_profiles_join_by_id_not_by_position(segmented, features):
+    validated, segments = segmented
+    shuffled = segments.sample(frac=1, random_state=1)
+    pd.testing.assert_frame_equal(
+        profile_segments(validated, shuffled, features),
+        profile_segments(validated, segments, features),
+    )
+
+
+def test_customers_without_segment_are_reported(segmented, features):
+    validated, segments = segmented
+    with pytest.raises(ValueError, match="3 customers have no segment"):
+        profile_segments(validated, segments.iloc[3:], features)
+
+
+def test_scatter_uses_configured_axes_in_original_units(
+    segmented, features, segment_analysis_params
+):
+    validated, segments = segmented
+    figure = plot_segment_scatter(validated, segments, features, segment_analysis_params["scatter"])
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "annual income"
+    assert axes.get_ylabel() == "average order value"
+    assert len(axes.collections) == 4
+    drawn = sum(len(collection.get_offsets()) for collection in axes.collections)
+    assert drawn == len(validated)
+
+
+def test_scatter_samples_large_tables(segmented, features, segment_analysis_params):
+    validated, segments = segmented
+    scatter = {**segment_analysis_params["scatter"], "max_points": 100}
+    axes = plot_segment_scatter(validated, segments, features, scatter).axes[0]
+    assert sum(len(c.get_offsets()) for c in axes.collections) == 100
+    assert "100 of 600 customers shown" in axes.get_title()
+
+
+def test_scatter_falls_back_to_first_numeric_features(
+    segmented, features, segment_analysis_params, caplog
+):
+    validated, segments = segmented
+    scatter = {**segment_analysis_params["scatter"], "x": "Income", "y": "MntWines"}
+    with caplog.at_level(logging.WARNING):
+        axes = plot_segment_scatter(validated, segments, features, scatter).axes[0]
+    assert axes.get_xlabel() == "annual income"
+    assert axes.get_ylabel() == "spending score"
+    assert "not in the data" in caplog.text
