@@ -87,3 +87,52 @@ def project_copy(tmp_path, monkeypatch) -> Path:
     (project / "logs").mkdir()
     monkeypatch.chdir(project)
     return project
+
+
+def _parameter_entries(prefix: str, value) -> dict:
+    """``params:a`` and ``params:a.b`` entries, as Kedro makes for nested parameters."""
+    entries = {f"params:{prefix}": value}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            entries.update(_parameter_entries(f"{prefix}.{key}", inner))
+    return entries
+
+
+@pytest.fixture(scope="session")
+def parameters(features, generation_params, model_selection_params, segment_analysis_params):
+    """Every project parameter as Kedro names them (``params:...``)."""
+    entries = {}
+    for name, value in {
+        "features": features,
+        "data_generation": generation_params,
+        "model_selection": model_selection_params,
+        "segment_analysis": segment_analysis_params,
+    }.items():
+        entries.update(_parameter_entries(name, value))
+    return entries
+
+
+def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
+    """Runs ``pipeline`` with SequentialRunner on an in-memory catalog holding
+    ``datasets`` and the parameters; returns the pipeline's outputs, loaded
+    (intermediate ones included)."""
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.runner import SequentialRunner
+
+    class KeptMemoryDataset(MemoryDataset):
+        """Keeps its data after the run so the test can inspect it."""
+
+        def _release(self) -> None:
+            pass
+
+    catalog = DataCatalog()
+    for name, value in {**parameters, **datasets}.items():
+        catalog[name] = value
+    for name in pipeline.all_outputs():
+        catalog[name] = KeptMemoryDataset(copy_mode="assign")
+    SequentialRunner().run(pipeline, catalog)
+    return {
+        name: catalog[name].load()
+        for name in pipeline.all_outputs()
+        if name in catalog and catalog.exists(name)
+    }

@@ -1,0 +1,19 @@
+from customer_segmentation.pipelines.model_selection import create_pipeline
+from customer_segmentation.pipelines.preprocessing import create_pipeline as preprocessing
+from tests.conftest import run_in_memory
+
+
+def test_pipeline_selects_k_and_fits_model(parameters, customers):
+    prepared = run_in_memory(preprocessing(), parameters, raw_customers=customers)
+    outputs = run_in_memory(
+        create_pipeline(),
+        parameters,
+        encoded_features=prepared["encoded_features"],
+        preprocessor=prepared["preprocessor"],
+    )
+    metrics = outputs["model_selection_metrics"]
+    assert metrics["selected_k"] == outputs["selected_k"]
+    assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
+    segments = outputs["segmentation_model"].predict(customers)
+    assert len(set(segments)) == metrics["selected_k"]
+    assert {"elbow_plot", "silhouette_plot"} <= set(outputs)

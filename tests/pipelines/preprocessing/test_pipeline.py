@@ -1,0 +1,13 @@
+from sklearn.compose import ColumnTransformer
+
+from customer_segmentation.pipelines.preprocessing import create_pipeline
+from tests.conftest import run_in_memory
+
+
+def test_pipeline_fits_preprocessor_and_encodes(parameters, customers, features):
+    outputs = run_in_memory(create_pipeline(), parameters, raw_customers=customers)
+    assert isinstance(outputs["preprocessor"], ColumnTransformer)
+    encoded = outputs["encoded_features"]
+    assert len(encoded) == len(customers)
+    assert encoded.columns[0] == features["id_column"]
+    assert "persona" not in encoded.columns

@@ -1,0 +1,196 @@
+"""The real pipelines through Kedro, on a temporary copy of the project."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from customer_segmentation.hooks import SourceDataGuardError
+
+pytestmark = pytest.mark.integration
+
+VERSIONED = {
+    "raw_customers": "data/01_raw/customers.parquet",
+    "encoded_features": "data/04_feature/encoded_features.parquet",
+    "preprocessor": "data/06_models/preprocessor.pkl",
+    "segmentation_model": "data/06_models/segmentation_model.pkl",
+    "model_selection_metrics": "data/08_reporting/model_selection_metrics.json",
+    "elbow_plot": "data/08_reporting/elbow_plot.png",
+    "silhouette_plot": "data/08_reporting/silhouette_plot.png",
+    "customer_segments": "data/07_model_output/customer_segments.parquet",
+    "segment_profiles": "data/08_reporting/segment_profiles.csv",
+    "segment_scatter_plot": "data/08_reporting/segment_scatter_plot.png",
+}
+SMALL_RUN = {"data_generation": {"n_customers": 600}}
+
+
+def run_session(project: Path, pipeline: str = "__default__", env=None, params=None) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(
+        project_path=project, env=env, runtime_params=params or SMALL_RUN
+    ) as session:
+        session.run(pipeline_names=[pipeline])
+
+
+def versions(project: Path, relative: str) -> list[str]:
+    folder = project / relative
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def latest_file(project: Path, relative: str) -> Path:
+    folder = project / relative
+    return folder / versions(project, relative)[-1] / folder.name
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("kedro")), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_default_run_writes_one_consistent_version_of_everything(project_copy):
+    run_session(project_copy)
+    stamps = {name: versions(project_copy, path) for name, path in VERSIONED.items()}
+    assert all(len(found) == 1 for found in stamps.values()), stamps
+    assert len({found[0] for found in stamps.values()}) == 1, "one version stamp per run"
+
+    raw = pd.read_parquet(latest_file(project_copy, VERSIONED["raw_customers"]))
+    segments = pd.read_parquet(latest_file(project_copy, VERSIONED["customer_segments"]))
+    metrics = json.loads(
+        latest_file(project_copy, VERSIONED["model_selection_metrics"]).read_text()
+    )
+    profiles = pd.read_csv(latest_file(project_copy, VERSIONED["segment_profiles"]))
+    assert len(raw) == 600
+    assert segments["customer_id"].tolist() == raw["customer_id"].tolist()
+    assert metrics["criterion"] == "silhouette"
+    assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
+    assert segments["segment"].nunique() == metrics["selected_k"] == len(profiles)
+    for plot in ("elbow_plot", "silhouette_plot", "segment_scatter_plot"):
+        assert latest_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
+
+    run_session(project_copy)
+    assert all(len(versions(project_copy, path)) == 2 for path in VERSIONED.values())
+
+
+def test_each_pipeline_runs_on_its_own(project_copy):
+    run_session(project_copy)
+    for pipeline in ("preprocessing", "model_selection", "segment_analysis"):
+        run_session(project_copy, pipeline)
+    assert len(versions(project_copy, VERSIONED["raw_customers"])) == 1
+    assert len(versions(project_copy, VERSIONED["segmentation_model"])) == 2
+    assert len(versions(project_copy, VERSIONED["customer_segments"])) == 2
+
+
+def test_failed_run_leaves_earlier_versions_intact(project_copy):
+    run_session(project_copy)
+    before = snapshot(project_copy / "data")
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        run_session(project_copy, params={**SMALL_RUN, "model_selection": {"criterion": "gap"}})
+    after = snapshot(project_copy / "data")
+    assert all(after.get(path) == digest for path, digest in before.items())
+
+
+def _user_environment(project: Path, customers: pd.DataFrame, name: str = "mine") -> Path:
+    source = project / "data" / "01_raw" / "my_customers.csv"
+    customers.to_csv(source, index=False)
+    env = project / "conf" / name
+    env.mkdir()
+    (env / "catalog.yml").write_text(
+        "raw_customers:\n"
+        "  type: pandas.CSVDataset\n"
+        "  filepath: data/01_raw/my_customers.csv\n"
+        "  metadata:\n    kedro-viz:\n      layer: raw\n"
+    )
+    return source
+
+
+def test_generation_refuses_to_overwrite_user_data(project_copy, customers):
+    source = _user_environment(project_copy, customers.drop(columns="persona"))
+    original = source.read_bytes()
+    with pytest.raises(SourceDataGuardError, match="--env mine --pipelines segmentation"):
+        run_session(project_copy, env="mine")
+    assert source.read_bytes() == original
+    assert versions(project_copy, VERSIONED["encoded_features"]) == []
+
+    run_session(project_copy, "segmentation", env="mine")
+    assert source.read_bytes() == original
+    segments = pd.read_parquet(latest_file(project_copy, VERSIONED["customer_segments"]))
+    assert segments["customer_id"].tolist() == customers["customer_id"].tolist()
+
+
+def test_crm_example_environment(project_copy):
+    run_session(project_copy, "segmentation", env="crm_example", params={})
+    output = "data/crm_example/08_reporting/segment_profiles.csv"
+    profiles = pd.read_csv(latest_file(project_copy, output))
+    assert profiles["customers"].sum() == 2240
+    assert "Income" in profiles.columns
+    assert versions(project_copy, VERSIONED["segment_profiles"]) == []  # default's untouched
+
+
+def test_cli_bad_input_exits_non_zero_with_the_reason_logged(project_copy, customers):
+    broken = customers.drop(columns="persona").astype({"annual_income": object})
+    broken.loc[7, "annual_income"] = "unknown"
+    _user_environment(project_copy, broken, name="broken")
+    result = kedro_cli(project_copy, "run", "--env", "broken", "--pipelines", "segmentation")
+    assert result.returncode != 0
+    expected = "column 'annual_income': expected a number, got 'unknown'"
+    assert expected in " ".join((result.stdout + result.stderr).split())
+    log = (project_copy / "logs" / "info.log").read_text()
+    assert expected in log
+    assert "row 7 (customer_id C0000008)" in log
+
+
+def test_viz_build_lists_all_pipelines_with_layers(project_copy):
+    result = kedro_cli(project_copy, "viz", "build")
+    assert result.returncode == 0, result.stderr
+    main = json.loads((project_copy / "build" / "api" / "main").read_text())
+    pipelines = {pipeline["id"] for pipeline in main["pipelines"]}
+    assert {
+        "data_generation",
+        "preprocessing",
+        "model_selection",
+        "segment_analysis",
+        "segmentation",
+        "__default__",
+    } <= pipelines
+    assert main["layers"] == [
+        "raw",
+        "intermediate",
+        "feature",
+        "model_input",
+        "models",
+        "model_output",
+        "reporting",
+    ]
+
+
+def test_telemetry_is_off_without_any_environment_variable(project_copy, monkeypatch):
+    from kedro_telemetry.plugin import _check_for_telemetry_consent
+
+    for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+        monkeypatch.delenv(variable, raising=False)
+    assert _check_for_telemetry_consent(project_copy) is False
