@@ -14,6 +14,8 @@ os.environ["KEDRO_LOGGING_CONFIG"] = str(Path(__file__).with_name("logging.yml")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from kedro.io import DataCatalog, MemoryDataset  # noqa: E402
+from kedro.runner import SequentialRunner  # noqa: E402
 
 from customer_segmentation.pipelines.data_generation.nodes import (  # noqa: E402
     generate_customers,
@@ -116,8 +118,6 @@ def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
     """Runs ``pipeline`` with SequentialRunner on an in-memory catalog holding
     ``datasets`` and the parameters; returns the pipeline's outputs, loaded
     (intermediate ones included)."""
-    from kedro.io import DataCatalog, MemoryDataset
-    from kedro.runner import SequentialRunner
 
     class KeptMemoryDataset(MemoryDataset):
         """Keeps its data after the run so the test can inspect it."""

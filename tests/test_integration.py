@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro_telemetry.plugin import _check_for_telemetry_consent
 
 from customer_segmentation.hooks import SourceDataGuardError
 
@@ -189,8 +190,6 @@ def test_viz_build_lists_all_pipelines_with_layers(project_copy):
 
 
 def test_telemetry_is_off_without_any_environment_variable(project_copy, monkeypatch):
-    from kedro_telemetry.plugin import _check_for_telemetry_consent
-
     for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
         monkeypatch.delenv(variable, raising=False)
     assert _check_for_telemetry_consent(project_copy) is False

@@ -66,7 +66,7 @@ def test_duplicate_ids_name_the_rows(raw, features):
 def test_missing_id(raw, features):
     raw.loc[5, "customer_id"] = None
     message = _error(raw, features)
-    assert "column 'customer_id': 1 rows have no id" in message
+    assert "column 'customer_id': 1 row without an id" in message
     assert "row 5" in message
 
 

@@ -55,6 +55,10 @@ def build_customer_schema(features: dict, min_rows: int) -> pa.DataFrameSchema:
     )
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _rows(failures: pd.DataFrame, data: pd.DataFrame, id_column: str) -> str:
     """Names the first failing rows (0-based) with their id and value."""
     examples = []
@@ -101,7 +105,7 @@ def _describe_failures(
             messages.append(
                 (
                     3,
-                    f"column '{column}': {count} rows have no id; every row needs one: "
+                    f"column '{column}': {_count(count, 'row')} without an id; every row needs one: "
                     f"{_rows(group, data, id_column)}",
                 )
             )
@@ -109,7 +113,7 @@ def _describe_failures(
             messages.append(
                 (
                     3,
-                    f"column '{column}': {count} rows share a duplicate id; ids must be "
+                    f"column '{column}': {_count(count, 'row')} share a duplicate id; ids must be "
                     f"unique: {_rows(group, data, id_column)}",
                 )
             )
@@ -122,12 +126,12 @@ def _describe_failures(
             messages.append(
                 (
                     3,
-                    f"column '{column}': expected a number, got {values} in {count} rows: "
+                    f"column '{column}': expected a number, got {values} in {_count(count, 'row')}: "
                     f"{_rows(group, data, id_column)}",
                 )
             )
         elif check != "not_nullable":
-            messages.append((4, f"column '{column}': failed {check} in {count} rows"))
+            messages.append((4, f"column '{column}': failed {check} in {_count(count, 'row')}"))
     return [text for _, text in sorted(messages, key=lambda item: item[0])]
 
 
@@ -150,7 +154,8 @@ def validate_customers(raw_customers: pd.DataFrame, features: dict, min_rows: in
     except SchemaErrors as errors:
         problems = _describe_failures(errors.failure_cases, raw_customers, id_column, min_rows)
         raise InvalidCustomerDataError(
-            "raw_customers does not match the features parameter:\n  - " + "\n  - ".join(problems)
+            "raw_customers does not match the features parameter "
+            "(rows are counted from 0, after the header):\n  - " + "\n  - ".join(problems)
         ) from None
 
     missing = customers[features["numeric"]].isna().sum()
