@@ -87,7 +87,8 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     profiles = pd.read_csv(latest_file(project_copy, VERSIONED["segment_profiles"]))
     assert len(raw) == 600
     assert segments["customer_id"].tolist() == raw["customer_id"].tolist()
-    assert metrics["criterion"] == "silhouette"
+    assert metrics["criterion"] == "consensus"
+    assert metrics["clear_structure"] is True
     assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
     assert segments["segment"].nunique() == metrics["selected_k"] == len(profiles)
     for plot in ("elbow_plot", "silhouette_plot", "segment_scatter_plot"):

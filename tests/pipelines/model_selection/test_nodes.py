@@ -8,6 +8,8 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation.pipelines.model_selection.nodes import (
+    assess_structure,
+    choose_k_per_criterion,
     fit_segmentation_model,
     plot_elbow,
     plot_silhouette,
@@ -36,7 +38,13 @@ def prepared(customers, features):
 
 @pytest.fixture
 def small_params(model_selection_params):
-    return {**model_selection_params, "k_min": 2, "k_max": 6, "n_init": 3}
+    return {
+        **model_selection_params,
+        "k_min": 2,
+        "k_max": 6,
+        "n_init": 3,
+        "stability_resamples": 2,
+    }
 
 
 def test_scores_every_k_with_every_criterion(prepared, small_params):
@@ -48,8 +56,11 @@ def test_scores_every_k_with_every_criterion(prepared, small_params):
         "silhouette",
         "calinski_harabasz",
         "davies_bouldin",
+        "stability_mean",
+        "stability_std",
     ]
     assert scores["inertia"].is_monotonic_decreasing
+    assert scores["stability_mean"].between(-1, 1).all()
     assert scores["silhouette"].between(-1, 1).all()
     assert (scores[["calinski_harabasz", "davies_bouldin"]] > 0).all().all()
 
@@ -61,33 +72,103 @@ def test_invalid_k_range_and_too_few_rows(prepared, small_params):
         score_cluster_counts(prepared[2].head(5), "customer_id", small_params)
 
 
+SCORES = pd.DataFrame(
+    {
+        "k": [2, 3, 4, 5, 6],
+        "inertia": [100.0, 50.0, 20.0, 17.0, 15.0],
+        "silhouette": [0.2, 0.5, 0.4, 0.6, 0.3],
+        "calinski_harabasz": [10.0, 20.0, 30.0, 25.0, 5.0],
+        "davies_bouldin": [0.5, 0.9, 1.0, 1.1, 1.2],
+        "stability_mean": [0.99, 0.95, 0.9, 0.6, 0.5],
+        "stability_std": [0.01, 0.02, 0.05, 0.2, 0.2],
+    }
+)
+
+
+def test_each_criterion_alone():
+    assert choose_k_per_criterion(SCORES) == {
+        "elbow": 4,
+        "silhouette": 5,
+        "calinski_harabasz": 4,
+        "davies_bouldin": 2,
+        "stability": 2,
+    }
+
+
 @pytest.mark.parametrize(
     ("criterion", "expected"),
-    [("silhouette", 3), ("calinski_harabasz", 4), ("davies_bouldin", 2)],
+    [
+        ("consensus", 3),  # best silhouette among the stable k: k=5 is unstable
+        ("silhouette", 5),
+        ("elbow", 4),
+        ("calinski_harabasz", 4),
+        ("davies_bouldin", 2),
+        ("stability", 2),
+    ],
 )
-def test_selection_follows_the_criterion(criterion, expected):
-    scores = pd.DataFrame(
-        {
-            "k": [2, 3, 4],
-            "inertia": [9.0, 5.0, 4.0],
-            "silhouette": [0.2, 0.5, 0.4],
-            "calinski_harabasz": [10.0, 20.0, 30.0],
-            "davies_bouldin": [0.5, 0.9, 1.0],
-        }
-    )
-    assert select_cluster_count(scores, criterion) == expected
+def test_selection_follows_the_criterion(criterion, expected, caplog):
+    assert select_cluster_count(SCORES, criterion, min_stability=0.8) == expected
+    assert "criteria disagree" in caplog.text
+
+
+def test_unstable_choice_is_flagged(caplog):
+    assert select_cluster_count(SCORES, "silhouette", min_stability=0.8) == 5
+    assert "k=5 is unstable" in caplog.text
+    assert select_cluster_count(SCORES, "consensus", min_stability=1.0) == 5
+    assert "No k reaches bootstrap stability" in caplog.text
 
 
 def test_unknown_criterion_is_named():
     with pytest.raises(ValueError, match="got 'gap'"):
-        select_cluster_count(pd.DataFrame({"k": [2]}), "gap")
+        select_cluster_count(SCORES, "gap", 0.8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_uniform_noise_has_no_clear_structure_and_personas_do(
+    seed, generation_params, features, small_params, caplog
+):
+    rng = np.random.default_rng(seed)
+    noise = pd.DataFrame(rng.uniform(size=(800, 7)), columns=list("abcdefg"))
+    noise.insert(0, "id", range(800))
+    noise_scores = score_cluster_counts(noise, "id", small_params)
+    assert assess_structure(noise, noise_scores, "id", small_params)["clear_structure"] is False
+    assert "No clear segment structure" in caplog.text
+
+    _, _, encoded = _prepare(make_customers(generation_params, 800, seed=seed), features)
+    scores = score_cluster_counts(encoded, "customer_id", small_params)
+    structure = assess_structure(encoded, scores, "customer_id", small_params)
+    assert structure["clear_structure"] is True
+    assert structure["best_silhouette"] > structure["reference_silhouette"] + 0.1
+
+
+def test_sampled_silhouette_is_within_002_of_exact(generation_params, features, small_params):
+    _, _, encoded = _prepare(make_customers(generation_params, 6000, seed=3), features)
+    params = {**small_params, "k_min": 4, "k_max": 6, "stability_resamples": 0}
+    exact = score_cluster_counts(
+        encoded, "customer_id", {**params, "silhouette_sample_size": 10**6}
+    )
+    sampled = score_cluster_counts(
+        encoded, "customer_id", {**params, "silhouette_sample_size": 2000}
+    )
+    np.testing.assert_allclose(sampled["silhouette"], exact["silhouette"], atol=0.02)
+    assert not np.array_equal(sampled["silhouette"], exact["silhouette"])
 
 
 def test_summary_is_json_ready(prepared, small_params):
     scores = score_cluster_counts(prepared[2], "customer_id", small_params)
-    summary = json.loads(json.dumps(summarise_model_selection(scores, 4, "silhouette")))
+    structure = assess_structure(prepared[2], scores, "customer_id", small_params)
+    summary = json.loads(json.dumps(summarise_model_selection(scores, 4, "consensus", structure)))
     assert summary["selected_k"] == 4
-    assert summary["criterion"] == "silhouette"
+    assert summary["criterion"] == "consensus"
+    assert summary["clear_structure"] is True
+    assert set(summary["choice_per_criterion"]) == {
+        "elbow",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "stability",
+    }
+    assert isinstance(summary["criteria_agree"], bool)
     assert [row["k"] for row in summary["scores"]] == [2, 3, 4, 5, 6]
     assert set(summary["scores"][0]) == {
         "k",
@@ -95,6 +176,8 @@ def test_summary_is_json_ready(prepared, small_params):
         "silhouette",
         "calinski_harabasz",
         "davies_bouldin",
+        "stability_mean",
+        "stability_std",
     }
 
 
@@ -134,7 +217,9 @@ def test_default_settings_recover_the_planted_personas(
     customers = make_customers(generation_params, generation_params["n_customers"], seed=11)
     _, preprocessor, encoded = _prepare(customers, features)
     scores = score_cluster_counts(encoded, "customer_id", model_selection_params)
-    selected_k = select_cluster_count(scores, model_selection_params["criterion"])
+    selected_k = select_cluster_count(
+        scores, model_selection_params["criterion"], model_selection_params["min_stability"]
+    )
     assert selected_k == len(generation_params["personas"])
     model = fit_segmentation_model(
         encoded, preprocessor, selected_k, "customer_id", model_selection_params

@@ -6,10 +6,12 @@ import logging
 
 import numpy as np
 import pandas as pd
+from kneed import KneeLocator
 from matplotlib.figure import Figure
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.metrics import (
+    adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
     silhouette_score,
@@ -19,18 +21,44 @@ from sklearn.pipeline import Pipeline
 logger = logging.getLogger(__name__)
 
 # Whether a larger value of each criterion means a better partition.
-CRITERIA = {"silhouette": True, "calinski_harabasz": True, "davies_bouldin": False}
+CRITERIA = {
+    "silhouette": True,
+    "calinski_harabasz": True,
+    "davies_bouldin": False,
+    "stability": True,
+}
+SELECTION_RULES = ("consensus", "elbow", *CRITERIA)
 
 
 def _feature_matrix(encoded_features: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return encoded_features.drop(columns=[id_column])
 
 
+def _bootstrap_stability(
+    features: pd.DataFrame, labels: np.ndarray, k: int, kmeans_params: dict
+) -> np.ndarray:
+    """Adjusted Rand index between the full-data partition and partitions
+    refitted on seeded bootstrap resamples: near 1 when k is reproducible."""
+    rng = np.random.default_rng(kmeans_params["random_seed"])
+    values = features.to_numpy()
+    agreement = []
+    for resample in range(kmeans_params["stability_resamples"]):
+        rows = rng.integers(0, len(values), size=len(values))
+        refit = KMeans(
+            n_clusters=k,
+            n_init=kmeans_params["n_init"],
+            random_state=kmeans_params["random_seed"] + resample + 1,
+        ).fit(values[rows])
+        agreement.append(adjusted_rand_score(labels, refit.predict(values)))
+    return np.array(agreement) if agreement else np.array([np.nan])
+
+
 def score_cluster_counts(
     encoded_features: pd.DataFrame, id_column: str, kmeans_params: dict
 ) -> pd.DataFrame:
     """Fits KMeans for every k from ``k_min`` to ``k_max`` and scores each
-    partition by inertia, silhouette, Calinski-Harabasz and Davies-Bouldin.
+    partition by inertia, silhouette, Calinski-Harabasz, Davies-Bouldin and
+    bootstrap stability (mean and spread of the adjusted Rand index).
 
     Silhouette is exact up to ``silhouette_sample_size`` rows and estimated on a
     seeded sample of that size beyond, as its cost grows with the square of n.
@@ -56,6 +84,7 @@ def score_cluster_counts(
             random_state=kmeans_params["random_seed"],
         ).fit(features)
         labels = model.labels_
+        stability = _bootstrap_stability(features, labels, k, kmeans_params)
         rows.append(
             {
                 "k": k,
@@ -70,32 +99,126 @@ def score_cluster_counts(
                 ),
                 "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
                 "davies_bouldin": float(davies_bouldin_score(features, labels)),
+                "stability_mean": float(stability.mean()),
+                "stability_std": float(stability.std()),
             }
         )
         logger.info("k=%d: %s", k, {name: round(v, 4) for name, v in rows[-1].items()})
     return pd.DataFrame(rows)
 
 
-def select_cluster_count(cluster_count_scores: pd.DataFrame, criterion: str) -> int:
-    """Picks the k that scores best on ``criterion`` (highest silhouette or
-    Calinski-Harabasz, lowest Davies-Bouldin)."""
-    if criterion not in CRITERIA:
+def choose_k_per_criterion(cluster_count_scores: pd.DataFrame) -> dict[str, int | None]:
+    """The k each criterion alone would pick: the knee of the inertia curve
+    (Kneedle), the best silhouette, Calinski-Harabasz, Davies-Bouldin and
+    stability. The elbow is ``None`` when the curve has no knee."""
+    scores = cluster_count_scores.set_index("k")
+    knee = KneeLocator(scores.index, scores["inertia"], curve="convex", direction="decreasing").knee
+    choices: dict[str, int | None] = {"elbow": None if knee is None else int(knee)}
+    for criterion, higher_is_better in CRITERIA.items():
+        column = scores[criterion if criterion != "stability" else "stability_mean"]
+        choices[criterion] = int(column.idxmax() if higher_is_better else column.idxmin())
+    return choices
+
+
+def select_cluster_count(
+    cluster_count_scores: pd.DataFrame, criterion: str, min_stability: float
+) -> int:
+    """Picks k by ``criterion``. The default, ``consensus``, takes the best
+    silhouette among the k whose bootstrap stability reaches ``min_stability``
+    (all k when none does); any single criterion or ``elbow`` may be named
+    instead. Disagreement between the criteria is logged, not hidden."""
+    if criterion not in SELECTION_RULES:
         raise ValueError(
-            f"model_selection.criterion must be one of {sorted(CRITERIA)}, got '{criterion}'"
+            f"model_selection.criterion must be one of {list(SELECTION_RULES)}, got '{criterion}'"
         )
-    scores = cluster_count_scores.set_index("k")[criterion]
-    selected_k = int(scores.idxmax() if CRITERIA[criterion] else scores.idxmin())
-    logger.info("Selected k=%d by %s (%.4f)", selected_k, criterion, scores[selected_k])
+    scores = cluster_count_scores.set_index("k")
+    choices = choose_k_per_criterion(cluster_count_scores)
+    if criterion == "consensus":
+        stable = scores[scores["stability_mean"] >= min_stability]
+        if stable.empty:
+            logger.warning(
+                "No k reaches bootstrap stability %.2f (best: %.2f at k=%d); "
+                "choosing by silhouette alone",
+                min_stability,
+                scores["stability_mean"].max(),
+                scores["stability_mean"].idxmax(),
+            )
+            stable = scores
+        selected_k = int(stable["silhouette"].idxmax())
+    elif criterion == "elbow" and choices["elbow"] is None:
+        selected_k = choices["silhouette"]
+        logger.warning("The inertia curve has no elbow; choosing k by silhouette")
+    else:
+        selected_k = choices[criterion]
+    if len(set(choices.values()) - {None}) > 1:
+        logger.warning("The criteria disagree on k: %s; selected k=%d", choices, selected_k)
+    if scores.loc[selected_k, "stability_mean"] < min_stability:
+        logger.warning(
+            "k=%d is unstable: bootstrap adjusted Rand index %.2f < %.2f",
+            selected_k,
+            scores.loc[selected_k, "stability_mean"],
+            min_stability,
+        )
+    logger.info("Selected k=%d by %s", selected_k, criterion)
     return selected_k
 
 
-def summarise_model_selection(
-    cluster_count_scores: pd.DataFrame, selected_k: int, criterion: str
+def assess_structure(
+    encoded_features: pd.DataFrame,
+    cluster_count_scores: pd.DataFrame,
+    id_column: str,
+    kmeans_params: dict,
 ) -> dict:
-    """Collects the chosen k, the rule that chose it and every score per k."""
+    """Compares the best silhouette of the data with that of structure-free
+    reference data (uniform in the same feature box, seeded). Data whose best
+    silhouette does not beat the reference by ``structure_margin`` has no
+    clear segments, and the log and metrics say so."""
+    features = _feature_matrix(encoded_features, id_column).to_numpy()
+    rng = np.random.default_rng(kmeans_params["random_seed"])
+    size = min(len(features), kmeans_params["silhouette_sample_size"])
+    reference = rng.uniform(features.min(axis=0), features.max(axis=0), (size, features.shape[1]))
+    reference_silhouette = max(
+        silhouette_score(
+            reference,
+            KMeans(
+                n_clusters=k,
+                n_init=kmeans_params["n_init"],
+                random_state=kmeans_params["random_seed"],
+            ).fit_predict(reference),
+        )
+        for k in cluster_count_scores["k"]
+    )
+    data_silhouette = float(cluster_count_scores["silhouette"].max())
+    clear = data_silhouette - reference_silhouette >= kmeans_params["structure_margin"]
+    if not clear:
+        logger.warning(
+            "No clear segment structure: the best silhouette %.3f is within %.2f of "
+            "structure-free reference data (%.3f); treat the segments as arbitrary cuts",
+            data_silhouette,
+            kmeans_params["structure_margin"],
+            reference_silhouette,
+        )
+    return {
+        "clear_structure": bool(clear),
+        "best_silhouette": data_silhouette,
+        "reference_silhouette": float(reference_silhouette),
+        "margin": kmeans_params["structure_margin"],
+    }
+
+
+def summarise_model_selection(
+    cluster_count_scores: pd.DataFrame, selected_k: int, criterion: str, structure: dict
+) -> dict:
+    """Collects the chosen k, the rule that chose it, what each criterion alone
+    would choose, whether the data has clear structure and every score per k."""
+    choices = choose_k_per_criterion(cluster_count_scores)
     return {
         "selected_k": selected_k,
         "criterion": criterion,
+        "clear_structure": structure["clear_structure"],
+        "structure": structure,
+        "choice_per_criterion": choices,
+        "criteria_agree": len(set(choices.values()) - {None}) == 1,
         "scores": cluster_count_scores.to_dict(orient="records"),
     }
 

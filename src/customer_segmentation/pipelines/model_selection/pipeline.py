@@ -3,6 +3,7 @@
 from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
+    assess_structure,
     fit_segmentation_model,
     plot_elbow,
     plot_silhouette,
@@ -23,13 +24,33 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 select_cluster_count,
-                inputs=["cluster_count_scores", "params:model_selection.criterion"],
+                inputs=[
+                    "cluster_count_scores",
+                    "params:model_selection.criterion",
+                    "params:model_selection.min_stability",
+                ],
                 outputs="selected_k",
                 name="select_cluster_count",
             ),
             Node(
+                assess_structure,
+                inputs=[
+                    "encoded_features",
+                    "cluster_count_scores",
+                    "params:features.id_column",
+                    "params:model_selection",
+                ],
+                outputs="structure_assessment",
+                name="assess_structure",
+            ),
+            Node(
                 summarise_model_selection,
-                inputs=["cluster_count_scores", "selected_k", "params:model_selection.criterion"],
+                inputs=[
+                    "cluster_count_scores",
+                    "selected_k",
+                    "params:model_selection.criterion",
+                    "structure_assessment",
+                ],
                 outputs="model_selection_metrics",
                 name="summarise_model_selection",
             ),
