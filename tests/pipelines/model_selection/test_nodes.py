@@ -226,3 +226,14 @@ def test_default_settings_recover_the_planted_personas(
     )
     ari = adjusted_rand_score(customers["persona"], model.named_steps["kmeans"].labels_)
     assert ari >= 0.9
+
+
+def test_k_is_scored_on_a_seeded_sample_of_large_tables(prepared, small_params, caplog):
+    encoded = prepared[2]
+    params = {**small_params, "selection_sample_size": 300, "k_max": 4}
+    sampled = score_cluster_counts(encoded, "customer_id", params)
+    assert "sample of 300 of 600 customers" in caplog.text
+    subset = encoded.drop(columns="customer_id").sample(300, random_state=params["random_seed"])
+    subset.insert(0, "customer_id", range(300))
+    direct = score_cluster_counts(subset, "customer_id", {**params, "selection_sample_size": 10**6})
+    pd.testing.assert_frame_equal(sampled, direct)

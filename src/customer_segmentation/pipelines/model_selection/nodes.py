@@ -34,6 +34,17 @@ def _feature_matrix(encoded_features: pd.DataFrame, id_column: str) -> pd.DataFr
     return encoded_features.drop(columns=[id_column])
 
 
+def _selection_sample(features: pd.DataFrame, kmeans_params: dict) -> pd.DataFrame:
+    """The rows k is chosen on: all of them up to ``selection_sample_size``, a
+    seeded random sample of that size beyond, so choosing k costs the same at
+    ten thousand customers as at ten million (the final model uses every row)."""
+    size = kmeans_params["selection_sample_size"]
+    if len(features) <= size:
+        return features
+    logger.info("Choosing k on a seeded sample of %d of %d customers", size, len(features))
+    return features.sample(size, random_state=kmeans_params["random_seed"])
+
+
 def _bootstrap_stability(
     features: pd.DataFrame, labels: np.ndarray, k: int, kmeans_params: dict
 ) -> np.ndarray:
@@ -61,9 +72,10 @@ def score_cluster_counts(
     bootstrap stability (mean and spread of the adjusted Rand index).
 
     Silhouette is exact up to ``silhouette_sample_size`` rows and estimated on a
-    seeded sample of that size beyond, as its cost grows with the square of n.
+    seeded sample of that size beyond, as its cost grows with the square of n;
+    beyond ``selection_sample_size`` rows, k is scored on a seeded sample.
     """
-    features = _feature_matrix(encoded_features, id_column)
+    features = _selection_sample(_feature_matrix(encoded_features, id_column), kmeans_params)
     k_min, k_max = kmeans_params["k_min"], kmeans_params["k_max"]
     if not 2 <= k_min <= k_max:
         raise ValueError(
@@ -173,7 +185,9 @@ def assess_structure(
     reference data (uniform in the same feature box, seeded). Data whose best
     silhouette does not beat the reference by ``structure_margin`` has no
     clear segments, and the log and metrics say so."""
-    features = _feature_matrix(encoded_features, id_column).to_numpy()
+    features = _selection_sample(
+        _feature_matrix(encoded_features, id_column), kmeans_params
+    ).to_numpy()
     rng = np.random.default_rng(kmeans_params["random_seed"])
     size = min(len(features), kmeans_params["silhouette_sample_size"])
     reference = rng.uniform(features.min(axis=0), features.max(axis=0), (size, features.shape[1]))
