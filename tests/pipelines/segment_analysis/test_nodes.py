@@ -97,3 +97,16 @@ def test_scatter_falls_back_to_first_numeric_features(
     assert axes.get_xlabel() == "annual income"
     assert axes.get_ylabel() == "spending score"
     assert "not in the data" in caplog.text
+
+
+def test_scatter_keeps_extreme_values_from_squashing_the_plot(
+    segmented, features, segment_analysis_params
+):
+    validated, segments = segmented
+    validated = validated.copy()
+    validated.loc[0, "annual_income"] = 10_000_000
+    axes = plot_segment_scatter(
+        validated, segments, features, segment_analysis_params["scatter"]
+    ).axes[0]
+    assert axes.get_xlim()[1] < 1_000_000
+    assert "extreme values beyond the axes" in axes.get_title()

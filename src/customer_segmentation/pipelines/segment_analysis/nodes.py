@@ -104,6 +104,15 @@ def plot_segment_scatter(
             alpha=0.6,
             label=f"{segment} ({sizes[segment]:,} customers)",
         )
+    outside = 0
+    for column, set_limits in ((x, axes.set_xlim), (y, axes.set_ylim)):
+        low, high = segmented[column].quantile([0.001, 0.999])
+        outside_column = ~segmented[column].between(low, high) & segmented[column].notna()
+        if outside_column.any() and high > low:
+            # A few extreme values (an income of 666,666, say) would squash everyone else.
+            margin = 0.05 * (high - low)
+            set_limits(low - margin, high + margin)
+            outside += int(outside_column.sum())
     axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes.set_xlabel(x.replace("_", " "))
@@ -111,6 +120,8 @@ def plot_segment_scatter(
     title = f"Segments by {x.replace('_', ' ')} and {y.replace('_', ' ')}"
     if len(segmented) < len(customer_segments):
         title += f" ({len(segmented):,} of {len(customer_segments):,} customers shown)"
+    if outside:
+        title += f"\n{outside:,} extreme values beyond the axes (outside the 0.1-99.9th percentile)"
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(title="segment", markerscale=2)
