@@ -109,4 +109,4 @@ def test_scatter_keeps_extreme_values_from_squashing_the_plot(
         validated, segments, features, segment_analysis_params["scatter"]
     ).axes[0]
     assert axes.get_xlim()[1] < 1_000_000
-    assert "extreme values beyond the axes" in axes.get_title()
+    assert "1 extreme value beyond the axes" in axes.get_title()

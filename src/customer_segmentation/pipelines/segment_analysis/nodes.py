@@ -106,7 +106,9 @@ def plot_segment_scatter(
         )
     outside = 0
     for column, set_limits in ((x, axes.set_xlim), (y, axes.set_ylim)):
-        low, high = segmented[column].quantile([0.001, 0.999])
+        first, third = segmented[column].quantile([0.25, 0.75])
+        low = max(first - 3 * (third - first), segmented[column].min())
+        high = min(third + 3 * (third - first), segmented[column].max())
         outside_column = ~segmented[column].between(low, high) & segmented[column].notna()
         if outside_column.any() and high > low:
             # A few extreme values (an income of 666,666, say) would squash everyone else.
@@ -121,7 +123,8 @@ def plot_segment_scatter(
     if len(segmented) < len(customer_segments):
         title += f" ({len(segmented):,} of {len(customer_segments):,} customers shown)"
     if outside:
-        title += f"\n{outside:,} extreme values beyond the axes (outside the 0.1-99.9th percentile)"
+        noun = "value" if outside == 1 else "values"
+        title += f"\n{outside:,} extreme {noun} beyond the axes (over 3 IQR from the quartiles)"
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend(title="segment", markerscale=2)
