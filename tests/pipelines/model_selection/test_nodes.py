@@ -13,6 +13,7 @@ from customer_segmentation.pipelines.model_selection.nodes import (
     fit_segmentation_model,
     plot_elbow,
     plot_silhouette,
+    sample_for_selection,
     score_cluster_counts,
     select_cluster_count,
     summarise_model_selection,
@@ -29,6 +30,15 @@ def _prepare(customers, features, k_max=10):
     validated = validate_customers(customers, features, k_max)
     preprocessor = fit_preprocessor(validated, features)
     return validated, preprocessor, encode_features(validated, preprocessor, features)
+
+
+def _score(encoded, id_column, params):
+    """Scores k as the pipeline does: on the selection sample of the encoded rows."""
+    return score_cluster_counts(sample_for_selection(encoded, id_column, params), params)
+
+
+def _structure(encoded, scores, id_column, params):
+    return assess_structure(sample_for_selection(encoded, id_column, params), scores, params)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +58,7 @@ def small_params(model_selection_params):
 
 
 def test_scores_every_k_with_every_criterion(prepared, small_params):
-    scores = score_cluster_counts(prepared[2], "customer_id", small_params)
+    scores = _score(prepared[2], "customer_id", small_params)
     assert scores["k"].tolist() == [2, 3, 4, 5, 6]
     assert list(scores.columns) == [
         "k",
@@ -67,9 +77,9 @@ def test_scores_every_k_with_every_criterion(prepared, small_params):
 
 def test_invalid_k_range_and_too_few_rows(prepared, small_params):
     with pytest.raises(ValueError, match="k_min=1"):
-        score_cluster_counts(prepared[2], "customer_id", {**small_params, "k_min": 1})
+        _score(prepared[2], "customer_id", {**small_params, "k_min": 1})
     with pytest.raises(ValueError, match="has 5 rows"):
-        score_cluster_counts(prepared[2].head(5), "customer_id", small_params)
+        _score(prepared[2].head(5), "customer_id", small_params)
 
 
 SCORES = pd.DataFrame(
@@ -107,20 +117,31 @@ def test_each_criterion_alone():
     ],
 )
 def test_selection_follows_the_criterion(criterion, expected, caplog):
-    assert select_cluster_count(SCORES, criterion, min_stability=0.8) == expected
+    assert (
+        select_cluster_count(SCORES, choose_k_per_criterion(SCORES), criterion, min_stability=0.8)
+        == expected
+    )
     assert "criteria disagree" in caplog.text
 
 
 def test_unstable_choice_is_flagged(caplog):
-    assert select_cluster_count(SCORES, "silhouette", min_stability=0.8) == 5
+    assert (
+        select_cluster_count(
+            SCORES, choose_k_per_criterion(SCORES), "silhouette", min_stability=0.8
+        )
+        == 5
+    )
     assert "k=5 is unstable" in caplog.text
-    assert select_cluster_count(SCORES, "consensus", min_stability=1.0) == 5
+    assert (
+        select_cluster_count(SCORES, choose_k_per_criterion(SCORES), "consensus", min_stability=1.0)
+        == 5
+    )
     assert "No k reaches bootstrap stability" in caplog.text
 
 
 def test_unknown_criterion_is_named():
     with pytest.raises(ValueError, match="got 'gap'"):
-        select_cluster_count(SCORES, "gap", 0.8)
+        select_cluster_count(SCORES, choose_k_per_criterion(SCORES), "gap", 0.8)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -130,13 +151,13 @@ def test_uniform_noise_has_no_clear_structure_and_personas_do(
     rng = np.random.default_rng(seed)
     noise = pd.DataFrame(rng.uniform(size=(800, 7)), columns=list("abcdefg"))
     noise.insert(0, "id", range(800))
-    noise_scores = score_cluster_counts(noise, "id", small_params)
-    assert assess_structure(noise, noise_scores, "id", small_params)["clear_structure"] is False
+    noise_scores = _score(noise, "id", small_params)
+    assert _structure(noise, noise_scores, "id", small_params)["clear_structure"] is False
     assert "No clear segment structure" in caplog.text
 
     _, _, encoded = _prepare(make_customers(generation_params, 800, seed=seed), features)
-    scores = score_cluster_counts(encoded, "customer_id", small_params)
-    structure = assess_structure(encoded, scores, "customer_id", small_params)
+    scores = _score(encoded, "customer_id", small_params)
+    structure = _structure(encoded, scores, "customer_id", small_params)
     assert structure["clear_structure"] is True
     assert structure["best_silhouette"] > structure["reference_silhouette"] + 0.1
 
@@ -144,20 +165,22 @@ def test_uniform_noise_has_no_clear_structure_and_personas_do(
 def test_sampled_silhouette_is_within_002_of_exact(generation_params, features, small_params):
     _, _, encoded = _prepare(make_customers(generation_params, 6000, seed=3), features)
     params = {**small_params, "k_min": 4, "k_max": 6, "stability_resamples": 0}
-    exact = score_cluster_counts(
-        encoded, "customer_id", {**params, "silhouette_sample_size": 10**6}
-    )
-    sampled = score_cluster_counts(
-        encoded, "customer_id", {**params, "silhouette_sample_size": 2000}
-    )
+    exact = _score(encoded, "customer_id", {**params, "silhouette_sample_size": 10**6})
+    sampled = _score(encoded, "customer_id", {**params, "silhouette_sample_size": 2000})
     np.testing.assert_allclose(sampled["silhouette"], exact["silhouette"], atol=0.02)
     assert not np.array_equal(sampled["silhouette"], exact["silhouette"])
 
 
 def test_summary_is_json_ready(prepared, small_params):
-    scores = score_cluster_counts(prepared[2], "customer_id", small_params)
-    structure = assess_structure(prepared[2], scores, "customer_id", small_params)
-    summary = json.loads(json.dumps(summarise_model_selection(scores, 4, "consensus", structure)))
+    scores = _score(prepared[2], "customer_id", small_params)
+    structure = _structure(prepared[2], scores, "customer_id", small_params)
+    summary = json.loads(
+        json.dumps(
+            summarise_model_selection(
+                scores, choose_k_per_criterion(scores), 4, "consensus", structure
+            )
+        )
+    )
     assert summary["selected_k"] == 4
     assert summary["criterion"] == "consensus"
     assert summary["clear_structure"] is True
@@ -182,7 +205,7 @@ def test_summary_is_json_ready(prepared, small_params):
 
 
 def test_plots_mark_the_selected_k(prepared, small_params):
-    scores = score_cluster_counts(prepared[2], "customer_id", small_params)
+    scores = _score(prepared[2], "customer_id", small_params)
     for plot in (plot_elbow, plot_silhouette):
         figure = plot(scores, 4)
         assert isinstance(figure, Figure)
@@ -216,9 +239,12 @@ def test_default_settings_recover_the_planted_personas(
     match them (ARI >= 0.9)."""
     customers = make_customers(generation_params, generation_params["n_customers"], seed=11)
     _, preprocessor, encoded = _prepare(customers, features)
-    scores = score_cluster_counts(encoded, "customer_id", model_selection_params)
+    scores = _score(encoded, "customer_id", model_selection_params)
     selected_k = select_cluster_count(
-        scores, model_selection_params["criterion"], model_selection_params["min_stability"]
+        scores,
+        choose_k_per_criterion(scores),
+        model_selection_params["criterion"],
+        model_selection_params["min_stability"],
     )
     assert selected_k == len(generation_params["personas"])
     model = fit_segmentation_model(
@@ -231,9 +257,9 @@ def test_default_settings_recover_the_planted_personas(
 def test_k_is_scored_on_a_seeded_sample_of_large_tables(prepared, small_params, caplog):
     encoded = prepared[2]
     params = {**small_params, "selection_sample_size": 300, "k_max": 4}
-    sampled = score_cluster_counts(encoded, "customer_id", params)
+    sampled = _score(encoded, "customer_id", params)
     assert "sample of 300 of 600 customers" in caplog.text
     subset = encoded.drop(columns="customer_id").sample(300, random_state=params["random_seed"])
     subset.insert(0, "customer_id", range(300))
-    direct = score_cluster_counts(subset, "customer_id", {**params, "selection_sample_size": 10**6})
+    direct = _score(subset, "customer_id", {**params, "selection_sample_size": 10**6})
     pd.testing.assert_frame_equal(sampled, direct)

@@ -20,12 +20,12 @@ from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
-# Whether a larger value of each criterion means a better partition.
+# The score column of each criterion and whether larger means a better partition.
 CRITERIA = {
-    "silhouette": True,
-    "calinski_harabasz": True,
-    "davies_bouldin": False,
-    "stability": True,
+    "silhouette": ("silhouette", True),
+    "calinski_harabasz": ("calinski_harabasz", True),
+    "davies_bouldin": ("davies_bouldin", False),
+    "stability": ("stability_mean", True),
 }
 SELECTION_RULES = ("consensus", "elbow", *CRITERIA)
 
@@ -34,10 +34,14 @@ def _feature_matrix(encoded_features: pd.DataFrame, id_column: str) -> pd.DataFr
     return encoded_features.drop(columns=[id_column])
 
 
-def _selection_sample(features: pd.DataFrame, kmeans_params: dict) -> pd.DataFrame:
-    """The rows k is chosen on: all of them up to ``selection_sample_size``, a
-    seeded random sample of that size beyond, so choosing k costs the same at
-    ten thousand customers as at ten million (the final model uses every row)."""
+def sample_for_selection(
+    encoded_features: pd.DataFrame, id_column: str, kmeans_params: dict
+) -> pd.DataFrame:
+    """The encoded feature rows k is chosen on, without the id: all of them up
+    to ``selection_sample_size``, a seeded random sample of that size beyond, so
+    choosing k costs the same at ten thousand customers as at ten million (the
+    final model is still fitted on every row)."""
+    features = _feature_matrix(encoded_features, id_column)
     size = kmeans_params["selection_sample_size"]
     if len(features) <= size:
         return features
@@ -64,18 +68,15 @@ def _bootstrap_stability(
     return np.array(agreement) if agreement else np.array([np.nan])
 
 
-def score_cluster_counts(
-    encoded_features: pd.DataFrame, id_column: str, kmeans_params: dict
-) -> pd.DataFrame:
+def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) -> pd.DataFrame:
     """Fits KMeans for every k from ``k_min`` to ``k_max`` and scores each
     partition by inertia, silhouette, Calinski-Harabasz, Davies-Bouldin and
     bootstrap stability (mean and spread of the adjusted Rand index).
 
     Silhouette is exact up to ``silhouette_sample_size`` rows and estimated on a
-    seeded sample of that size beyond, as its cost grows with the square of n;
-    beyond ``selection_sample_size`` rows, k is scored on a seeded sample.
+    seeded sample of that size beyond, as its cost grows with the square of n.
     """
-    features = _selection_sample(_feature_matrix(encoded_features, id_column), kmeans_params)
+    features = selection_features
     k_min, k_max = kmeans_params["k_min"], kmeans_params["k_max"]
     if not 2 <= k_min <= k_max:
         raise ValueError(
@@ -84,7 +85,7 @@ def score_cluster_counts(
         )
     if len(features) <= k_max:
         raise ValueError(
-            f"encoded_features has {len(features)} rows; model_selection.k_max={k_max} "
+            f"selection_features has {len(features)} rows; model_selection.k_max={k_max} "
             "needs more rows than segments"
         )
     sample_size = kmeans_params["silhouette_sample_size"]
@@ -126,14 +127,17 @@ def choose_k_per_criterion(cluster_count_scores: pd.DataFrame) -> dict[str, int 
     scores = cluster_count_scores.set_index("k")
     knee = KneeLocator(scores.index, scores["inertia"], curve="convex", direction="decreasing").knee
     choices: dict[str, int | None] = {"elbow": None if knee is None else int(knee)}
-    for criterion, higher_is_better in CRITERIA.items():
-        column = scores[criterion if criterion != "stability" else "stability_mean"]
-        choices[criterion] = int(column.idxmax() if higher_is_better else column.idxmin())
+    for criterion, (column, higher_is_better) in CRITERIA.items():
+        values = scores[column]
+        choices[criterion] = int(values.idxmax() if higher_is_better else values.idxmin())
     return choices
 
 
 def select_cluster_count(
-    cluster_count_scores: pd.DataFrame, criterion: str, min_stability: float
+    cluster_count_scores: pd.DataFrame,
+    k_per_criterion: dict[str, int | None],
+    criterion: str,
+    min_stability: float,
 ) -> int:
     """Picks k by ``criterion``. The default, ``consensus``, takes the best
     silhouette among the k whose bootstrap stability reaches ``min_stability``
@@ -144,7 +148,7 @@ def select_cluster_count(
             f"model_selection.criterion must be one of {list(SELECTION_RULES)}, got '{criterion}'"
         )
     scores = cluster_count_scores.set_index("k")
-    choices = choose_k_per_criterion(cluster_count_scores)
+    choices = k_per_criterion
     if criterion == "consensus":
         stable = scores[scores["stability_mean"] >= min_stability]
         if stable.empty:
@@ -176,18 +180,13 @@ def select_cluster_count(
 
 
 def assess_structure(
-    encoded_features: pd.DataFrame,
-    cluster_count_scores: pd.DataFrame,
-    id_column: str,
-    kmeans_params: dict,
+    selection_features: pd.DataFrame, cluster_count_scores: pd.DataFrame, kmeans_params: dict
 ) -> dict:
     """Compares the best silhouette of the data with that of structure-free
     reference data (uniform in the same feature box, seeded). Data whose best
     silhouette does not beat the reference by ``structure_margin`` has no
     clear segments, and the log and metrics say so."""
-    features = _selection_sample(
-        _feature_matrix(encoded_features, id_column), kmeans_params
-    ).to_numpy()
+    features = selection_features.to_numpy()
     rng = np.random.default_rng(kmeans_params["random_seed"])
     size = min(len(features), kmeans_params["silhouette_sample_size"])
     reference = rng.uniform(features.min(axis=0), features.max(axis=0), (size, features.shape[1]))
@@ -221,18 +220,21 @@ def assess_structure(
 
 
 def summarise_model_selection(
-    cluster_count_scores: pd.DataFrame, selected_k: int, criterion: str, structure: dict
+    cluster_count_scores: pd.DataFrame,
+    k_per_criterion: dict[str, int | None],
+    selected_k: int,
+    criterion: str,
+    structure: dict,
 ) -> dict:
     """Collects the chosen k, the rule that chose it, what each criterion alone
     would choose, whether the data has clear structure and every score per k."""
-    choices = choose_k_per_criterion(cluster_count_scores)
     return {
         "selected_k": selected_k,
         "criterion": criterion,
         "clear_structure": structure["clear_structure"],
         "structure": structure,
-        "choice_per_criterion": choices,
-        "criteria_agree": len(set(choices.values()) - {None}) == 1,
+        "choice_per_criterion": k_per_criterion,
+        "criteria_agree": len(set(k_per_criterion.values()) - {None}) == 1,
         "scores": cluster_count_scores.to_dict(orient="records"),
     }
 

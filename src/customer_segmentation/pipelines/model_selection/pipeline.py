@@ -4,9 +4,11 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import (
     assess_structure,
+    choose_k_per_criterion,
     fit_segmentation_model,
     plot_elbow,
     plot_silhouette,
+    sample_for_selection,
     score_cluster_counts,
     select_cluster_count,
     summarise_model_selection,
@@ -17,15 +19,28 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                score_cluster_counts,
+                sample_for_selection,
                 inputs=["encoded_features", "params:features.id_column", "params:model_selection"],
+                outputs="selection_features",
+                name="sample_for_selection",
+            ),
+            Node(
+                score_cluster_counts,
+                inputs=["selection_features", "params:model_selection"],
                 outputs="cluster_count_scores",
                 name="score_cluster_counts",
+            ),
+            Node(
+                choose_k_per_criterion,
+                inputs="cluster_count_scores",
+                outputs="k_per_criterion",
+                name="choose_k_per_criterion",
             ),
             Node(
                 select_cluster_count,
                 inputs=[
                     "cluster_count_scores",
+                    "k_per_criterion",
                     "params:model_selection.criterion",
                     "params:model_selection.min_stability",
                 ],
@@ -34,12 +49,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 assess_structure,
-                inputs=[
-                    "encoded_features",
-                    "cluster_count_scores",
-                    "params:features.id_column",
-                    "params:model_selection",
-                ],
+                inputs=["selection_features", "cluster_count_scores", "params:model_selection"],
                 outputs="structure_assessment",
                 name="assess_structure",
             ),
@@ -47,6 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 summarise_model_selection,
                 inputs=[
                     "cluster_count_scores",
+                    "k_per_criterion",
                     "selected_k",
                     "params:model_selection.criterion",
                     "structure_assessment",
