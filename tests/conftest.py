@@ -20,6 +20,10 @@ from kedro.runner import SequentialRunner  # noqa: E402
 from customer_segmentation.pipelines.data_generation.nodes import (  # noqa: E402
     generate_customers,
 )
+from customer_segmentation.pipelines.model_selection.nodes import (  # noqa: E402
+    fit_segmentation_model,
+    sample_for_selection,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BASE_CONF = PROJECT_ROOT / "conf" / "base"
@@ -136,3 +140,9 @@ def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
         for name in pipeline.all_outputs()
         if name in catalog and catalog.exists(name)
     }
+
+
+def fit_model(encoded, preprocessor, k: int, params: dict, id_column: str = "customer_id"):
+    """The final segmentation model, fitted as the model_selection pipeline does."""
+    selection = sample_for_selection(encoded, id_column, params)
+    return fit_segmentation_model(encoded, selection, preprocessor, k, id_column, params)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import pandas as pd
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
 
 SYNTHETIC_OUTPUT = "raw_customers"
 SYNTHETIC_MARK = {"generated_by": "data_generation"}
@@ -41,4 +46,27 @@ class SourceDataGuard:
             "'metadata: {generated_by: data_generation}', so it holds your own data "
             "and generating synthetic customers would overwrite it. Segment your data "
             f"with: kedro run --env {env} --pipelines segmentation"
+        )
+
+
+class NodeTimingHook:
+    """Logs one line per node with its duration and the row count of every
+    table it wrote, so a scheduled run's log shows where time goes."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    @hook_impl
+    def before_node_run(self, node: Any) -> None:
+        self._started[node.name] = time.perf_counter()
+
+    @hook_impl
+    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
+        seconds = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
+        rows = {name: len(data) for name, data in outputs.items() if isinstance(data, pd.DataFrame)}
+        logger.info(
+            "Node %s took %.2f s%s",
+            node.name,
+            seconds,
+            "".join(f"; {name}: {count:,} rows" for name, count in rows.items()),
         )

@@ -10,7 +10,6 @@ from sklearn.pipeline import Pipeline
 from customer_segmentation.pipelines.model_selection.nodes import (
     assess_structure,
     choose_k_per_criterion,
-    fit_segmentation_model,
     plot_elbow,
     plot_silhouette,
     sample_for_selection,
@@ -23,7 +22,7 @@ from customer_segmentation.pipelines.preprocessing.nodes import (
     fit_preprocessor,
     validate_customers,
 )
-from tests.conftest import make_customers
+from tests.conftest import fit_model, make_customers
 
 
 def _prepare(customers, features, k_max=10):
@@ -218,7 +217,7 @@ def test_final_model_scores_raw_rows_and_numbers_segments_by_size(
     prepared, small_params, customers
 ):
     validated, preprocessor, encoded = prepared
-    model = fit_segmentation_model(encoded, preprocessor, 5, "customer_id", small_params)
+    model = fit_model(encoded, preprocessor, 5, small_params)
     assert isinstance(model, Pipeline)
     segments = model.predict(validated)
     sizes = np.bincount(segments)
@@ -247,9 +246,7 @@ def test_default_settings_recover_the_planted_personas(
         model_selection_params["min_stability"],
     )
     assert selected_k == len(generation_params["personas"])
-    model = fit_segmentation_model(
-        encoded, preprocessor, selected_k, "customer_id", model_selection_params
-    )
+    model = fit_model(encoded, preprocessor, selected_k, model_selection_params)
     ari = adjusted_rand_score(customers["persona"], model.named_steps["kmeans"].labels_)
     assert ari >= 0.9
 
@@ -263,3 +260,13 @@ def test_k_is_scored_on_a_seeded_sample_of_large_tables(prepared, small_params, 
     subset.insert(0, "customer_id", range(300))
     direct = _score(subset, "customer_id", {**params, "selection_sample_size": 10**6})
     pd.testing.assert_frame_equal(sampled, direct)
+
+
+def test_final_fit_on_all_rows_starts_from_the_sample_restarts(prepared, small_params):
+    """With k chosen on a sample, the fit on every row matches a full restart."""
+    validated, preprocessor, encoded = prepared
+    warm = fit_model(encoded, preprocessor, 5, {**small_params, "selection_sample_size": 200})
+    cold = fit_model(encoded, preprocessor, 5, small_params)
+    assert len(warm.named_steps["kmeans"].labels_) == len(encoded)
+    ari = adjusted_rand_score(warm.predict(validated), cold.predict(validated))
+    assert ari > 0.95

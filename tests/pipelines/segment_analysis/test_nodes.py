@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from customer_segmentation.pipelines.model_selection.nodes import fit_segmentation_model
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
     fit_preprocessor,
@@ -16,6 +15,7 @@ from customer_segmentation.pipelines.segment_analysis.nodes import (
     plot_segment_scatter,
     profile_segments,
 )
+from tests.conftest import fit_model
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def segmented(customers, features, model_selection_params):
     preprocessor = fit_preprocessor(validated, features)
     encoded = encode_features(validated, preprocessor, features)
     params = {**model_selection_params, "n_init": 3}
-    model = fit_segmentation_model(encoded, preprocessor, 4, "customer_id", params)
+    model = fit_model(encoded, preprocessor, 4, params)
     return validated, assign_segments(validated, model, features)
 
 

@@ -1,17 +1,12 @@
-from customer_segmentation.pipelines.model_selection.nodes import fit_segmentation_model
 from customer_segmentation.pipelines.preprocessing import create_pipeline as preprocessing
 from customer_segmentation.pipelines.segment_analysis import create_pipeline
-from tests.conftest import run_in_memory
+from tests.conftest import fit_model, run_in_memory
 
 
 def test_pipeline_segments_and_profiles(parameters, customers, model_selection_params):
     prepared = run_in_memory(preprocessing(), parameters, raw_customers=customers)
-    model = fit_segmentation_model(
-        prepared["encoded_features"],
-        prepared["preprocessor"],
-        3,
-        "customer_id",
-        model_selection_params,
+    model = fit_model(
+        prepared["encoded_features"], prepared["preprocessor"], 3, model_selection_params
     )
     outputs = run_in_memory(
         create_pipeline(), parameters, raw_customers=customers, segmentation_model=model

@@ -81,6 +81,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 fit_segmentation_model,
                 inputs=[
                     "encoded_features",
+                    "selection_features",
                     "preprocessor",
                     "selected_k",
                     "params:features.id_column",
