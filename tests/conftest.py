@@ -44,6 +44,11 @@ def generation_params() -> dict:
 
 
 @pytest.fixture(scope="session")
+def preprocessing_params() -> dict:
+    return _load_parameters("parameters_preprocessing.yml")["preprocessing"]
+
+
+@pytest.fixture(scope="session")
 def model_selection_params() -> dict:
     return _load_parameters("parameters_model_selection.yml")["model_selection"]
 
@@ -105,12 +110,19 @@ def _parameter_entries(prefix: str, value) -> dict:
 
 
 @pytest.fixture(scope="session")
-def parameters(features, generation_params, model_selection_params, segment_analysis_params):
+def parameters(
+    features,
+    generation_params,
+    preprocessing_params,
+    model_selection_params,
+    segment_analysis_params,
+):
     """Every project parameter as Kedro names them (``params:...``)."""
     entries = {}
     for name, value in {
         "features": features,
         "data_generation": generation_params,
+        "preprocessing": preprocessing_params,
         "model_selection": model_selection_params,
         "segment_analysis": segment_analysis_params,
     }.items():

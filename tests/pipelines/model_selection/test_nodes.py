@@ -10,6 +10,8 @@ from sklearn.pipeline import Pipeline
 from customer_segmentation.pipelines.model_selection.nodes import (
     assess_structure,
     choose_k_per_criterion,
+    describe_preprocessing,
+    measure_feature_separation,
     plot_elbow,
     plot_silhouette,
     sample_for_selection,
@@ -27,7 +29,7 @@ from tests.conftest import fit_model, make_customers
 
 def _prepare(customers, features, k_max=10):
     validated = validate_customers(customers, features, k_max)
-    preprocessor = fit_preprocessor(validated, features)
+    preprocessor = fit_preprocessor(validated, features, {})
     return validated, preprocessor, encode_features(validated, preprocessor, features)
 
 
@@ -170,16 +172,34 @@ def test_sampled_silhouette_is_within_002_of_exact(generation_params, features, 
     assert not np.array_equal(sampled["silhouette"], exact["silhouette"])
 
 
-def test_summary_is_json_ready(prepared, small_params):
-    scores = _score(prepared[2], "customer_id", small_params)
-    structure = _structure(prepared[2], scores, "customer_id", small_params)
+def test_summary_is_json_ready(prepared, small_params, features):
+    _, preprocessor, encoded = prepared
+    scores = _score(encoded, "customer_id", small_params)
+    structure = _structure(encoded, scores, "customer_id", small_params)
+    model = fit_model(encoded, preprocessor, 4, small_params)
+    separation = measure_feature_separation(
+        sample_for_selection(encoded, "customer_id", small_params), model, features
+    )
     summary = json.loads(
         json.dumps(
             summarise_model_selection(
-                scores, choose_k_per_criterion(scores), 4, "consensus", structure
+                scores,
+                choose_k_per_criterion(scores),
+                4,
+                "consensus",
+                structure,
+                separation,
+                describe_preprocessing(preprocessor, {}),
             )
         )
     )
+    assert summary["preprocessing"] == {
+        "log_columns": [],
+        "categorical_weight": 1.0,
+        "pca_components": None,
+        "pca_explained_variance": None,
+    }
+    assert 0 <= summary["feature_separation"]["categorical_share"] <= 1
     assert summary["selected_k"] == 4
     assert summary["criterion"] == "consensus"
     assert summary["clear_structure"] is True
@@ -270,3 +290,32 @@ def test_final_fit_on_all_rows_starts_from_the_sample_restarts(prepared, small_p
     assert len(warm.named_steps["kmeans"].labels_) == len(encoded)
     ari = adjusted_rand_score(warm.predict(validated), cold.predict(validated))
     assert ari > 0.95
+
+
+def test_feature_separation_shares_sum_to_one_and_follow_the_categorical_weight(
+    customers, features, small_params
+):
+    shares = {}
+    for weight in (1.0, 0.2):
+        validated = validate_customers(customers, features, 10)
+        preprocessor = fit_preprocessor(validated, features, {"categorical_weight": weight})
+        encoded = encode_features(validated, preprocessor, features)
+        selection = sample_for_selection(encoded, "customer_id", small_params)
+        model = fit_model(encoded, preprocessor, 5, small_params)
+        separation = measure_feature_separation(selection, model, features)
+        assert sum(separation["share_per_column"].values()) == pytest.approx(1.0, abs=1e-3)
+        shares[weight] = separation["categorical_share"]
+    assert shares[0.2] < shares[1.0]
+
+
+def test_pca_is_described_and_has_no_categorical_share(customers, features, small_params):
+    validated = validate_customers(customers, features, 10)
+    preprocessor = fit_preprocessor(validated, features, {"pca_components": 3})
+    encoded = encode_features(validated, preprocessor, features)
+    summary = describe_preprocessing(preprocessor, {"pca_components": 3})
+    assert summary["pca_components"] == 3
+    assert len(summary["pca_explained_variance"]) == 3
+    model = fit_model(encoded, preprocessor, 4, small_params)
+    selection = sample_for_selection(encoded, "customer_id", small_params)
+    assert measure_feature_separation(selection, model, features)["categorical_share"] is None
+    assert len(set(model.predict(validated))) == 4

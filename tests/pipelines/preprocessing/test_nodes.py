@@ -97,14 +97,14 @@ def test_missing_values_are_counted_in_the_log(raw, features, caplog):
 def test_raw_input_is_not_modified(raw, features):
     before = raw.copy()
     validated = validate_customers(raw, features, K_MAX)
-    encode_features(validated, fit_preprocessor(validated, features), features)
+    encode_features(validated, fit_preprocessor(validated, features, {}), features)
     pd.testing.assert_frame_equal(raw, before)
 
 
 def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
     raw.loc[:4, "annual_income"] = np.nan
     validated = validate_customers(raw, features, K_MAX)
-    preprocessor = fit_preprocessor(validated, features)
+    preprocessor = fit_preprocessor(validated, features, {})
     encoded = encode_features(validated, preprocessor, features)
     one_hot = [f"product_category_{c}" for c in features["categorical"]["product_category"]]
     assert list(encoded.columns) == ["customer_id", *features["numeric"], *one_hot]
@@ -118,7 +118,9 @@ def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
 def test_categories_are_fixed_by_parameters(raw, features):
     """A category absent from a batch keeps its column; an unseen one gets zeros."""
     validated = validate_customers(raw, features, K_MAX)
-    preprocessor = fit_preprocessor(validated[validated["product_category"] != "beauty"], features)
+    preprocessor = fit_preprocessor(
+        validated[validated["product_category"] != "beauty"], features, {}
+    )
     batch = validated.head(3).copy()
     batch["product_category"] = ["garden", None, "fashion"]
     encoded = encode_features(batch, preprocessor, features)
@@ -130,5 +132,61 @@ def test_categories_are_fixed_by_parameters(raw, features):
 def test_no_categorical_features(raw, features):
     numeric_only = {**features, "categorical": {}}
     validated = validate_customers(raw, numeric_only, K_MAX)
-    encoded = encode_features(validated, fit_preprocessor(validated, numeric_only), numeric_only)
+    encoded = encode_features(
+        validated, fit_preprocessor(validated, numeric_only, {}), numeric_only
+    )
     assert list(encoded.columns) == ["customer_id", *features["numeric"]]
+
+
+def test_defaults_from_parameters_change_nothing(raw, features, preprocessing_params):
+    validated = validate_customers(raw, features, K_MAX)
+    pd.testing.assert_frame_equal(
+        encode_features(
+            validated, fit_preprocessor(validated, features, preprocessing_params), features
+        ),
+        encode_features(validated, fit_preprocessor(validated, features, {}), features),
+    )
+
+
+def test_log_columns_are_compressed_before_scaling(raw, features):
+    validated = validate_customers(raw, features, K_MAX)
+    settings = {"log_columns": ["annual_income", "average_order_value"]}
+    encoded = encode_features(validated, fit_preprocessor(validated, features, settings), features)
+    income = np.log1p(validated["annual_income"].fillna(validated["annual_income"].median()))
+    expected = (income - income.mean()) / income.std(ddof=0)
+    np.testing.assert_allclose(encoded["annual_income"], expected, atol=1e-9)
+    assert abs(encoded["average_order_value"].skew()) < abs(validated["average_order_value"].skew())
+    assert set(encoded.columns) == set(
+        encode_features(validated, fit_preprocessor(validated, features, {}), features).columns
+    )
+
+
+def test_log_columns_must_be_non_negative_numeric_features(raw, features):
+    validated = validate_customers(raw, features, K_MAX)
+    with pytest.raises(ValueError, match="'product_category', which is not one of the numeric"):
+        fit_preprocessor(validated, features, {"log_columns": ["product_category"]})
+    validated.loc[3, "annual_income"] = -5.0
+    with pytest.raises(
+        InvalidCustomerDataError, match=r"'annual_income': 1 negative values \(first in row 3\)"
+    ):
+        fit_preprocessor(validated, features, {"log_columns": ["annual_income"]})
+
+
+def test_categorical_weight_scales_the_one_hot_columns(raw, features):
+    validated = validate_customers(raw, features, K_MAX)
+    encoded = encode_features(
+        validated, fit_preprocessor(validated, features, {"categorical_weight": 0.5}), features
+    )
+    one_hot = encoded.filter(like="product_category_")
+    assert (one_hot.sum(axis=1) == 0.5).all()
+    np.testing.assert_allclose(encoded[features["numeric"]].std(ddof=0), 1, atol=1e-9)
+
+
+def test_optional_pca_keeps_the_requested_variance(raw, features):
+    validated = validate_customers(raw, features, K_MAX)
+    preprocessor = fit_preprocessor(validated, features, {"pca_components": 0.9, "random_seed": 0})
+    encoded = encode_features(validated, preprocessor, features)
+    explained = preprocessor.named_steps["pca"].explained_variance_ratio_
+    assert explained.sum() >= 0.9
+    assert list(encoded.columns) == ["customer_id", *[f"pca{i}" for i in range(len(explained))]]
+    assert len(explained) < len(features["numeric"]) + 4

@@ -21,7 +21,7 @@ from tests.conftest import fit_model
 @pytest.fixture(scope="module")
 def segmented(customers, features, model_selection_params):
     validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features)
+    preprocessor = fit_preprocessor(validated, features, {})
     encoded = encode_features(validated, preprocessor, features)
     params = {**model_selection_params, "n_init": 3}
     model = fit_model(encoded, preprocessor, 4, params)

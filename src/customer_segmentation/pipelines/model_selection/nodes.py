@@ -221,15 +221,63 @@ def assess_structure(
     }
 
 
+def measure_feature_separation(
+    selection_features: pd.DataFrame, segmentation_model: Pipeline, features: dict
+) -> dict:
+    """Splits the between-segment sum of squares of the final partition by
+    encoded column: the share each column carries of what separates the
+    segments. A large ``categorical_share`` means one-hot blocks, not customer
+    behaviour, drive the segments (``preprocessing.categorical_weight`` < 1
+    reduces it). After PCA the columns are components and there is no share."""
+    labels = segmentation_model.named_steps["kmeans"].predict(selection_features)
+    overall = selection_features.mean()
+    grouped = selection_features.groupby(labels)
+    between = ((grouped.mean() - overall) ** 2).mul(grouped.size(), axis=0).sum()
+    share = between / between.sum()
+    one_hot = [
+        column
+        for column in selection_features.columns
+        if any(column.startswith(f"{name}_") for name in features.get("categorical") or {})
+    ]
+    categorical_share = float(share[one_hot].sum()) if one_hot else None
+    if categorical_share is not None and categorical_share > 0.5:
+        logger.warning(
+            "One-hot columns carry %.0f%% of the separation between segments: the "
+            "segments mostly follow categories; consider preprocessing.categorical_weight < 1",
+            100 * categorical_share,
+        )
+    return {
+        "categorical_share": categorical_share,
+        "share_per_column": {column: round(float(value), 4) for column, value in share.items()},
+    }
+
+
+def describe_preprocessing(preprocessor: ColumnTransformer | Pipeline, preprocessing: dict) -> dict:
+    """The encoding choices behind the scores, with the variance the optional
+    PCA keeps."""
+    pca = preprocessor.named_steps.get("pca") if isinstance(preprocessor, Pipeline) else None
+    return {
+        "log_columns": list(preprocessing.get("log_columns") or []),
+        "categorical_weight": preprocessing.get("categorical_weight", 1.0),
+        "pca_components": None if pca is None else int(pca.n_components_),
+        "pca_explained_variance": None
+        if pca is None
+        else [round(float(v), 4) for v in pca.explained_variance_ratio_],
+    }
+
+
 def summarise_model_selection(
     cluster_count_scores: pd.DataFrame,
     k_per_criterion: dict[str, int | None],
     selected_k: int,
     criterion: str,
     structure: dict,
+    feature_separation: dict,
+    preprocessing_summary: dict,
 ) -> dict:
     """Collects the chosen k, the rule that chose it, what each criterion alone
-    would choose, whether the data has clear structure and every score per k."""
+    would choose, whether the data has clear structure, what separates the
+    segments, the encoding choices and every score per k."""
     return {
         "selected_k": selected_k,
         "criterion": criterion,
@@ -237,6 +285,8 @@ def summarise_model_selection(
         "structure": structure,
         "choice_per_criterion": k_per_criterion,
         "criteria_agree": len(set(k_per_criterion.values()) - {None}) == 1,
+        "feature_separation": feature_separation,
+        "preprocessing": preprocessing_summary,
         "scores": cluster_count_scores.to_dict(orient="records"),
     }
 

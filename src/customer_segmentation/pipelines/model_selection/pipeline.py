@@ -5,7 +5,9 @@ from kedro.pipeline import Node, Pipeline
 from .nodes import (
     assess_structure,
     choose_k_per_criterion,
+    describe_preprocessing,
     fit_segmentation_model,
+    measure_feature_separation,
     plot_elbow,
     plot_silhouette,
     sample_for_selection,
@@ -61,9 +63,23 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "selected_k",
                     "params:model_selection.criterion",
                     "structure_assessment",
+                    "feature_separation",
+                    "preprocessing_summary",
                 ],
                 outputs="model_selection_metrics",
                 name="summarise_model_selection",
+            ),
+            Node(
+                measure_feature_separation,
+                inputs=["selection_features", "segmentation_model", "params:features"],
+                outputs="feature_separation",
+                name="measure_feature_separation",
+            ),
+            Node(
+                describe_preprocessing,
+                inputs=["preprocessor", "params:preprocessing"],
+                outputs="preprocessing_summary",
+                name="describe_preprocessing",
             ),
             Node(
                 plot_elbow,

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 logger = logging.getLogger(__name__)
 
@@ -180,17 +182,58 @@ def validate_customers(raw_customers: pd.DataFrame, features: dict, min_rows: in
     return customers
 
 
-def fit_preprocessor(validated_customers: pd.DataFrame, features: dict) -> ColumnTransformer:
-    """Fits median imputation and scaling of numeric columns and a one-hot
-    encoding of categorical columns over the categories fixed in ``features``."""
+def _check_log_columns(
+    validated_customers: pd.DataFrame, features: dict, log_columns: list[str]
+) -> None:
+    """Log-transformed columns must be numeric features without negative values."""
+    for column in log_columns:
+        if column not in features["numeric"]:
+            raise ValueError(
+                f"preprocessing.log_columns names '{column}', which is not one of the "
+                f"numeric features {list(features['numeric'])}"
+            )
+        negative = validated_customers[column] < 0
+        if negative.any():
+            raise InvalidCustomerDataError(
+                f"column '{column}': {int(negative.sum())} negative values (first in row "
+                f"{negative.idxmax()}), but preprocessing.log_columns takes log(1 + x) "
+                "of it; expected values >= 0, or remove it from log_columns"
+            )
+
+
+def fit_preprocessor(
+    validated_customers: pd.DataFrame, features: dict, preprocessing: dict
+) -> ColumnTransformer | Pipeline:
+    """Fits median imputation and scaling of numeric columns (after log(1 + x)
+    for the skewed ``log_columns``) and a one-hot encoding of categorical columns
+    over the categories fixed in ``features``, weighted by ``categorical_weight``
+    so that one-hot blocks do not dominate the distances. With ``pca_components``
+    set, a PCA follows and the preprocessor is a ``Pipeline``."""
     categorical = features.get("categorical") or {}
-    transformers = [
-        (
-            "numeric",
-            make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-            list(features["numeric"]),
+    log_columns = list(preprocessing.get("log_columns") or [])
+    _check_log_columns(validated_customers, features, log_columns)
+    plain_columns = [column for column in features["numeric"] if column not in log_columns]
+    transformers = []
+    if plain_columns:
+        transformers.append(
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                plain_columns,
+            )
         )
-    ]
+    if log_columns:
+        transformers.append(
+            (
+                "log_numeric",
+                make_pipeline(
+                    SimpleImputer(strategy="median"),
+                    FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+                    StandardScaler(),
+                ),
+                log_columns,
+            )
+        )
     if categorical:
         transformers.append(
             (
@@ -204,13 +247,37 @@ def fit_preprocessor(validated_customers: pd.DataFrame, features: dict) -> Colum
             )
         )
     preprocessor = ColumnTransformer(
-        transformers, remainder="drop", verbose_feature_names_out=False
-    ).set_output(transform="pandas")
-    return preprocessor.fit(validated_customers)
+        transformers,
+        remainder="drop",
+        verbose_feature_names_out=False,
+        transformer_weights={"categorical": preprocessing.get("categorical_weight", 1.0)},
+    )
+    if preprocessing.get("pca_components"):
+        preprocessor = Pipeline(
+            [
+                ("columns", preprocessor),
+                (
+                    "pca",
+                    PCA(
+                        n_components=preprocessing["pca_components"],
+                        random_state=preprocessing.get("random_seed", 0),
+                    ),
+                ),
+            ]
+        )
+    preprocessor = preprocessor.set_output(transform="pandas").fit(validated_customers)
+    if preprocessing.get("pca_components"):
+        explained = preprocessor.named_steps["pca"].explained_variance_ratio_
+        logger.info(
+            "PCA keeps %d components explaining %.1f%% of the variance",
+            len(explained),
+            100 * explained.sum(),
+        )
+    return preprocessor
 
 
 def encode_features(
-    validated_customers: pd.DataFrame, preprocessor: ColumnTransformer, features: dict
+    validated_customers: pd.DataFrame, preprocessor: ColumnTransformer | Pipeline, features: dict
 ) -> pd.DataFrame:
     """Applies the fitted preprocessor; the id column is kept first so every
     encoded row can be traced back to its customer."""

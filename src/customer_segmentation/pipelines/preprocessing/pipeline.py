@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 fit_preprocessor,
-                inputs=["validated_customers", "params:features"],
+                inputs=["validated_customers", "params:features", "params:preprocessing"],
                 outputs="preprocessor",
                 name="fit_preprocessor",
             ),
