@@ -27,6 +27,11 @@ VERSIONED = {
     "model_selection_metrics": "data/08_reporting/model_selection_metrics.json",
     "elbow_plot": "data/08_reporting/elbow_plot.png",
     "silhouette_plot": "data/08_reporting/silhouette_plot.png",
+    "criteria_plot": "data/08_reporting/criteria_plot.png",
+    "stability_plot": "data/08_reporting/stability_plot.png",
+    "silhouette_diagram": "data/08_reporting/silhouette_diagram.png",
+    "algorithm_comparison": "data/08_reporting/algorithm_comparison.csv",
+    "algorithm_comparison_plot": "data/08_reporting/algorithm_comparison_plot.png",
     "customer_segments": "data/07_model_output/customer_segments.parquet",
     "segment_profiles": "data/08_reporting/segment_profiles.csv",
     "segment_scatter_plot": "data/08_reporting/segment_scatter_plot.png",
@@ -91,7 +96,7 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     assert metrics["clear_structure"] is True
     assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
     assert segments["segment"].nunique() == metrics["selected_k"] == len(profiles)
-    for plot in ("elbow_plot", "silhouette_plot", "segment_scatter_plot"):
+    for plot in [name for name in VERSIONED if name.endswith(("_plot", "_diagram"))]:
         assert latest_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
 
     run_session(project_copy)

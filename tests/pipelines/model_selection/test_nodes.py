@@ -10,10 +10,15 @@ from sklearn.pipeline import Pipeline
 from customer_segmentation.pipelines.model_selection.nodes import (
     assess_structure,
     choose_k_per_criterion,
+    compare_algorithms,
     describe_preprocessing,
     measure_feature_separation,
+    plot_algorithm_comparison,
+    plot_criteria,
     plot_elbow,
     plot_silhouette,
+    plot_silhouette_diagram,
+    plot_stability,
     sample_for_selection,
     score_cluster_counts,
     select_cluster_count,
@@ -69,6 +74,7 @@ def test_scores_every_k_with_every_criterion(prepared, small_params):
         "davies_bouldin",
         "stability_mean",
         "stability_std",
+        "gmm_bic",
     ]
     assert scores["inertia"].is_monotonic_decreasing
     assert scores["stability_mean"].between(-1, 1).all()
@@ -92,6 +98,7 @@ SCORES = pd.DataFrame(
         "davies_bouldin": [0.5, 0.9, 1.0, 1.1, 1.2],
         "stability_mean": [0.99, 0.95, 0.9, 0.6, 0.5],
         "stability_std": [0.01, 0.02, 0.05, 0.2, 0.2],
+        "gmm_bic": [500.0, 400.0, 450.0, 300.0, 350.0],
     }
 )
 
@@ -103,6 +110,7 @@ def test_each_criterion_alone():
         "calinski_harabasz": 4,
         "davies_bouldin": 2,
         "stability": 2,
+        "gmm_bic": 5,
     }
 
 
@@ -115,6 +123,7 @@ def test_each_criterion_alone():
         ("calinski_harabasz", 4),
         ("davies_bouldin", 2),
         ("stability", 2),
+        ("gmm_bic", 5),
     ],
 )
 def test_selection_follows_the_criterion(criterion, expected, caplog):
@@ -190,6 +199,9 @@ def test_summary_is_json_ready(prepared, small_params, features):
                 structure,
                 separation,
                 describe_preprocessing(preprocessor, {}),
+                compare_algorithms(
+                    sample_for_selection(encoded, "customer_id", small_params), 4, small_params
+                ),
             )
         )
     )
@@ -200,6 +212,7 @@ def test_summary_is_json_ready(prepared, small_params, features):
         "pca_explained_variance": None,
     }
     assert 0 <= summary["feature_separation"]["categorical_share"] <= 1
+    assert [row["algorithm"] for row in summary["algorithm_comparison"]][0] == "kmeans"
     assert summary["selected_k"] == 4
     assert summary["criterion"] == "consensus"
     assert summary["clear_structure"] is True
@@ -209,6 +222,7 @@ def test_summary_is_json_ready(prepared, small_params, features):
         "calinski_harabasz",
         "davies_bouldin",
         "stability",
+        "gmm_bic",
     }
     assert isinstance(summary["criteria_agree"], bool)
     assert [row["k"] for row in summary["scores"]] == [2, 3, 4, 5, 6]
@@ -220,6 +234,7 @@ def test_summary_is_json_ready(prepared, small_params, features):
         "davies_bouldin",
         "stability_mean",
         "stability_std",
+        "gmm_bic",
     }
 
 
@@ -319,3 +334,45 @@ def test_pca_is_described_and_has_no_categorical_share(customers, features, smal
     selection = sample_for_selection(encoded, "customer_id", small_params)
     assert measure_feature_separation(selection, model, features)["categorical_share"] is None
     assert len(set(model.predict(validated))) == 4
+
+
+def test_algorithms_are_compared_on_the_same_sample(prepared, small_params):
+    selection = sample_for_selection(prepared[2], "customer_id", small_params)
+    comparison = compare_algorithms(selection, 5, {**small_params, "comparison_sample_size": 400})
+    assert comparison["algorithm"].tolist() == [
+        "kmeans",
+        "minibatch_kmeans",
+        "bisecting_kmeans",
+        "gaussian_mixture",
+        "ward",
+        "hdbscan",
+    ]
+    assert (comparison["sample_size"] == 400).all()
+    rows = comparison.set_index("algorithm")
+    assert rows.loc["kmeans", "agreement_with_kmeans"] == pytest.approx(1.0)
+    assert rows["deployed"].tolist() == [True, False, False, False, False, False]
+    assert not rows.loc["ward", "scores_new_customers"]
+    assert not rows.loc["hdbscan", "scores_new_customers"]
+    assert rows.loc["gaussian_mixture", "scores_new_customers"]
+    assert (rows.drop(index="hdbscan")["segments"] == 5).all()
+    assert (rows.drop(index="hdbscan")["noise_share"] == 0).all()
+    assert rows.loc["ward", "agreement_with_kmeans"] > 0.8  # the personas are clear
+    figure = plot_algorithm_comparison(comparison)
+    labels = [label.get_text() for label in figure.axes[0].get_yticklabels()]
+    assert labels[0] == "kmeans (5)"
+
+
+def test_new_plots(prepared, small_params):
+    _, preprocessor, encoded = prepared
+    scores = _score(encoded, "customer_id", small_params)
+    choices = choose_k_per_criterion(scores)
+    criteria = plot_criteria(scores, choices, 4)
+    assert len(criteria.axes) == 6
+    assert "selected k = 4" in criteria.get_suptitle()
+    stability = plot_stability(scores, 4, 0.8).axes[0]
+    assert "min_stability = 0.8" in [t.get_text() for t in stability.get_legend().get_texts()]
+    model = fit_model(encoded, preprocessor, 4, small_params)
+    selection = sample_for_selection(encoded, "customer_id", small_params)
+    diagram = plot_silhouette_diagram(selection, model, small_params).axes[0]
+    assert len(diagram.collections) == 4  # one blade per segment
+    assert "k = 4" in diagram.get_title()

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pandas as pd
 from kneed import KneeLocator
 from matplotlib.figure import Figure
-from sklearn.cluster import KMeans
+from sklearn.cluster import (
+    HDBSCAN,
+    AgglomerativeClustering,
+    BisectingKMeans,
+    KMeans,
+    MiniBatchKMeans,
+)
 from sklearn.compose import ColumnTransformer
 from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
+    silhouette_samples,
     silhouette_score,
 )
+from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -26,6 +35,7 @@ CRITERIA = {
     "calinski_harabasz": ("calinski_harabasz", True),
     "davies_bouldin": ("davies_bouldin", False),
     "stability": ("stability_mean", True),
+    "gmm_bic": ("gmm_bic", False),
 }
 SELECTION_RULES = ("consensus", "elbow", *CRITERIA)
 
@@ -73,7 +83,9 @@ def _bootstrap_stability(
 def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) -> pd.DataFrame:
     """Fits KMeans for every k from ``k_min`` to ``k_max`` and scores each
     partition by inertia, silhouette, Calinski-Harabasz, Davies-Bouldin and
-    bootstrap stability (mean and spread of the adjusted Rand index).
+    bootstrap stability (mean and spread of the adjusted Rand index), and scores
+    a Gaussian mixture with k components by BIC (on at most
+    ``stability_sample_size`` rows).
 
     Silhouette is exact up to ``silhouette_sample_size`` rows and estimated on a
     seeded sample of that size beyond, as its cost grows with the square of n.
@@ -100,6 +112,10 @@ def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) 
         ).fit(features)
         labels = model.labels_
         stability = _bootstrap_stability(features, labels, k, kmeans_params)
+        mixture_sample = features.iloc[: kmeans_params["stability_sample_size"]]
+        mixture = GaussianMixture(n_components=k, random_state=kmeans_params["random_seed"]).fit(
+            mixture_sample
+        )
         rows.append(
             {
                 "k": k,
@@ -116,6 +132,7 @@ def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) 
                 "davies_bouldin": float(davies_bouldin_score(features, labels)),
                 "stability_mean": float(stability.mean()),
                 "stability_std": float(stability.std()),
+                "gmm_bic": float(mixture.bic(mixture_sample)),
             }
         )
         logger.info("k=%d: %s", k, {name: round(v, 4) for name, v in rows[-1].items()})
@@ -124,8 +141,9 @@ def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) 
 
 def choose_k_per_criterion(cluster_count_scores: pd.DataFrame) -> dict[str, int | None]:
     """The k each criterion alone would pick: the knee of the inertia curve
-    (Kneedle), the best silhouette, Calinski-Harabasz, Davies-Bouldin and
-    stability. The elbow is ``None`` when the curve has no knee."""
+    (Kneedle), the best silhouette, Calinski-Harabasz, Davies-Bouldin,
+    stability and Gaussian-mixture BIC. The elbow is ``None`` when the curve
+    has no knee."""
     scores = cluster_count_scores.set_index("k")
     knee = KneeLocator(scores.index, scores["inertia"], curve="convex", direction="decreasing").knee
     choices: dict[str, int | None] = {"elbow": None if knee is None else int(knee)}
@@ -221,6 +239,118 @@ def assess_structure(
     }
 
 
+def _partition_scores(
+    features: np.ndarray, labels: np.ndarray, sample_size: int, seed: int
+) -> dict:
+    """Silhouette, Calinski-Harabasz and Davies-Bouldin of a partition,
+    ignoring points labelled as noise (-1); NaN when fewer than two segments."""
+    kept = labels >= 0
+    if len(set(labels[kept])) < 2:
+        return {"silhouette": np.nan, "calinski_harabasz": np.nan, "davies_bouldin": np.nan}
+    values, labels = features[kept], labels[kept]
+    return {
+        "silhouette": float(
+            silhouette_score(
+                values,
+                labels,
+                sample_size=sample_size if len(values) > sample_size else None,
+                random_state=seed,
+            )
+        ),
+        "calinski_harabasz": float(calinski_harabasz_score(values, labels)),
+        "davies_bouldin": float(davies_bouldin_score(values, labels)),
+    }
+
+
+def compare_algorithms(
+    selection_features: pd.DataFrame, selected_k: int, kmeans_params: dict
+) -> pd.DataFrame:
+    """Runs KMeans, MiniBatchKMeans, BisectingKMeans, a Gaussian mixture and
+    Ward agglomerative clustering at the selected k, and HDBSCAN (which finds
+    its own number of segments and labels noise), on the same seeded sample of
+    at most ``comparison_sample_size`` encoded rows, with the same criteria and
+    the agreement (adjusted Rand index) with KMeans. Ward and HDBSCAN cannot
+    assign new customers to segments, so they are reported, never deployed."""
+    seed, n_init = kmeans_params["random_seed"], kmeans_params["n_init"]
+    size = min(len(selection_features), kmeans_params["comparison_sample_size"])
+    features = selection_features.sample(size, random_state=seed).to_numpy()
+    algorithms = {
+        "kmeans": KMeans(n_clusters=selected_k, n_init=n_init, random_state=seed),
+        "minibatch_kmeans": MiniBatchKMeans(
+            n_clusters=selected_k, n_init=n_init, random_state=seed
+        ),
+        "bisecting_kmeans": BisectingKMeans(
+            n_clusters=selected_k, n_init=n_init, random_state=seed
+        ),
+        "gaussian_mixture": GaussianMixture(n_components=selected_k, random_state=seed),
+        "ward": AgglomerativeClustering(n_clusters=selected_k, linkage="ward"),
+        "hdbscan": HDBSCAN(
+            min_cluster_size=max(5, int(kmeans_params["hdbscan_min_cluster_share"] * size)),
+            copy=True,
+        ),
+    }
+    rows, kmeans_labels = [], None
+    for name, algorithm in algorithms.items():
+        started = time.perf_counter()
+        labels = algorithm.fit_predict(features)
+        seconds = time.perf_counter() - started
+        kmeans_labels = labels if kmeans_labels is None else kmeans_labels
+        rows.append(
+            {
+                "algorithm": name,
+                "segments": int(len(set(labels) - {-1})),
+                **_partition_scores(
+                    features, labels, kmeans_params["silhouette_sample_size"], seed
+                ),
+                "agreement_with_kmeans": float(adjusted_rand_score(kmeans_labels, labels)),
+                "noise_share": float(np.mean(labels == -1)),
+                "scores_new_customers": hasattr(algorithm, "predict"),
+                "deployed": name == "kmeans",
+                "fit_seconds": round(seconds, 3),
+                "sample_size": size,
+            }
+        )
+    comparison = pd.DataFrame(rows)
+    logger.info(
+        "Algorithms at k=%d: %s",
+        selected_k,
+        comparison.set_index("algorithm")["silhouette"].round(3).to_dict(),
+    )
+    return comparison
+
+
+def plot_algorithm_comparison(algorithm_comparison: pd.DataFrame) -> Figure:
+    """Silhouette of each algorithm and its agreement with KMeans; grey bars
+    cannot score new customers, so they are reported but never deployed."""
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    names = [
+        f"{row.algorithm} ({row.segments}"
+        + (f", {row.noise_share:.0%} noise)" if row.noise_share > 0 else ")")
+        for row in algorithm_comparison.itertuples()
+    ]
+    colours = [
+        "C3" if row.deployed else ("C0" if row.scores_new_customers else "C7")
+        for row in algorithm_comparison.itertuples()
+    ]
+    for ax, column, label in (
+        (axes[0], "silhouette", "mean silhouette (higher is better)"),
+        (axes[1], "agreement_with_kmeans", "adjusted Rand index with KMeans"),
+    ):
+        bars = ax.barh(names, algorithm_comparison[column].fillna(0), color=colours)
+        ax.bar_label(bars, fmt="%.2f", padding=3)
+        ax.set_xlabel(label)
+        ax.set_xlim(0, 1.15)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].invert_yaxis()
+    axes[0].set_ylabel("algorithm (segments found)")
+    figure.suptitle(
+        "Algorithms on the same customers "
+        "(red: deployed model; grey: cannot score new customers, reported only)"
+    )
+    return figure
+
+
 def measure_feature_separation(
     selection_features: pd.DataFrame, segmentation_model: Pipeline, features: dict
 ) -> dict:
@@ -274,6 +404,7 @@ def summarise_model_selection(
     structure: dict,
     feature_separation: dict,
     preprocessing_summary: dict,
+    algorithm_comparison: pd.DataFrame,
 ) -> dict:
     """Collects the chosen k, the rule that chose it, what each criterion alone
     would choose, whether the data has clear structure, what separates the
@@ -287,6 +418,9 @@ def summarise_model_selection(
         "criteria_agree": len(set(k_per_criterion.values()) - {None}) == 1,
         "feature_separation": feature_separation,
         "preprocessing": preprocessing_summary,
+        "algorithm_comparison": algorithm_comparison.replace({np.nan: None}).to_dict(
+            orient="records"
+        ),
         "scores": cluster_count_scores.to_dict(orient="records"),
     }
 
@@ -339,6 +473,113 @@ def plot_silhouette(cluster_count_scores: pd.DataFrame, selected_k: int) -> Figu
         "mean silhouette (-1 to 1, higher is better)",
         "Silhouette by number of segments",
     )
+
+
+_CRITERIA_PANELS = (
+    ("inertia", "inertia (elbow)", None),
+    ("silhouette", "silhouette (higher is better)", "silhouette"),
+    ("calinski_harabasz", "Calinski-Harabasz (higher is better)", "calinski_harabasz"),
+    ("davies_bouldin", "Davies-Bouldin (lower is better)", "davies_bouldin"),
+    ("stability_mean", "bootstrap stability, ARI (higher is better)", "stability"),
+    ("gmm_bic", "Gaussian mixture BIC (lower is better)", "gmm_bic"),
+)
+
+
+def plot_criteria(
+    cluster_count_scores: pd.DataFrame, k_per_criterion: dict, selected_k: int
+) -> Figure:
+    """Every criterion by k on one figure: each panel circles the k that
+    criterion alone prefers and marks the selected k with a dashed line, so
+    agreement or disagreement is visible at a glance."""
+    figure = Figure(figsize=(12, 7), layout="constrained")
+    panels = figure.subplots(2, 3, sharex=True).ravel()
+    for axes, (column, title, criterion) in zip(panels, _CRITERIA_PANELS):
+        axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
+        preferred = k_per_criterion.get(criterion or "elbow")
+        if preferred is not None:
+            value = cluster_count_scores.set_index("k").loc[preferred, column]
+            axes.scatter(
+                [preferred],
+                [value],
+                s=160,
+                facecolors="none",
+                edgecolors="C1",
+                linewidths=2,
+                label=f"best alone: k = {preferred}",
+                zorder=3,
+            )
+            axes.legend(loc="best", fontsize="small")
+        axes.axvline(selected_k, color="C3", linestyle="--", alpha=0.7)
+        axes.set_title(title, fontsize="medium")
+        axes.grid(alpha=0.3)
+        axes.set_xticks(cluster_count_scores["k"])
+    for axes in panels[3:]:
+        axes.set_xlabel("number of segments k")
+    figure.suptitle(f"Criteria by number of segments (dashed red line: selected k = {selected_k})")
+    return figure
+
+
+def plot_stability(
+    cluster_count_scores: pd.DataFrame, selected_k: int, min_stability: float
+) -> Figure:
+    """Bootstrap stability by k (mean and spread of the adjusted Rand index of
+    refits on resampled customers): below the dashed line, the segments change
+    from one resample to the next and should not be trusted."""
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    axes = figure.subplots()
+    axes.errorbar(
+        cluster_count_scores["k"],
+        cluster_count_scores["stability_mean"],
+        yerr=cluster_count_scores["stability_std"],
+        marker="o",
+        capsize=4,
+        label="mean ± standard deviation",
+    )
+    axes.axhline(
+        min_stability, color="C3", linestyle="--", label=f"min_stability = {min_stability}"
+    )
+    axes.axvline(selected_k, color="grey", linestyle=":", label=f"selected k = {selected_k}")
+    axes.set_ylim(min(0.0, cluster_count_scores["stability_mean"].min() - 0.1), 1.05)
+    axes.set_xticks(cluster_count_scores["k"])
+    axes.set_xlabel("number of segments k")
+    axes.set_ylabel("adjusted Rand index with the full fit")
+    axes.set_title("Stability: do the same segments come back on resampled customers?")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left")
+    return figure
+
+
+def plot_silhouette_diagram(
+    selection_features: pd.DataFrame, segmentation_model: Pipeline, kmeans_params: dict
+) -> Figure:
+    """The silhouette of every customer (of a seeded sample of at most
+    ``silhouette_sample_size``) at the selected k, sorted within each segment:
+    wide, even blades mean well-separated segments; negative values are
+    customers closer to another segment than to their own."""
+    size = min(len(selection_features), kmeans_params["silhouette_sample_size"])
+    sample = selection_features.sample(size, random_state=kmeans_params["random_seed"])
+    labels = segmentation_model.named_steps["kmeans"].predict(sample)
+    values = silhouette_samples(sample, labels)
+    figure = Figure(figsize=(7, 6), layout="constrained")
+    axes = figure.subplots()
+    bottom = 0
+    for segment in np.unique(labels):
+        blade = np.sort(values[labels == segment])
+        axes.fill_betweenx(
+            np.arange(bottom, bottom + len(blade)), 0, blade, alpha=0.8, color=f"C{segment % 10}"
+        )
+        axes.text(-0.05, bottom + len(blade) / 2, str(segment), ha="right", va="center")
+        bottom += len(blade) + max(10, size // 100)
+    axes.axvline(values.mean(), color="C3", linestyle="--", label=f"mean = {values.mean():.2f}")
+    axes.set_yticks([])
+    axes.set_xlabel("silhouette (-1 to 1)")
+    axes.set_ylabel("customers, grouped by segment")
+    axes.set_title(
+        f"Silhouette of each customer at k = {len(np.unique(labels))} ({size:,} customers)"
+    )
+    axes.legend(loc="lower right")
+    axes.grid(axis="x", alpha=0.3)
+    return figure
 
 
 def _order_segments_by_size(model: KMeans) -> KMeans:
