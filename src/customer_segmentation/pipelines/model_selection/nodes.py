@@ -215,7 +215,7 @@ def assess_structure(
             reference,
             KMeans(
                 n_clusters=k,
-                n_init=kmeans_params["n_init"],
+                n_init=kmeans_params["stability_n_init"],
                 random_state=kmeans_params["random_seed"],
             ).fit_predict(reference),
         )

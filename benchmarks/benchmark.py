@@ -1,0 +1,168 @@
+"""Wall time and peak memory of the pipelines, and of the original approach.
+
+Usage (from the project folder, with .venv active):
+
+    python benchmarks/benchmark.py --sizes 50000 1000000 --baseline-max 50000
+
+For each size, a temporary copy of the project generates that many synthetic
+customers; then each pipeline runs on its own through a KedroSession in a fresh
+Python process (start-up included), and so does the whole `__default__` run.
+Peak memory is the peak resident set size of that process. At sizes up to
+``--baseline-max`` the same customers are also segmented the way the original
+scripts did it (pandas get_dummies, StandardScaler, KMeans for every k with
+scikit-learn's default n_init and the exact silhouette), and the ratio of the
+two wall times is printed. Nothing here asserts a time: it prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_score
+from sklearn.preprocessing import StandardScaler
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PIPELINES = ["data_generation", "preprocessing", "model_selection", "segment_analysis"]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _copy_project(target: Path) -> None:
+    for name in ("conf", "src"):
+        shutil.copytree(
+            PROJECT_ROOT / name,
+            target / name,
+            ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
+        )
+    (target / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy2(PROJECT_ROOT / name, target / name)
+    (target / "logs").mkdir()
+
+
+def run_pipeline(project: Path, pipeline: str, n_customers: int) -> dict:
+    """Child process: one pipeline through a KedroSession."""
+    os.chdir(project)
+    bootstrap_project(project)
+    with KedroSession.create(
+        project_path=project,
+        runtime_params={"data_generation": {"n_customers": n_customers}},
+    ) as session:
+        session.run(pipeline_names=[pipeline])
+    return {"peak_mb": _peak_mb()}
+
+
+def original_approach(project: Path) -> dict:
+    """Child process: the original scripts' way, on the generated customers."""
+    raw_folder = project / "data" / "01_raw" / "customers.parquet"
+    latest = sorted(raw_folder.iterdir())[-1] / "customers.parquet"
+    customers = pd.read_parquet(latest)
+    numeric = [
+        "annual_income",
+        "spending_score",
+        "number_of_purchases",
+        "age",
+        "years_with_company",
+        "average_order_value",
+        "activity_per_week",
+    ]
+    table = customers[numeric + ["product_category"]].dropna()
+    encoded = pd.get_dummies(table, columns=["product_category"])
+    scaled = StandardScaler().fit_transform(encoded)
+    silhouettes = {}
+    for k in range(2, 11):
+        labels = KMeans(n_clusters=k, random_state=42).fit_predict(scaled)
+        silhouettes[k] = silhouette_score(scaled, labels)
+    best = max(silhouettes, key=silhouettes.get)
+    table["cluster"] = KMeans(n_clusters=best, random_state=42).fit_predict(scaled)
+    table.groupby("cluster")[numeric].mean()
+    return {
+        "peak_mb": _peak_mb(),
+        "k": int(best),
+        "rows": int(len(table)),
+        "mean": float(np.mean(scaled)),
+    }
+
+
+def _child(args: list[str]) -> dict:
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            **os.environ,
+            "KEDRO_DISABLE_TELEMETRY": "1",
+            "KEDRO_LOGGING_CONFIG": str(PROJECT_ROOT / "tests" / "logging.yml"),
+        },
+    )
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"{args} failed:\n{completed.stderr[-3000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    return {**result, "wall_s": wall}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 1_000_000])
+    parser.add_argument("--baseline-max", type=int, default=50_000)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        kind, project, *rest = args.child
+        if kind == "pipeline":
+            result = run_pipeline(Path(project), rest[0], int(rest[1]))
+        else:
+            result = original_approach(Path(project))
+        print(json.dumps(result))
+        return
+
+    print(f"{'customers':>11} | {'run':<24} | {'wall s':>8} | {'peak MB':>8}")
+    print("-" * 60)
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            project = Path(folder)
+            _copy_project(project)
+            for pipeline in PIPELINES:
+                result = _child(["pipeline", str(project), pipeline, str(size)])
+                print(
+                    f"{size:>11,} | {pipeline:<24} | {result['wall_s']:>8.1f} | {result['peak_mb']:>8.0f}",
+                    flush=True,
+                )
+            whole = _child(["pipeline", str(project), "__default__", str(size)])
+            print(
+                f"{size:>11,} | {'kedro run (all four)':<24} | {whole['wall_s']:>8.1f} | {whole['peak_mb']:>8.0f}",
+                flush=True,
+            )
+            if size <= args.baseline_max:
+                original = _child(["original", str(project)])
+                print(
+                    f"{size:>11,} | {'original approach':<24} | {original['wall_s']:>8.1f} | {original['peak_mb']:>8.0f}"
+                )
+                print(
+                    f"{size:>11,} | {'speed-up (original/run)':<24} | {original['wall_s'] / whole['wall_s']:>7.1f}x |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
