@@ -266,12 +266,13 @@ def test_final_model_scores_raw_rows_and_numbers_segments_by_size(
     )
 
 
+@pytest.mark.parametrize("seed", range(10))
 def test_default_settings_recover_the_planted_personas(
-    generation_params, features, model_selection_params
+    seed, generation_params, features, model_selection_params
 ):
-    """At the default settings, k is the number of personas and the segments
-    match them (ARI >= 0.9)."""
-    customers = make_customers(generation_params, generation_params["n_customers"], seed=11)
+    """At the default settings, for 10 generator seeds, k is the number of
+    personas and the segments match them (ARI >= 0.95)."""
+    customers = make_customers(generation_params, generation_params["n_customers"], seed=seed)
     _, preprocessor, encoded = _prepare(customers, features)
     scores = _score(encoded, "customer_id", model_selection_params)
     selected_k = select_cluster_count(
@@ -283,7 +284,7 @@ def test_default_settings_recover_the_planted_personas(
     assert selected_k == len(generation_params["personas"])
     model = fit_model(encoded, preprocessor, selected_k, model_selection_params)
     ari = adjusted_rand_score(customers["persona"], model.named_steps["kmeans"].labels_)
-    assert ari >= 0.9
+    assert ari >= 0.95
 
 
 def test_k_is_scored_on_a_seeded_sample_of_large_tables(prepared, small_params, caplog):

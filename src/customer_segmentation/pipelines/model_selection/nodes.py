@@ -7,7 +7,6 @@ import time
 
 import numpy as np
 import pandas as pd
-from kneed import KneeLocator
 from matplotlib.figure import Figure
 from sklearn.cluster import (
     HDBSCAN,
@@ -85,7 +84,7 @@ def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) 
     partition by inertia, silhouette, Calinski-Harabasz, Davies-Bouldin and
     bootstrap stability (mean and spread of the adjusted Rand index), and scores
     a Gaussian mixture with k components by BIC (on at most
-    ``stability_sample_size`` rows).
+    ``bic_sample_size`` rows).
 
     Silhouette is exact up to ``silhouette_sample_size`` rows and estimated on a
     seeded sample of that size beyond, as its cost grows with the square of n.
@@ -112,7 +111,7 @@ def score_cluster_counts(selection_features: pd.DataFrame, kmeans_params: dict) 
         ).fit(features)
         labels = model.labels_
         stability = _bootstrap_stability(features, labels, k, kmeans_params)
-        mixture_sample = features.iloc[: kmeans_params["stability_sample_size"]]
+        mixture_sample = features.iloc[: kmeans_params["bic_sample_size"]]
         mixture = GaussianMixture(n_components=k, random_state=kmeans_params["random_seed"]).fit(
             mixture_sample
         )
@@ -144,6 +143,10 @@ def choose_k_per_criterion(cluster_count_scores: pd.DataFrame) -> dict[str, int 
     (Kneedle), the best silhouette, Calinski-Harabasz, Davies-Bouldin,
     stability and Gaussian-mixture BIC. The elbow is ``None`` when the curve
     has no knee."""
+    # kneed imports scipy.signal and matplotlib.pyplot, 2.5 s that every kedro
+    # command would pay at start-up if it were imported with the module.
+    from kneed import KneeLocator  # noqa: PLC0415
+
     scores = cluster_count_scores.set_index("k")
     knee = KneeLocator(scores.index, scores["inertia"], curve="convex", direction="decreasing").knee
     choices: dict[str, int | None] = {"elbow": None if knee is None else int(knee)}
