@@ -202,6 +202,7 @@ def test_summary_is_json_ready(prepared, small_params, features):
                 compare_algorithms(
                     sample_for_selection(encoded, "customer_id", small_params), 4, small_params
                 ),
+                0.8,
             )
         )
     )
@@ -225,6 +226,8 @@ def test_summary_is_json_ready(prepared, small_params, features):
         "gmm_bic",
     }
     assert isinstance(summary["criteria_agree"], bool)
+    stability_at_4 = scores.set_index("k").loc[4, "stability_mean"]
+    assert summary["selected_k_stable"] is bool(stability_at_4 >= 0.8)
     assert [row["k"] for row in summary["scores"]] == [2, 3, 4, 5, 6]
     assert set(summary["scores"][0]) == {
         "k",

@@ -408,6 +408,7 @@ def summarise_model_selection(
     feature_separation: dict,
     preprocessing_summary: dict,
     algorithm_comparison: pd.DataFrame,
+    min_stability: float,
 ) -> dict:
     """Collects the chosen k, the rule that chose it, what each criterion alone
     would choose, whether the data has clear structure, what separates the
@@ -419,6 +420,9 @@ def summarise_model_selection(
         "structure": structure,
         "choice_per_criterion": k_per_criterion,
         "criteria_agree": len(set(k_per_criterion.values()) - {None}) == 1,
+        "selected_k_stable": bool(
+            cluster_count_scores.set_index("k").loc[selected_k, "stability_mean"] >= min_stability
+        ),
         "feature_separation": feature_separation,
         "preprocessing": preprocessing_summary,
         "algorithm_comparison": algorithm_comparison.replace({np.nan: None}).to_dict(

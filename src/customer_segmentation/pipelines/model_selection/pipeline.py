@@ -71,6 +71,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_separation",
                     "preprocessing_summary",
                     "algorithm_comparison",
+                    "params:model_selection.min_stability",
                 ],
                 outputs="model_selection_metrics",
                 name="summarise_model_selection",
