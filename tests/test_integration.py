@@ -35,6 +35,12 @@ VERSIONED = {
     "customer_segments": "data/07_model_output/customer_segments.parquet",
     "segment_profiles": "data/08_reporting/segment_profiles.csv",
     "segment_scatter_plot": "data/08_reporting/segment_scatter_plot.png",
+    "segment_recommendations": "data/08_reporting/segment_recommendations.csv",
+    "target_customers": "data/07_model_output/target_customers.csv",
+    "segment_map_plot": "data/08_reporting/segment_map_plot.png",
+    "profile_heatmap_plot": "data/08_reporting/profile_heatmap_plot.png",
+    "segment_sizes_plot": "data/08_reporting/segment_sizes_plot.png",
+    "segment_report": "data/08_reporting/segment_report.html",
 }
 SMALL_RUN = {"data_generation": {"n_customers": 600}}
 
@@ -99,6 +105,17 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     for plot in [name for name in VERSIONED if name.endswith(("_plot", "_diagram"))]:
         assert latest_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
 
+    recommendations = pd.read_csv(latest_file(project_copy, VERSIONED["segment_recommendations"]))
+    targets = pd.read_csv(latest_file(project_copy, VERSIONED["target_customers"]))
+    assert sorted(recommendations["priority"]) == list(range(1, len(profiles) + 1))
+    top = set(recommendations.loc[recommendations["priority"] <= 2, "segment"])
+    assert targets["customer_id"].is_unique
+    assert set(targets["customer_id"]) == set(
+        segments.loc[segments["segment"].isin(top), "customer_id"]
+    )
+    report = latest_file(project_copy, VERSIONED["segment_report"]).read_text()
+    assert all(name in report for name in profiles["name"])
+
     run_session(project_copy)
     assert all(len(versions(project_copy, path)) == 2 for path in VERSIONED.values())
 
@@ -155,6 +172,17 @@ def test_crm_example_environment(project_copy):
     profiles = pd.read_csv(latest_file(project_copy, output))
     assert profiles["customers"].sum() == 2240
     assert "Income" in profiles.columns
+    # Campaign responses are profiled, never clustered on, and differ clearly.
+    encoded = pd.read_parquet(
+        latest_file(project_copy, "data/crm_example/04_feature/encoded_features.parquet")
+    )
+    assert "Response" not in encoded.columns
+    assert profiles["Response"].max() >= 1.5 * profiles["Response"].min()
+    recommendations = pd.read_csv(
+        latest_file(project_copy, "data/crm_example/08_reporting/segment_recommendations.csv")
+    )
+    best = recommendations.loc[recommendations["priority"] == 1, "segment"].item()
+    assert profiles.set_index("segment").loc[best, "Response"] == profiles["Response"].max()
     assert versions(project_copy, VERSIONED["segment_profiles"]) == []  # default's untouched
 
 

@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
@@ -15,7 +16,11 @@ from customer_segmentation.pipelines.segment_analysis.nodes import (
     plot_segment_scatter,
     profile_segments,
 )
-from tests.conftest import fit_model
+from tests.conftest import BASE_CONF, fit_model
+
+NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
+    "segment_analysis"
+]["naming"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,7 @@ def test_every_customer_gets_one_segment(segmented):
 
 def test_profiles_in_original_units(segmented, features):
     validated, segments = segmented
-    profiles = profile_segments(validated, segments, features)
+    profiles = profile_segments(validated, segments, features, NAMING)
     assert profiles["segment"].tolist() == [0, 1, 2, 3]
     assert profiles["customers"].sum() == len(validated)
     assert profiles["share"].sum() == pytest.approx(1.0)
@@ -45,6 +50,14 @@ def test_profiles_in_original_units(segmented, features):
     row = profiles.set_index("segment").loc[2]
     for column in features["numeric"]:
         assert row[column] == pytest.approx(members[column].mean())
+        assert row[f"{column}_median"] == pytest.approx(members[column].median())
+        overall = validated[column]
+        z = (members[column].mean() - overall.mean()) / overall.std(ddof=0)
+        assert row[f"{column}_z"] == pytest.approx(z)
+    for column in ("gender", "city"):  # profile-only columns are profiled too
+        mix = profiles.filter(like=f"{column}=")
+        assert len(mix.columns) > 1
+        np.testing.assert_allclose(mix.sum(axis=1), 1.0)
     mix = profiles.filter(like="product_category=")
     assert list(mix.columns) == [
         f"product_category={c}" for c in features["categorical"]["product_category"]
@@ -56,15 +69,15 @@ def test_profiles_join_by_id_not_by_position(segmented, features):
     validated, segments = segmented
     shuffled = segments.sample(frac=1, random_state=1)
     pd.testing.assert_frame_equal(
-        profile_segments(validated, shuffled, features),
-        profile_segments(validated, segments, features),
+        profile_segments(validated, shuffled, features, NAMING),
+        profile_segments(validated, segments, features, NAMING),
     )
 
 
 def test_customers_without_segment_are_reported(segmented, features):
     validated, segments = segmented
     with pytest.raises(ValueError, match="3 customers have no segment"):
-        profile_segments(validated, segments.iloc[3:], features)
+        profile_segments(validated, segments.iloc[3:], features, NAMING)
 
 
 def test_scatter_uses_configured_axes_in_original_units(

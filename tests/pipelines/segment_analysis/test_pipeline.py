@@ -1,16 +1,34 @@
+from customer_segmentation.pipelines.model_selection import create_pipeline as model_selection
 from customer_segmentation.pipelines.preprocessing import create_pipeline as preprocessing
 from customer_segmentation.pipelines.segment_analysis import create_pipeline
-from tests.conftest import fit_model, run_in_memory
+from tests.conftest import run_in_memory
 
 
-def test_pipeline_segments_and_profiles(parameters, customers, model_selection_params):
+def test_pipeline_segments_profiles_recommends_and_reports(parameters, customers):
     prepared = run_in_memory(preprocessing(), parameters, raw_customers=customers)
-    model = fit_model(
-        prepared["encoded_features"], prepared["preprocessor"], 3, model_selection_params
+    selected = run_in_memory(
+        model_selection(),
+        parameters,
+        encoded_features=prepared["encoded_features"],
+        preprocessor=prepared["preprocessor"],
     )
     outputs = run_in_memory(
-        create_pipeline(), parameters, raw_customers=customers, segmentation_model=model
+        create_pipeline(),
+        parameters,
+        raw_customers=customers,
+        segmentation_model=selected["segmentation_model"],
+        model_selection_metrics=selected["model_selection_metrics"],
     )
-    assert outputs["customer_segments"]["segment"].nunique() == 3
+    k = selected["model_selection_metrics"]["selected_k"]
+    assert outputs["customer_segments"]["segment"].nunique() == k
     assert outputs["segment_profiles"]["customers"].sum() == len(customers)
-    assert outputs["segment_scatter_plot"].axes
+    assert sorted(outputs["segment_recommendations"]["priority"]) == list(range(1, k + 1))
+    assert set(outputs["target_customers"]["priority"]) == {1, 2}
+    assert outputs["segment_report"].startswith("<!DOCTYPE html>")
+    for plot in (
+        "segment_scatter_plot",
+        "segment_map_plot",
+        "profile_heatmap_plot",
+        "segment_sizes_plot",
+    ):
+        assert outputs[plot].axes

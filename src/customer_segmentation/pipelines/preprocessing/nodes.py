@@ -50,6 +50,13 @@ def build_customer_schema(features: dict, min_rows: int) -> pa.DataFrameSchema:
         )
     for column in features.get("categorical") or {}:
         columns[column] = pa.Column(nullable=True, checks=not_all_null)
+    profile_only = features.get("profile_only") or {}
+    for column in profile_only.get("numeric") or []:
+        columns.setdefault(
+            column, pa.Column(float, coerce=True, nullable=True, description="profile only")
+        )
+    for column in profile_only.get("categorical") or []:
+        columns.setdefault(column, pa.Column(nullable=True, description="profile only"))
     return pa.DataFrameSchema(
         columns,
         checks=[pa.Check(lambda frame: len(frame) >= min_rows, name="enough_rows")],
