@@ -227,3 +227,40 @@ def test_telemetry_is_off_without_any_environment_variable(project_copy, monkeyp
     for variable in ("KEDRO_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
         monkeypatch.delenv(variable, raising=False)
     assert _check_for_telemetry_consent(project_copy) is False
+
+
+def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
+    run_session(project_copy)
+    first = versions(project_copy, VERSIONED["segmentation_model"])[0]
+    run_session(project_copy, params={"data_generation": {"n_customers": 700, "random_seed": 7}})
+    latest = versions(project_copy, VERSIONED["segmentation_model"])[-1]
+    assert latest != first
+
+    run_session(project_copy, "scoring", params={})
+    batch = pd.read_csv(project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv")
+    scored = pd.read_parquet(
+        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+    )
+    rejects = pd.read_csv(latest_file(project_copy, "data/08_reporting/scoring_rejects.csv"))
+    assert len(scored) + len(rejects) == len(batch)
+    assert set(scored["customer_id"]) | set(rejects["customer_id"].dropna()) <= set(
+        batch["customer_id"]
+    )
+    assert set(scored["model_version"]) == {latest}
+
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy) as session:
+        session.run(
+            pipeline_names=["scoring"],
+            load_versions={"segmentation_model": first, "segment_profiles": first},
+        )
+    pinned = pd.read_parquet(
+        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+    )
+    assert set(pinned["model_version"]) == {first}
+
+    with (
+        KedroSession.create(project_path=project_copy) as session,
+        pytest.raises(ValueError, match="made with another segmentation_model"),
+    ):
+        session.run(pipeline_names=["scoring"], load_versions={"segmentation_model": first})

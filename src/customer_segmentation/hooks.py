@@ -70,3 +70,30 @@ class NodeTimingHook:
             seconds,
             "".join(f"; {name}: {count:,} rows" for name, count in rows.items()),
         )
+
+
+class LoadedVersionHook:
+    """Records on each loaded object the catalog version it was loaded from:
+    ``data.attrs["kedro_version"]`` on a DataFrame, ``kedro_version_`` on a
+    model, so that outputs can say which version of an input made them."""
+
+    def __init__(self) -> None:
+        self._catalog: Any = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any) -> None:
+        self._catalog = catalog
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
+        dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
+        if not hasattr(dataset, "resolve_load_version"):
+            return
+        version = dataset.resolve_load_version()
+        if isinstance(data, pd.DataFrame):
+            data.attrs["kedro_version"] = version
+        else:
+            try:
+                data.kedro_version_ = version
+            except AttributeError:
+                logger.debug("Cannot record the version of %s on its data", dataset_name)

@@ -30,19 +30,19 @@ def segmented(customers, features, model_selection_params):
     encoded = encode_features(validated, preprocessor, features)
     params = {**model_selection_params, "n_init": 3}
     model = fit_model(encoded, preprocessor, 4, params)
-    return validated, assign_segments(validated, model, features)
+    return validated, assign_segments(validated, model, features), model
 
 
 def test_every_customer_gets_one_segment(segmented):
-    validated, segments = segmented
+    validated, segments, model = segmented
     assert list(segments.columns) == ["customer_id", "segment"]
     assert segments["customer_id"].tolist() == validated["customer_id"].tolist()
     assert set(segments["segment"]) == {0, 1, 2, 3}
 
 
 def test_profiles_in_original_units(segmented, features):
-    validated, segments = segmented
-    profiles = profile_segments(validated, segments, features, NAMING)
+    validated, segments, model = segmented
+    profiles = profile_segments(validated, segments, model, features, NAMING)
     assert profiles["segment"].tolist() == [0, 1, 2, 3]
     assert profiles["customers"].sum() == len(validated)
     assert profiles["share"].sum() == pytest.approx(1.0)
@@ -66,24 +66,24 @@ def test_profiles_in_original_units(segmented, features):
 
 
 def test_profiles_join_by_id_not_by_position(segmented, features):
-    validated, segments = segmented
+    validated, segments, model = segmented
     shuffled = segments.sample(frac=1, random_state=1)
     pd.testing.assert_frame_equal(
-        profile_segments(validated, shuffled, features, NAMING),
-        profile_segments(validated, segments, features, NAMING),
+        profile_segments(validated, shuffled, model, features, NAMING),
+        profile_segments(validated, segments, model, features, NAMING),
     )
 
 
 def test_customers_without_segment_are_reported(segmented, features):
-    validated, segments = segmented
+    validated, segments, model = segmented
     with pytest.raises(ValueError, match="3 customers have no segment"):
-        profile_segments(validated, segments.iloc[3:], features, NAMING)
+        profile_segments(validated, segments.iloc[3:], model, features, NAMING)
 
 
 def test_scatter_uses_configured_axes_in_original_units(
     segmented, features, segment_analysis_params
 ):
-    validated, segments = segmented
+    validated, segments, model = segmented
     figure = plot_segment_scatter(validated, segments, features, segment_analysis_params["scatter"])
     axes = figure.axes[0]
     assert axes.get_xlabel() == "annual income"
@@ -94,7 +94,7 @@ def test_scatter_uses_configured_axes_in_original_units(
 
 
 def test_scatter_samples_large_tables(segmented, features, segment_analysis_params):
-    validated, segments = segmented
+    validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "max_points": 100}
     axes = plot_segment_scatter(validated, segments, features, scatter).axes[0]
     assert sum(len(c.get_offsets()) for c in axes.collections) == 100
@@ -104,7 +104,7 @@ def test_scatter_samples_large_tables(segmented, features, segment_analysis_para
 def test_scatter_falls_back_to_first_numeric_features(
     segmented, features, segment_analysis_params, caplog
 ):
-    validated, segments = segmented
+    validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "x": "Income", "y": "MntWines"}
     with caplog.at_level(logging.WARNING):
         axes = plot_segment_scatter(validated, segments, features, scatter).axes[0]
@@ -116,7 +116,7 @@ def test_scatter_falls_back_to_first_numeric_features(
 def test_scatter_keeps_extreme_values_from_squashing_the_plot(
     segmented, features, segment_analysis_params
 ):
-    validated, segments = segmented
+    validated, segments, model = segmented
     validated = validated.copy()
     validated.loc[0, "annual_income"] = 10_000_000
     axes = plot_segment_scatter(

@@ -39,7 +39,7 @@ def analysed(customers, features, model_selection_params):
     encoded = encode_features(validated, preprocessor, features)
     model = fit_model(encoded, preprocessor, 5, {**model_selection_params, "n_init": 3})
     segments = assign_segments(validated, model, features)
-    profiles = profile_segments(validated, segments, features, NAMING)
+    profiles = profile_segments(validated, segments, model, features, NAMING)
     recommendations = recommend_actions(profiles, RECOMMENDATIONS, features, NAMING)
     return validated, model, segments, profiles, recommendations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import textwrap
 
@@ -13,6 +14,14 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
+
+
+def model_fingerprint(segmentation_model: Pipeline) -> str:
+    """A short, stable identifier of a fitted model (a hash of its segment
+    centres), kept in segment_profiles so that scoring can tell whether the
+    names it attaches were made for the model it uses."""
+    centres = np.ascontiguousarray(segmentation_model.named_steps["kmeans"].cluster_centers_)
+    return hashlib.sha256(centres.tobytes()).hexdigest()[:16]
 
 
 def assign_segments(
@@ -95,7 +104,11 @@ def name_segments(profiles: pd.DataFrame, naming: dict, features: dict) -> pd.Se
 
 
 def profile_segments(
-    customers: pd.DataFrame, customer_segments: pd.DataFrame, features: dict, naming: dict
+    customers: pd.DataFrame,
+    customer_segments: pd.DataFrame,
+    segmentation_model: Pipeline,
+    features: dict,
+    naming: dict,
 ) -> pd.DataFrame:
     """Describes each segment: its name, size and share of customers; the mean
     (under the column's own name), median and z-score (difference of the mean
@@ -103,7 +116,7 @@ def profile_segments(
     feature and profile-only column in original units; and the mix of every
     categorical column (share of the segment in each category; profile-only
     columns keep their ``max_categories`` most common values, the rest is
-    "other")."""
+    "other"), with the fingerprint of the model that made the segments."""
     id_column = features["id_column"]
     numeric, categorical = profile_columns(features)
     segmented = _with_segments(
@@ -131,6 +144,7 @@ def profile_segments(
         profile = profile.join(mix.add_prefix(f"{column}=").rename_axis(columns=None))
     profile = profile.reset_index()
     profile.insert(1, "name", profile["segment"].map(name_segments(profile, naming, features)))
+    profile["model_fingerprint"] = model_fingerprint(segmentation_model)
     return profile
 
 

@@ -36,6 +36,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "customers_to_segment",
                     "customer_segments",
+                    "segmentation_model",
                     "params:features",
                     "params:segment_analysis.naming",
                 ],

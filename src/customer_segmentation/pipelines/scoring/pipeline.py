@@ -1,0 +1,34 @@
+"""Assign segments to a new batch of customers with a fitted model."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import score_customers, screen_customers_to_score
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                screen_customers_to_score,
+                inputs=[
+                    "customers_to_score",
+                    "segmentation_model",
+                    "params:features",
+                    "params:scoring",
+                ],
+                outputs=["scorable_customers", "scoring_rejects"],
+                name="screen_customers_to_score",
+            ),
+            Node(
+                score_customers,
+                inputs=[
+                    "scorable_customers",
+                    "segmentation_model",
+                    "segment_profiles",
+                    "params:features",
+                ],
+                outputs="scored_customers",
+                name="score_customers",
+            ),
+        ]
+    )
