@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.framework.hooks import hook_impl
+from kedro.io import Version
 from kedro.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -97,3 +101,93 @@ class LoadedVersionHook:
                 data.kedro_version_ = version
             except AttributeError:
                 logger.debug("Cannot record the version of %s on its data", dataset_name)
+
+
+class RunLockTimeoutError(RuntimeError):
+    """Another run held the project's run lock for too long."""
+
+
+class RunCollisionError(RuntimeError):
+    """Another run used the same version stamp."""
+
+
+class RunLock:
+    """One run at a time per project, each reading its own outputs.
+
+    A run waits (up to ``RUN_LOCK_TIMEOUT`` seconds, default 3600) for the
+    exclusive lock on ``data/.run.lock`` before its first node and holds it
+    until it ends, so no other run saves anything while it runs. Every
+    versioned dataset the run writes is read back at the run's own version,
+    not at "latest" (kedro#2694: a run started later may have finished first
+    with a newer stamp). A run whose version stamp an earlier run already used
+    (two runs started in the same millisecond) refuses before writing
+    anything."""
+
+    def __init__(self) -> None:
+        self._lock_file: Any = None
+        self._save_version: str | None = None
+        self._catalog: Any = None
+
+    @hook_impl
+    def after_catalog_created(self, catalog: Any, save_version: str) -> None:
+        self._catalog, self._save_version = catalog, save_version
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        path = Path(run_params.get("project_path") or ".") / "data" / ".run.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        timeout = float(os.environ.get("RUN_LOCK_TIMEOUT", "3600"))
+        self._lock_file = open(path, "a+")  # noqa: SIM115 - held until the run ends
+        started = time.monotonic()
+        announced = False
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not announced:
+                    logger.warning("Another run holds %s; waiting for it to finish", path)
+                    announced = True
+                if time.monotonic() - started > timeout:
+                    self._lock_file.close()
+                    self._lock_file = None
+                    raise RunLockTimeoutError(
+                        f"Another run has held {path} for over {timeout:.0f} s; refusing to "
+                        "start (set RUN_LOCK_TIMEOUT to wait longer)"
+                    ) from None
+                time.sleep(0.2)
+        self._read_own_outputs(pipeline)
+
+    def _read_own_outputs(self, pipeline: Pipeline) -> None:
+        """Pins every versioned dataset this run writes to this run's version,
+        so a node reads what this run saved, not a newer version that another
+        run (started later but locked first) saved as "latest"; and refuses if
+        that version already exists."""
+        for name in sorted(pipeline.all_outputs()):
+            dataset = self._catalog.get(name) if self._catalog is not None else None
+            version = getattr(dataset, "_version", None)
+            if version is None or self._save_version is None:
+                continue
+            if Path(str(dataset._get_versioned_path(self._save_version))).exists():
+                self.release()
+                raise RunCollisionError(
+                    f"Another run started in the same millisecond and already saved "
+                    f"'{name}' version {self._save_version}; nothing was written by this "
+                    "run: start it again"
+                )
+            if version.load is None:
+                dataset._version = Version(self._save_version, version.save)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        self.release()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
