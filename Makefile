@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 # plain `kedro` commands.
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: run test lint viz lock clean-venv
+.PHONY: run test lint viz prune lock clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: $(INSTALLED)
 
 viz: $(INSTALLED)
 	$(BIN)/kedro viz run
+
+# Deletes all but the newest KEEP versions of every dataset (DRY_RUN=1 lists them).
+KEEP ?= 10
+prune: $(INSTALLED)
+	$(BIN)/customer-segmentation-prune --keep $(KEEP) $(if $(DRY_RUN),--dry-run)
 
 # Re-pins every dependency to the newest versions pyproject.toml allows.
 lock:
