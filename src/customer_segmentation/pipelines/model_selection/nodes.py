@@ -432,23 +432,30 @@ def summarise_model_selection(
     }
 
 
+def _circle_k(
+    axes, cluster_count_scores: pd.DataFrame, column: str, k: int, colour: str, label: str
+) -> None:
+    """Circles the point of ``column`` at ``k`` on a score-by-k plot."""
+    value = cluster_count_scores.set_index("k").loc[k, column]
+    axes.scatter(
+        [k],
+        [value],
+        s=160,
+        facecolors="none",
+        edgecolors=colour,
+        linewidths=2,
+        label=label,
+        zorder=3,
+    )
+
+
 def _score_plot(
     cluster_count_scores: pd.DataFrame, selected_k: int, column: str, ylabel: str, title: str
 ) -> Figure:
     figure = Figure(figsize=(7, 4.5), layout="constrained")
     axes = figure.subplots()
     axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
-    chosen = cluster_count_scores.set_index("k").loc[selected_k, column]
-    axes.scatter(
-        [selected_k],
-        [chosen],
-        s=160,
-        facecolors="none",
-        edgecolors="C3",
-        linewidths=2,
-        label=f"selected k = {selected_k}",
-        zorder=3,
-    )
+    _circle_k(axes, cluster_count_scores, column, selected_k, "C3", f"selected k = {selected_k}")
     axes.set_xticks(cluster_count_scores["k"])
     axes.set_xlabel("number of segments k")
     axes.set_ylabel(ylabel)
@@ -504,16 +511,8 @@ def plot_criteria(
         axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
         preferred = k_per_criterion.get(criterion or "elbow")
         if preferred is not None:
-            value = cluster_count_scores.set_index("k").loc[preferred, column]
-            axes.scatter(
-                [preferred],
-                [value],
-                s=160,
-                facecolors="none",
-                edgecolors="C1",
-                linewidths=2,
-                label=f"best alone: k = {preferred}",
-                zorder=3,
+            _circle_k(
+                axes, cluster_count_scores, column, preferred, "C1", f"best alone: k = {preferred}"
             )
             axes.legend(loc="best", fontsize="small")
         axes.axvline(selected_k, color="C3", linestyle="--", alpha=0.7)
