@@ -41,6 +41,7 @@ VERSIONED = {
     "profile_heatmap_plot": "data/08_reporting/profile_heatmap_plot.png",
     "segment_sizes_plot": "data/08_reporting/segment_sizes_plot.png",
     "segment_report": "data/08_reporting/segment_report.html",
+    "drift_report": "data/08_reporting/drift_report.json",
 }
 SMALL_RUN = {"data_generation": {"n_customers": 600}}
 
@@ -116,8 +117,15 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     report = latest_file(project_copy, VERSIONED["segment_report"]).read_text()
     assert all(name in report for name in profiles["name"])
 
+    first_drift = json.loads(latest_file(project_copy, VERSIONED["drift_report"]).read_text())
+    assert first_drift == {"previous_version": None, "drifted": False}
+
     run_session(project_copy)
     assert all(len(versions(project_copy, path)) == 2 for path in VERSIONED.values())
+    drift = json.loads(latest_file(project_copy, VERSIONED["drift_report"]).read_text())
+    assert drift["previous_version"] == versions(project_copy, VERSIONED["segment_profiles"])[0]
+    assert drift["ari"] == pytest.approx(1.0)  # the same seed gives the same customers
+    assert not drift["drifted"]
 
 
 def test_each_pipeline_runs_on_its_own(project_copy):

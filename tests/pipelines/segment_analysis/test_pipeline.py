@@ -18,6 +18,8 @@ def test_pipeline_segments_profiles_recommends_and_reports(parameters, customers
         raw_customers=customers,
         segmentation_model=selected["segmentation_model"],
         model_selection_metrics=selected["model_selection_metrics"],
+        previous_segmentation_model=None,
+        previous_segment_profiles=None,
     )
     k = selected["model_selection_metrics"]["selected_k"]
     assert outputs["customer_segments"]["segment"].nunique() == k
@@ -25,6 +27,7 @@ def test_pipeline_segments_profiles_recommends_and_reports(parameters, customers
     assert sorted(outputs["segment_recommendations"]["priority"]) == list(range(1, k + 1))
     assert set(outputs["target_customers"]["priority"]) == {1, 2}
     assert outputs["segment_report"].startswith("<!DOCTYPE html>")
+    assert outputs["drift_report"] == {"previous_version": None, "drifted": False}
     for plot in (
         "segment_scatter_plot",
         "segment_map_plot",

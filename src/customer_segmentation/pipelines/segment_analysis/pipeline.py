@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from ..preprocessing.nodes import validate_customers
 from .nodes import (
     assign_segments,
+    measure_drift,
     plot_profile_heatmap,
     plot_segment_map,
     plot_segment_scatter,
@@ -99,6 +100,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="segment_profiles",
                 outputs="segment_sizes_plot",
                 name="plot_segment_sizes",
+            ),
+            Node(
+                measure_drift,
+                inputs=[
+                    "customers_to_segment",
+                    "segmentation_model",
+                    "segment_profiles",
+                    "previous_segmentation_model",
+                    "previous_segment_profiles",
+                    "params:features",
+                    "params:segment_analysis.drift",
+                ],
+                outputs="drift_report",
+                name="measure_drift",
             ),
             Node(
                 build_segment_report,

@@ -1,0 +1,5 @@
+"""Project datasets."""
+
+from .previous_version import PreviousVersionDataset
+
+__all__ = ["PreviousVersionDataset"]
