@@ -103,6 +103,20 @@ class LoadedVersionHook:
                 logger.debug("Cannot record the version of %s on its data", dataset_name)
 
 
+COMPLETE_MARK = ".complete"
+
+
+def complete_versions(folder: Path) -> list[str]:
+    """The versions of a versioned dataset's folder that a run finished
+    writing, oldest first. Folders written before completion marks existed
+    (none of them marked) all count as complete."""
+    if not folder.is_dir():
+        return []
+    stamps = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    marked = [s for s in stamps if (folder / s / COMPLETE_MARK).exists()]
+    return marked if marked else stamps
+
+
 class RunLockTimeoutError(RuntimeError):
     """Another run held the project's run lock for too long."""
 
@@ -157,6 +171,32 @@ class RunLock:
                     ) from None
                 time.sleep(0.2)
         self._read_own_outputs(pipeline)
+        self._read_complete_inputs(pipeline)
+
+    def _read_complete_inputs(self, pipeline: Pipeline) -> None:
+        """Pins every versioned dataset this run only reads (and nobody pinned)
+        to its newest complete version, skipping any a killed run left half
+        written."""
+        for name in sorted(pipeline.inputs()):
+            dataset = self._catalog.get(name) if self._catalog is not None else None
+            version = getattr(dataset, "_version", None)
+            if not isinstance(version, Version) or version.load is not None:
+                continue
+            folder = Path(str(dataset._get_versioned_path("x"))).parent.parent
+            complete = complete_versions(folder)
+            if complete:
+                dataset._version = Version(complete[-1], version.save)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        """Marks a saved version complete (``.complete`` beside the file), once
+        its data is fully written."""
+        dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
+        if not isinstance(getattr(dataset, "_version", None), Version) or not self._save_version:
+            return
+        path = Path(str(dataset._get_versioned_path(self._save_version)))
+        if path.exists():
+            (path.parent / COMPLETE_MARK).touch()
 
     def _read_own_outputs(self, pipeline: Pipeline) -> None:
         """Pins every versioned dataset this run writes to this run's version,
@@ -166,7 +206,7 @@ class RunLock:
         for name in sorted(pipeline.all_outputs()):
             dataset = self._catalog.get(name) if self._catalog is not None else None
             version = getattr(dataset, "_version", None)
-            if version is None or self._save_version is None:
+            if not isinstance(version, Version) or self._save_version is None:
                 continue
             if Path(str(dataset._get_versioned_path(self._save_version))).exists():
                 self.release()

@@ -16,8 +16,8 @@ _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
 
 class PreviousVersionDataset(AbstractDataset):
     """Loads ``dataset`` (a versioned dataset definition, as in the catalog) at
-    the newest version that existed when the catalog was created, before this
-    run saved anything; ``None`` when there is none (a first run).
+    the newest complete version that existed when the catalog was created,
+    before this run saved anything; ``None`` when there is none (a first run).
 
     Example::
 
@@ -33,31 +33,29 @@ class PreviousVersionDataset(AbstractDataset):
         self._config = dict(dataset)
         self._filepath = Path(self._config["filepath"])
         self.metadata = metadata
-        stamps = (
-            sorted(p.name for p in self._filepath.iterdir() if _STAMP.match(p.name))
-            if self._filepath.is_dir()
-            else []
-        )
-        self._version = stamps[-1] if stamps else None
+        from customer_segmentation.hooks import complete_versions  # noqa: PLC0415
+
+        stamps = [s for s in complete_versions(self._filepath) if _STAMP.match(s)]
+        self._previous = stamps[-1] if stamps else None
 
     @property
     def version(self) -> str | None:
         """The version this dataset loads, or ``None``."""
-        return self._version
+        return self._previous
 
     def load(self) -> Any:
-        if self._version is None:
+        if self._previous is None:
             return None
         dataset_class, kwargs = parse_dataset_definition(self._config)
-        data = dataset_class(**kwargs, version=Version(self._version, None)).load()
+        data = dataset_class(**kwargs, version=Version(self._previous, None)).load()
         if hasattr(data, "attrs"):
-            data.attrs["kedro_version"] = self._version
+            data.attrs["kedro_version"] = self._previous
         else:
-            data.kedro_version_ = self._version
+            data.kedro_version_ = self._previous
         return data
 
     def save(self, data: Any) -> None:
         raise DatasetError("PreviousVersionDataset is read-only")
 
     def _describe(self) -> dict[str, Any]:
-        return {"dataset": self._config, "version": self._version}
+        return {"dataset": self._config, "version": self._previous}
