@@ -24,6 +24,15 @@ from customer_segmentation.pipelines.model_selection.nodes import (  # noqa: E40
     fit_segmentation_model,
     sample_for_selection,
 )
+from customer_segmentation.pipelines.preprocessing.nodes import (  # noqa: E402
+    encode_features,
+    fit_preprocessor,
+    validate_customers,
+)
+from customer_segmentation.pipelines.segment_analysis.nodes import (  # noqa: E402
+    assign_segments,
+    profile_segments,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BASE_CONF = PROJECT_ROOT / "conf" / "base"
@@ -158,3 +167,18 @@ def fit_model(encoded, preprocessor, k: int, params: dict, id_column: str = "cus
     """The final segmentation model, fitted as the model_selection pipeline does."""
     selection = sample_for_selection(encoded, id_column, params)
     return fit_segmentation_model(encoded, selection, preprocessor, k, id_column, params)
+
+
+def train_and_profile(customers, features: dict, params: dict, naming: dict, k: int = 5):
+    """Validated customers, a fitted model with k segments, the segment of
+    every customer and the segment profiles, as the pipelines make them."""
+    validated = validate_customers(customers, features, 10)
+    preprocessor = fit_preprocessor(validated, features, {})
+    model = fit_model(encode_features(validated, preprocessor, features), preprocessor, k, params)
+    segments = assign_segments(validated, model, features)
+    return (
+        validated,
+        model,
+        segments,
+        profile_segments(validated, segments, model, features, naming),
+    )

@@ -5,19 +5,13 @@ import yaml
 
 from customer_segmentation.pipelines.preprocessing.nodes import (
     InvalidCustomerDataError,
-    encode_features,
-    fit_preprocessor,
     validate_customers,
 )
 from customer_segmentation.pipelines.scoring.nodes import (
     score_customers,
     screen_customers_to_score,
 )
-from customer_segmentation.pipelines.segment_analysis.nodes import (
-    assign_segments,
-    profile_segments,
-)
-from tests.conftest import BASE_CONF, PROJECT_ROOT, fit_model
+from tests.conftest import BASE_CONF, PROJECT_ROOT, train_and_profile
 
 SCORING = yaml.safe_load((BASE_CONF / "parameters_scoring.yml").read_text())["scoring"]
 NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
@@ -28,12 +22,9 @@ EXAMPLE_BATCH = PROJECT_ROOT / "data" / "01_raw" / "examples" / "customers_to_sc
 
 @pytest.fixture(scope="module")
 def trained(customers, features, model_selection_params):
-    validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {})
-    encoded = encode_features(validated, preprocessor, features)
-    model = fit_model(encoded, preprocessor, 5, {**model_selection_params, "n_init": 3})
-    segments = assign_segments(validated, model, features)
-    return model, profile_segments(validated, segments, model, features, NAMING)
+    params = {**model_selection_params, "n_init": 3}
+    _, model, _, profiles = train_and_profile(customers, features, params, NAMING)
+    return model, profiles
 
 
 def test_every_row_is_scored_or_rejected_with_its_reason(trained, features):

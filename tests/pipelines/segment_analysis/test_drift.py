@@ -2,18 +2,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from customer_segmentation.pipelines.preprocessing.nodes import (
-    encode_features,
-    fit_preprocessor,
-    validate_customers,
-)
 from customer_segmentation.pipelines.segment_analysis.nodes import (
     DriftError,
-    assign_segments,
     measure_drift,
-    profile_segments,
 )
-from tests.conftest import BASE_CONF, fit_model, make_customers
+from tests.conftest import BASE_CONF, make_customers, train_and_profile
 
 SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
     "segment_analysis"
@@ -22,11 +15,9 @@ DRIFT = SEGMENT_ANALYSIS["drift"]
 
 
 def _train(customers, features, params, k=5):
-    validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {})
-    model = fit_model(encode_features(validated, preprocessor, features), preprocessor, k, params)
-    segments = assign_segments(validated, model, features)
-    profiles = profile_segments(validated, segments, model, features, SEGMENT_ANALYSIS["naming"])
+    validated, model, _, profiles = train_and_profile(
+        customers, features, params, SEGMENT_ANALYSIS["naming"], k
+    )
     profiles.attrs["kedro_version"] = "2026-01-01T00.00.00.000Z"
     return validated, model, profiles
 

@@ -7,23 +7,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from customer_segmentation.pipelines.preprocessing.nodes import (
-    encode_features,
-    fit_preprocessor,
-    validate_customers,
-)
 from customer_segmentation.pipelines.segment_analysis.nodes import (
-    assign_segments,
     name_segments,
     plot_profile_heatmap,
     plot_segment_map,
     plot_segment_sizes,
-    profile_segments,
     recommend_actions,
     select_target_customers,
 )
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
-from tests.conftest import BASE_CONF, fit_model
+from tests.conftest import BASE_CONF, train_and_profile
 
 SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
     "segment_analysis"
@@ -34,12 +27,8 @@ RECOMMENDATIONS = SEGMENT_ANALYSIS["recommendations"]
 
 @pytest.fixture(scope="module")
 def analysed(customers, features, model_selection_params):
-    validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {})
-    encoded = encode_features(validated, preprocessor, features)
-    model = fit_model(encoded, preprocessor, 5, {**model_selection_params, "n_init": 3})
-    segments = assign_segments(validated, model, features)
-    profiles = profile_segments(validated, segments, model, features, NAMING)
+    params = {**model_selection_params, "n_init": 3}
+    validated, model, segments, profiles = train_and_profile(customers, features, params, NAMING)
     recommendations = recommend_actions(profiles, RECOMMENDATIONS, features, NAMING)
     return validated, model, segments, profiles, recommendations
 
