@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 
 def _start(project: Path, n_customers: int, seed: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
     # Output goes to a file: an undrained pipe would block the run holding the lock.
     log = (project / f"run_{n_customers}.log").open("w")
     return subprocess.Popen(

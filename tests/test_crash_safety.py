@@ -51,7 +51,7 @@ def test_a_half_written_newest_version_is_ignored(project_copy):
 
 def test_runs_killed_at_random_moments(project_copy):
     _run(project_copy, "__default__", {"data_generation": {"n_customers": 500}})
-    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
     rng = np.random.default_rng(0)
     for attempt in range(4):
         with (project_copy / f"killed_{attempt}.log").open("w") as log:

@@ -73,7 +73,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
     return subprocess.run(
         [str(Path(sys.executable).with_name("kedro")), *args],
         cwd=project,

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
     env.pop("KEDRO_DISABLE_TELEMETRY", None)  # the packaged entry point turns it off itself
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
