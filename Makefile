@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 # plain `kedro` commands.
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: run test lint viz prune lock clean-venv
+.PHONY: run test lint viz prune airflow-dags lock clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,18 @@ viz: $(INSTALLED)
 KEEP ?= 10
 prune: $(INSTALLED)
 	$(BIN)/customer-segmentation-prune --keep $(KEEP) $(if $(DRY_RUN),--dry-run)
+
+# Writes the Airflow DAGs of the training and scoring pipelines into DAGS_DIR,
+# one task per pipeline, with the settings of conf/base/airflow.yml.
+# PROJECT_PATH is where the Airflow workers find this project's conf/ and data/.
+ENV ?= local
+DAG_PIPELINES ?= __default__,scoring
+DAGS_DIR ?= airflow_dags
+PROJECT_PATH ?= $(CURDIR)
+airflow-dags: $(INSTALLED)
+	$(BIN)/kedro airflow create --env $(ENV) --pipelines $(DAG_PIPELINES) \
+		--group-by namespace --jinja-file deployment/airflow_dag.j2 \
+		--target-dir $(DAGS_DIR) --params project_path=$(PROJECT_PATH)
 
 # Re-pins every dependency to the newest versions pyproject.toml allows.
 lock:

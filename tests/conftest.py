@@ -92,14 +92,14 @@ def project_copy(tmp_path, monkeypatch) -> Path:
     outputs) in a temporary folder, made the working directory."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("conf", "src"):
+    for name in ("conf", "src", "deployment"):
         shutil.copytree(
             PROJECT_ROOT / name,
             project / name,
             ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
         )
     (project / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry", "README.md"):
+    for name in ("pyproject.toml", ".telemetry", "README.md", "Makefile"):
         shutil.copy2(PROJECT_ROOT / name, project / name)
     shutil.copytree(
         PROJECT_ROOT / "data" / "01_raw" / "examples", project / "data" / "01_raw" / "examples"

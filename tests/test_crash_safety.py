@@ -15,7 +15,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from customer_segmentation.hooks import COMPLETE_MARK
+from customer_segmentation.versions import COMPLETE_MARK
 
 pytestmark = pytest.mark.integration
 

@@ -128,24 +128,6 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     assert not drift["drifted"]
 
 
-def test_each_pipeline_runs_on_its_own(project_copy):
-    run_session(project_copy)
-    for pipeline in ("preprocessing", "model_selection", "segment_analysis"):
-        run_session(project_copy, pipeline)
-    assert len(versions(project_copy, VERSIONED["raw_customers"])) == 1
-    assert len(versions(project_copy, VERSIONED["segmentation_model"])) == 2
-    assert len(versions(project_copy, VERSIONED["customer_segments"])) == 2
-
-
-def test_failed_run_leaves_earlier_versions_intact(project_copy):
-    run_session(project_copy)
-    before = snapshot(project_copy / "data")
-    with pytest.raises(ValueError, match="criterion must be one of"):
-        run_session(project_copy, params={**SMALL_RUN, "model_selection": {"criterion": "gap"}})
-    after = snapshot(project_copy / "data")
-    assert all(after.get(path) == digest for path, digest in before.items())
-
-
 def _user_environment(project: Path, customers: pd.DataFrame, name: str = "mine") -> Path:
     source = project / "data" / "01_raw" / "my_customers.csv"
     customers.to_csv(source, index=False)
@@ -256,12 +238,10 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
     )
     assert set(scored["model_version"]) == {latest}
 
+    # Pinning the model alone brings the profiles made with it.
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy) as session:
-        session.run(
-            pipeline_names=["scoring"],
-            load_versions={"segmentation_model": first, "segment_profiles": first},
-        )
+        session.run(pipeline_names=["scoring"], load_versions={"segmentation_model": first})
     pinned = pd.read_parquet(
         latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )
@@ -271,4 +251,68 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
         KedroSession.create(project_path=project_copy) as session,
         pytest.raises(ValueError, match="made with another segmentation_model"),
     ):
-        session.run(pipeline_names=["scoring"], load_versions={"segmentation_model": first})
+        session.run(
+            pipeline_names=["scoring"],
+            load_versions={"segmentation_model": first, "segment_profiles": latest},
+        )
+
+
+def _drift(project: Path) -> dict:
+    return json.loads(latest_file(project, VERSIONED["drift_report"]).read_text())
+
+
+def test_pipelines_run_as_separate_jobs_read_matching_versions(project_copy):
+    """As Airflow runs them: one session per pipeline. Scoring between the
+    model_selection and segment_analysis jobs uses the previous model with its
+    own profiles; drift compares the new model with the one before it."""
+    run_session(project_copy)
+    first = versions(project_copy, VERSIONED["segmentation_model"])[0]
+    other_customers = {"data_generation": {"n_customers": 700, "random_seed": 7}}
+    for pipeline in ("data_generation", "preprocessing", "model_selection"):
+        run_session(project_copy, pipeline, params=other_customers)
+    second = versions(project_copy, VERSIONED["segmentation_model"])[-1]
+
+    run_session(project_copy, "scoring", params={})
+    scored = pd.read_parquet(
+        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+    )
+    assert set(scored["model_version"]) == {first}
+
+    run_session(project_copy, "segment_analysis", params=other_customers)
+    drift = _drift(project_copy)
+    assert (drift["model_version"], drift["previous_model_version"]) == (second, first)
+    assert drift["previous_version"] == versions(project_copy, VERSIONED["segment_profiles"])[0]
+    run_session(project_copy, "scoring", params={})
+    scored = pd.read_parquet(
+        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+    )
+    assert set(scored["model_version"]) == {second}
+
+    # Analysing the same model again still compares it with the one before.
+    run_session(project_copy, "segment_analysis", params=other_customers)
+    assert (_drift(project_copy)["previous_model_version"]) == first
+
+
+def test_failed_runs_leave_earlier_versions_intact_and_are_never_read(project_copy):
+    run_session(project_copy)
+    good = versions(project_copy, VERSIONED["segmentation_model"])[0]
+    before = snapshot(project_copy / "data")
+    with pytest.raises(ValueError, match="criterion must be one of"):
+        run_session(project_copy, params={**SMALL_RUN, "model_selection": {"criterion": "gap"}})
+    always_drifts = {
+        **SMALL_RUN,
+        "segment_analysis": {"drift": {"min_ari": 1.01, "fail_on_drift": True}},
+    }
+    with pytest.raises(Exception, match="Segmentation drift"):
+        run_session(project_copy, params=always_drifts)
+    after = snapshot(project_copy / "data")
+    assert all(after.get(path) == digest for path, digest in before.items())
+    assert len(versions(project_copy, VERSIONED["segmentation_model"])) == 2  # kept to inspect
+
+    run_session(project_copy, "scoring", params={})
+    scored = pd.read_parquet(
+        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+    )
+    assert set(scored["model_version"]) == {good}
+    run_session(project_copy)  # the next night compares with the last good model
+    assert _drift(project_copy)["previous_model_version"] == good

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from customer_segmentation.retention import main, plan_pruning
+from customer_segmentation.versions import mark_complete
 
 STAMPS = [f"2026-11-0{day}T10.00.00.000Z" for day in range(1, 7)]
 
@@ -42,3 +43,25 @@ def test_prune_deletes_old_versions_only(data_dir):
 def test_keep_must_be_positive(data_dir):
     with pytest.raises(ValueError, match="at least 1"):
         plan_pruning(data_dir, keep=0, pinned=set())
+
+
+def test_failed_runs_never_push_out_the_last_complete_versions(data_dir):
+    model = data_dir / "06_models" / "segmentation_model.pkl"
+    for stamp in STAMPS:
+        (model / stamp).mkdir(parents=True)
+        (model / stamp / model.name).write_text(stamp)
+    for stamp in STAMPS[:3]:  # the last three runs failed
+        mark_complete(model / stamp / model.name, stamp, {})
+    doomed = {p.name for p in plan_pruning(data_dir, keep=2, pinned=set()) if p.parent == model}
+    assert doomed == {STAMPS[0], STAMPS[3]}
+
+
+def test_versions_made_from_a_pinned_version_are_kept(data_dir):
+    profiles = data_dir / "08_reporting" / "segment_profiles.csv"
+    (profiles / STAMPS[2]).mkdir(parents=True)
+    mark_complete(profiles / STAMPS[2] / profiles.name, STAMPS[2], {"model": STAMPS[1]})
+    for stamp in STAMPS[3:]:
+        (profiles / stamp).mkdir()
+        mark_complete(profiles / stamp / profiles.name, stamp, {"model": stamp})
+    doomed = plan_pruning(data_dir, keep=1, pinned={STAMPS[1]})
+    assert {p.name for p in doomed if p.parent == profiles} == {STAMPS[3], STAMPS[4]}

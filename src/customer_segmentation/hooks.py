@@ -14,6 +14,15 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import Version
 from kedro.pipeline import Pipeline
 
+from customer_segmentation.datasets import PreviousVersionDataset
+from customer_segmentation.versions import (
+    choose_consistent_versions,
+    complete_versions,
+    lineage,
+    mark_complete,
+    version_folder,
+)
+
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_OUTPUT = "raw_customers"
@@ -103,20 +112,6 @@ class LoadedVersionHook:
                 logger.debug("Cannot record the version of %s on its data", dataset_name)
 
 
-COMPLETE_MARK = ".complete"
-
-
-def complete_versions(folder: Path) -> list[str]:
-    """The versions of a versioned dataset's folder that a run finished
-    writing, oldest first. Folders written before completion marks existed
-    (none of them marked) all count as complete."""
-    if not folder.is_dir():
-        return []
-    stamps = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    marked = [s for s in stamps if (folder / s / COMPLETE_MARK).exists()]
-    return marked if marked else stamps
-
-
 class RunLockTimeoutError(RuntimeError):
     """Another run held the project's run lock for too long."""
 
@@ -126,25 +121,39 @@ class RunCollisionError(RuntimeError):
 
 
 class RunLock:
-    """One run at a time per project, each reading its own outputs.
+    """One run at a time per project; each run reads its own outputs and
+    complete, matching versions of everything else.
 
     A run waits (up to ``RUN_LOCK_TIMEOUT`` seconds, default 3600) for the
     exclusive lock on ``data/.run.lock`` before its first node and holds it
-    until it ends, so no other run saves anything while it runs. Every
-    versioned dataset the run writes is read back at the run's own version,
-    not at "latest" (kedro#2694: a run started later may have finished first
-    with a newer stamp). A run whose version stamp an earlier run already used
-    (two runs started in the same millisecond) refuses before writing
-    anything."""
+    until it ends, so no other run saves anything while it runs.
+
+    - Every versioned dataset the run writes is read back at the run's own
+      version, not at "latest" (kedro#2694: a run started later may have
+      finished first with a newer stamp). A run whose version stamp an earlier
+      run already used (two runs started in the same millisecond) refuses
+      before writing anything.
+    - When the run finishes, it marks every version it saved complete,
+      recording the versions it loaded (``customer_segmentation.versions``).
+      A killed or failed run leaves no marks.
+    - Every versioned dataset the run only reads, and nobody pinned, is read at
+      a complete version that matches the others (the newest model that the
+      newest profiles were made with), never a killed run's half-written one.
+    - ``PreviousVersionDataset`` entries with ``relative_to`` are resolved
+      against the version of that entry this run uses.
+    """
 
     def __init__(self) -> None:
         self._lock_file: Any = None
         self._save_version: str | None = None
         self._catalog: Any = None
+        self._loaded: dict[str, str] = {}
+        self._saved: list[Path] = []
 
     @hook_impl
     def after_catalog_created(self, catalog: Any, save_version: str) -> None:
         self._catalog, self._save_version = catalog, save_version
+        self._loaded, self._saved = {}, []
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
@@ -171,42 +180,19 @@ class RunLock:
                     ) from None
                 time.sleep(0.2)
         self._read_own_outputs(pipeline)
-        self._read_complete_inputs(pipeline)
+        used = self._read_complete_inputs(pipeline)
+        self._resolve_previous_versions(pipeline, used)
 
-    def _read_complete_inputs(self, pipeline: Pipeline) -> None:
-        """Pins every versioned dataset this run only reads (and nobody pinned)
-        to its newest complete version, skipping any a killed run left half
-        written."""
-        for name in sorted(pipeline.inputs()):
-            dataset = self._catalog.get(name) if self._catalog is not None else None
-            version = getattr(dataset, "_version", None)
-            if not isinstance(version, Version) or version.load is not None:
-                continue
-            folder = Path(str(dataset._get_versioned_path("x"))).parent.parent
-            complete = complete_versions(folder)
-            if complete:
-                dataset._version = Version(complete[-1], version.save)
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str) -> None:
-        """Marks a saved version complete (``.complete`` beside the file), once
-        its data is fully written."""
-        dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
-        if not isinstance(getattr(dataset, "_version", None), Version) or not self._save_version:
-            return
-        path = Path(str(dataset._get_versioned_path(self._save_version)))
-        if path.exists():
-            (path.parent / COMPLETE_MARK).touch()
+    def _versioned(self, name: str) -> Any:
+        dataset = self._catalog.get(name) if self._catalog is not None else None
+        return dataset if isinstance(getattr(dataset, "_version", None), Version) else None
 
     def _read_own_outputs(self, pipeline: Pipeline) -> None:
         """Pins every versioned dataset this run writes to this run's version,
-        so a node reads what this run saved, not a newer version that another
-        run (started later but locked first) saved as "latest"; and refuses if
-        that version already exists."""
+        and refuses if that version already exists."""
         for name in sorted(pipeline.all_outputs()):
-            dataset = self._catalog.get(name) if self._catalog is not None else None
-            version = getattr(dataset, "_version", None)
-            if not isinstance(version, Version) or self._save_version is None:
+            dataset = self._versioned(name)
+            if dataset is None or self._save_version is None:
                 continue
             if Path(str(dataset._get_versioned_path(self._save_version))).exists():
                 self.release()
@@ -215,12 +201,67 @@ class RunLock:
                     f"'{name}' version {self._save_version}; nothing was written by this "
                     "run: start it again"
                 )
-            if version.load is None:
-                dataset._version = Version(self._save_version, version.save)
+            if dataset._version.load is None:
+                dataset._version = Version(self._save_version, dataset._version.save)
+
+    def _read_complete_inputs(self, pipeline: Pipeline) -> dict[str, str]:
+        """Pins every versioned dataset this run only reads (and nobody pinned)
+        to a complete version that matches the other inputs; returns the
+        version of every versioned input."""
+        folders, candidates, pinned = {}, {}, {}
+        for name in sorted(pipeline.inputs()):
+            dataset = self._versioned(name)
+            if dataset is None:
+                continue
+            folders[name] = version_folder(dataset)
+            if dataset._version.load is not None:
+                pinned[name] = dataset._version.load
+            elif complete := complete_versions(folders[name]):
+                candidates[name] = complete
+        chosen = choose_consistent_versions(
+            candidates, pinned, lambda name, version: lineage(folders[name], version)
+        )
+        for name, version in chosen.items():
+            dataset = self._catalog.get(name)
+            dataset._version = Version(version, dataset._version.save)
+        return {**pinned, **chosen}
+
+    def _resolve_previous_versions(self, pipeline: Pipeline, used: dict[str, str]) -> None:
+        for name in sorted(pipeline.inputs()):
+            dataset = self._catalog.get(name) if self._catalog is not None else None
+            if not isinstance(dataset, PreviousVersionDataset) or not dataset.relative_to:
+                continue
+            reference = self._versioned(dataset.relative_to)
+            if reference is None:
+                continue
+            if dataset.relative_to in pipeline.all_outputs():
+                version = self._save_version
+            else:
+                version = used.get(dataset.relative_to)
+            dataset.follow(version_folder(reference), version)
+            logger.info("%s: version %s", name, dataset.version)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str) -> None:
+        dataset = self._versioned(dataset_name)
+        if dataset is not None:
+            self._loaded[dataset_name] = dataset.resolve_load_version()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        dataset = self._versioned(dataset_name)
+        if dataset is not None and self._save_version:
+            self._saved.append(Path(str(dataset._get_versioned_path(self._save_version))))
 
     @hook_impl
     def after_pipeline_run(self) -> None:
-        self.release()
+        """Marks what the run saved complete, now that all of it is written."""
+        try:
+            for path in self._saved:
+                if path.exists():
+                    mark_complete(path, self._save_version or "", self._loaded)
+        finally:
+            self.release()
 
     @hook_impl
     def on_pipeline_error(self) -> None:

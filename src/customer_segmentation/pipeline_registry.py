@@ -22,13 +22,25 @@ def register_pipelines() -> dict[str, Pipeline]:
     The pipelines are listed explicitly rather than discovered: Kedro's
     discovery only loads the pipeline named on the command line, which would
     leave the composite ``segmentation`` pipeline empty.
+
+    Each pipeline's nodes sit in a namespace of the pipeline's name (dataset
+    names are not prefixed), so ``kedro viz`` shows the pipelines as
+    collapsible blocks and ``kedro airflow create --group-by namespace`` makes
+    one Airflow task per pipeline. Pipelines hand over data only through
+    persisted catalog entries, so each can run in a separate process.
     """
+    modules = {
+        "data_generation": data_generation,
+        "preprocessing": preprocessing,
+        "model_selection": model_selection,
+        "segment_analysis": segment_analysis,
+        "scoring": scoring,
+    }
     pipelines = {
-        "data_generation": data_generation.create_pipeline(),
-        "preprocessing": preprocessing.create_pipeline(),
-        "model_selection": model_selection.create_pipeline(),
-        "segment_analysis": segment_analysis.create_pipeline(),
-        "scoring": scoring.create_pipeline(),
+        name: Pipeline(
+            module.create_pipeline(), namespace=name, prefix_datasets_with_namespace=False
+        )
+        for name, module in modules.items()
     }
     pipelines["segmentation"] = (
         pipelines["preprocessing"] + pipelines["model_selection"] + pipelines["segment_analysis"]

@@ -3,20 +3,21 @@
     customer-segmentation-prune --keep 5 --dry-run
     customer-segmentation-prune --keep 5 --pin 2026-11-22T20.34.52.538Z
 
-Keeps the newest ``--keep`` versions of every versioned dataset under
-``--data-dir`` and every version named with ``--pin`` (for example one a
-scoring job loads with ``--load-versions``); deletes the rest, or only lists
-them with ``--dry-run``. Run it while no ``kedro run`` is running.
+Keeps, of every versioned dataset under ``--data-dir``, the newest ``--keep``
+versions and the newest ``--keep`` complete ones (so failed runs never push
+out the last good model), every version named with ``--pin`` (for example one
+a scoring job loads with ``--load-versions``) and every version made from a
+pinned one (the profiles made with a pinned model); deletes the rest, or only
+lists them with ``--dry-run``. Run it while no ``kedro run`` is running.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 from pathlib import Path
 
-VERSION_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
+from customer_segmentation.versions import VERSION_STAMP, complete_versions, lineage
 
 
 def versioned_datasets(data_dir: Path) -> dict[Path, list[str]]:
@@ -33,14 +34,19 @@ def versioned_datasets(data_dir: Path) -> dict[Path, list[str]]:
 
 
 def plan_pruning(data_dir: Path, keep: int, pinned: set[str]) -> list[Path]:
-    """The version folders to delete: all but the newest ``keep`` of each
-    dataset, never a pinned version."""
+    """The version folders to delete: all but the newest ``keep`` versions
+    and ``keep`` complete versions of each dataset, never a pinned version or
+    one made from a pinned version."""
     if keep < 1:
         raise ValueError(f"--keep must be at least 1, got {keep}")
     doomed = []
     for folder, stamps in versioned_datasets(data_dir).items():
-        kept = set(stamps[-keep:]) | pinned
-        doomed += [folder / stamp for stamp in stamps if stamp not in kept]
+        kept = set(stamps[-keep:]) | set(complete_versions(folder)[-keep:]) | pinned
+        doomed += [
+            folder / stamp
+            for stamp in stamps
+            if stamp not in kept and not pinned & set(lineage(folder, stamp).values())
+        ]
     return doomed
 
 

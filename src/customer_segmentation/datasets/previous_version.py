@@ -1,47 +1,63 @@
-"""Read-only access to the version of a versioned dataset that was the newest
-when the run started, so a training run can compare itself with the previous
-one."""
+"""Read-only access to the previous version of a versioned dataset, so a
+training run can compare itself with the one before it."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError, Version
 from kedro.io.core import parse_dataset_definition
 
-_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}\.\d{3}Z$")
+from customer_segmentation.versions import complete_versions, previous_version
 
 
 class PreviousVersionDataset(AbstractDataset):
     """Loads ``dataset`` (a versioned dataset definition, as in the catalog) at
-    the newest complete version that existed when the catalog was created,
-    before this run saved anything; ``None`` when there is none (a first run).
+    its previous complete version; ``None`` when there is none (a first run).
+
+    Without ``relative_to``, "previous" is the newest complete version when the
+    catalog was created. With ``relative_to`` (another catalog entry, such as
+    the model), the project's ``RunLock`` hook resolves it once the run holds
+    its lock: the reference's complete version just before the one this run
+    uses, or for another dataset, the version made from that one. So drift is
+    measured against the model before this run's model, also when the
+    pipelines run as separate jobs (Airflow tasks).
 
     Example::
 
-        previous_segmentation_model:
+        previous_segment_profiles:
           type: customer_segmentation.datasets.PreviousVersionDataset
+          relative_to: segmentation_model
           dataset:
-            type: pickle.PickleDataset
-            filepath: data/06_models/segmentation_model.pkl
-            backend: joblib
+            type: pandas.CSVDataset
+            filepath: data/08_reporting/segment_profiles.csv
     """
 
-    def __init__(self, dataset: dict[str, Any], metadata: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        dataset: dict[str, Any],
+        relative_to: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
         self._config = dict(dataset)
-        self._filepath = Path(self._config["filepath"])
+        self.folder = Path(self._config["filepath"])
+        self.relative_to = relative_to
         self.metadata = metadata
-        from customer_segmentation.hooks import complete_versions  # noqa: PLC0415
-
-        stamps = [s for s in complete_versions(self._filepath) if _STAMP.match(s)]
+        stamps = complete_versions(self.folder)
         self._previous = stamps[-1] if stamps else None
 
     @property
     def version(self) -> str | None:
         """The version this dataset loads, or ``None``."""
         return self._previous
+
+    def follow(self, reference_folder: Path, reference_version: str | None) -> None:
+        """Loads the version that belongs to the reference dataset's complete
+        version just before ``reference_version`` (see the class docstring)."""
+        self._previous = previous_version(
+            self.folder, reference_folder, self.relative_to or "", reference_version
+        )
 
     def load(self) -> Any:
         if self._previous is None:
@@ -58,4 +74,4 @@ class PreviousVersionDataset(AbstractDataset):
         raise DatasetError("PreviousVersionDataset is read-only")
 
     def _describe(self) -> dict[str, Any]:
-        return {"dataset": self._config, "version": self._previous}
+        return {"dataset": self._config, "relative_to": self.relative_to, "version": self._previous}

@@ -524,6 +524,8 @@ def measure_drift(
         )
     report = {
         "previous_version": previous_segment_profiles.attrs.get("kedro_version"),
+        "model_version": getattr(segmentation_model, "kedro_version_", None),
+        "previous_model_version": getattr(previous_segmentation_model, "kedro_version_", None),
         "segments_before": len(old),
         "segments_now": len(new),
         "psi": psi,
