@@ -14,6 +14,8 @@ os.environ["KEDRO_LOGGING_CONFIG"] = str(Path(__file__).with_name("logging.yml")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from kedro.framework.session import KedroSession  # noqa: E402
+from kedro.framework.startup import bootstrap_project  # noqa: E402
 from kedro.io import DataCatalog, MemoryDataset  # noqa: E402
 from kedro.runner import SequentialRunner  # noqa: E402
 
@@ -107,6 +109,36 @@ def project_copy(tmp_path, monkeypatch) -> Path:
     (project / "logs").mkdir()
     monkeypatch.chdir(project)
     return project
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for a `kedro` or `make` subprocess: without the test
+    logging configuration and the PYTHONPATH that in-process sessions set."""
+    return {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
+
+
+SMALL_RUN = {"data_generation": {"n_customers": 600}}
+
+
+def run_session(project: Path, pipeline: str = "__default__", env=None, params=None) -> None:
+    """Runs a registered pipeline of a project copy in a new KedroSession."""
+    bootstrap_project(project)
+    with KedroSession.create(
+        project_path=project, env=env, runtime_params=params or SMALL_RUN
+    ) as session:
+        session.run(pipeline_names=[pipeline])
+
+
+def versions(project: Path, relative: str) -> list[str]:
+    """The version stamps of a versioned dataset in a project copy, oldest first."""
+    folder = project / relative
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def version_file(project: Path, relative: str, version: str | None = None) -> Path:
+    """The file of one version of a versioned dataset (the newest by default)."""
+    folder = project / relative
+    return folder / (version or versions(project, relative)[-1]) / folder.name
 
 
 def _parameter_entries(prefix: str, value) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import types
@@ -20,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from tests.conftest import subprocess_env, version_file, versions
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +80,10 @@ def _run(dag: dict) -> None:
 
 
 def test_airflow_dags_run_the_pipelines_one_task_each(project_copy, tmp_path, monkeypatch):
-    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
     made = subprocess.run(
         ["make", "airflow-dags", f"BIN={Path(sys.executable).parent}", "INSTALLED="],
         cwd=project_copy,
-        env=env,
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -124,16 +124,15 @@ def test_airflow_dags_run_the_pipelines_one_task_each(project_copy, tmp_path, mo
     monkeypatch.chdir(worker)
     _run(training)
     _run(scoring)
-    data = project_copy / "data"
-    model = sorted((data / "06_models" / "segmentation_model.pkl").iterdir())[-1].name
-    scored = sorted((data / "07_model_output" / "scored_customers.parquet").iterdir())[-1]
-    assert set(pd.read_parquet(scored / "scored_customers.parquet")["model_version"]) == {model}
-    raw = sorted((data / "01_raw" / "customers.parquet").iterdir())[-1]
-    segments = sorted((data / "07_model_output" / "customer_segments.parquet").iterdir())[-1]
+    model = versions(project_copy, "data/06_models/segmentation_model.pkl")[-1]
+    scored = version_file(project_copy, "data/07_model_output/scored_customers.parquet")
+    assert set(pd.read_parquet(scored)["model_version"]) == {model}
+    raw = version_file(project_copy, "data/01_raw/customers.parquet")
+    segments = version_file(project_copy, "data/07_model_output/customer_segments.parquet")
     assert (
-        pd.read_parquet(segments / "customer_segments.parquet")["customer_id"].tolist()
-        == pd.read_parquet(raw / "customers.parquet")["customer_id"].tolist()
+        pd.read_parquet(segments)["customer_id"].tolist()
+        == pd.read_parquet(raw)["customer_id"].tolist()
     )
-    drift = sorted((data / "08_reporting" / "drift_report.json").iterdir())[-1]
-    assert json.loads((drift / "drift_report.json").read_text())["previous_version"] is None
+    drift = version_file(project_copy, "data/08_reporting/drift_report.json")
+    assert json.loads(drift.read_text())["previous_version"] is None
     assert not list(worker.iterdir())

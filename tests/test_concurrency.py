@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -14,11 +13,18 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from tests.conftest import subprocess_env, version_file, versions
+
 pytestmark = pytest.mark.integration
+
+RAW = "data/01_raw/customers.parquet"
+ENCODED = "data/04_feature/encoded_features.parquet"
+SEGMENTS = "data/07_model_output/customer_segments.parquet"
+MODEL = "data/06_models/segmentation_model.pkl"
 
 
 def _start(project: Path, n_customers: int, seed: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
+    env = subprocess_env()
     # Output goes to a file: an undrained pipe would block the run holding the lock.
     log = (project / f"run_{n_customers}.log").open("w")
     return subprocess.Popen(
@@ -46,25 +52,14 @@ def test_two_runs_at_once_never_mix(project_copy):
             assert "started in the same millisecond" in outputs[n], outputs[n][-2000:]
     assert finished, outputs
 
-    data = project_copy / "data"
-    stamps = sorted(p.name for p in (data / "01_raw" / "customers.parquet").iterdir())
+    stamps = versions(project_copy, RAW)
     assert len(stamps) == len(finished)
     sizes = set()
     for stamp in stamps:
-        raw = pd.read_parquet(data / "01_raw" / "customers.parquet" / stamp / "customers.parquet")
-        encoded = pd.read_parquet(
-            data / "04_feature" / "encoded_features.parquet" / stamp / "encoded_features.parquet"
-        )
-        segments = pd.read_parquet(
-            data
-            / "07_model_output"
-            / "customer_segments.parquet"
-            / stamp
-            / "customer_segments.parquet"
-        )
-        model = joblib.load(
-            data / "06_models" / "segmentation_model.pkl" / stamp / "segmentation_model.pkl"
-        )
+        raw = pd.read_parquet(version_file(project_copy, RAW, stamp))
+        encoded = pd.read_parquet(version_file(project_copy, ENCODED, stamp))
+        segments = pd.read_parquet(version_file(project_copy, SEGMENTS, stamp))
+        model = joblib.load(version_file(project_copy, MODEL, stamp))
         sizes.add(len(raw))
         # Each run's outputs agree with its own inputs and with the model it fitted.
         assert encoded["customer_id"].tolist() == raw["customer_id"].tolist()
@@ -89,14 +84,7 @@ def test_a_run_reads_its_own_outputs_when_a_later_run_finished_first(project_cop
         second.run(pipeline_names=["__default__"])
     with first:
         first.run(pipeline_names=["__default__"])
-    data = project_copy / "data"
-    for stamp in sorted(p.name for p in (data / "01_raw" / "customers.parquet").iterdir()):
-        raw = pd.read_parquet(data / "01_raw" / "customers.parquet" / stamp / "customers.parquet")
-        segments = pd.read_parquet(
-            data
-            / "07_model_output"
-            / "customer_segments.parquet"
-            / stamp
-            / "customer_segments.parquet"
-        )
+    for stamp in versions(project_copy, RAW):
+        raw = pd.read_parquet(version_file(project_copy, RAW, stamp))
+        segments = pd.read_parquet(version_file(project_copy, SEGMENTS, stamp))
         assert segments["customer_id"].tolist() == raw["customer_id"].tolist()

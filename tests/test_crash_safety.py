@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,46 +11,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from customer_segmentation.versions import COMPLETE_MARK
+from tests.conftest import run_session, subprocess_env, version_file, versions
 
 pytestmark = pytest.mark.integration
 
-MODEL = Path("data/06_models/segmentation_model.pkl")
-PROFILES = Path("data/08_reporting/segment_profiles.csv")
-SCORED = Path("data/07_model_output/scored_customers.parquet")
+MODEL = "data/06_models/segmentation_model.pkl"
+PROFILES = "data/08_reporting/segment_profiles.csv"
+SCORED = "data/07_model_output/scored_customers.parquet"
 
 
-def _run(project: Path, pipeline: str, params: dict | None = None) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
-        session.run(pipeline_names=[pipeline])
-
-
-def _latest_scored(project: Path) -> pd.DataFrame:
-    folder = project / SCORED
-    newest = sorted(folder.iterdir())[-1]
-    return pd.read_parquet(newest / SCORED.name)
+def _scored_model_versions(project: Path) -> set[str]:
+    return set(pd.read_parquet(version_file(project, SCORED))["model_version"])
 
 
 def test_a_half_written_newest_version_is_ignored(project_copy):
-    _run(project_copy, "__default__", {"data_generation": {"n_customers": 500}})
-    good = sorted((project_copy / MODEL).iterdir())[-1].name
+    run_session(project_copy, params={"data_generation": {"n_customers": 500}})
+    good = versions(project_copy, MODEL)[-1]
     # What a run killed while saving leaves behind: newer versions, no mark.
     for relative in (MODEL, PROFILES):
         broken = project_copy / relative / "2099-01-01T00.00.00.000Z"
         broken.mkdir()
-        (broken / relative.name).write_bytes(b"\\x80half-written")
-    _run(project_copy, "scoring")
-    assert set(_latest_scored(project_copy)["model_version"]) == {good}
-    _run(project_copy, "segment_analysis")  # reads the complete model too
+        (broken / Path(relative).name).write_bytes(b"\\x80half-written")
+    run_session(project_copy, "scoring")
+    assert _scored_model_versions(project_copy) == {good}
+    run_session(project_copy, "segment_analysis")  # reads the complete model too
 
 
 def test_runs_killed_at_random_moments(project_copy):
-    _run(project_copy, "__default__", {"data_generation": {"n_customers": 500}})
-    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
+    run_session(project_copy, params={"data_generation": {"n_customers": 500}})
+    env = subprocess_env()
     rng = np.random.default_rng(0)
     for attempt in range(4):
         with (project_copy / f"killed_{attempt}.log").open("w") as log:
@@ -71,7 +61,7 @@ def test_runs_killed_at_random_moments(project_copy):
             run.send_signal(signal.SIGKILL)
             run.wait(timeout=30)
     # The next runs and a scoring job still work, on complete versions only.
-    _run(project_copy, "segment_analysis")
-    _run(project_copy, "scoring")
-    version = _latest_scored(project_copy)["model_version"].iloc[0]
+    run_session(project_copy, "segment_analysis")
+    run_session(project_copy, "scoring")
+    (version,) = _scored_model_versions(project_copy)
     assert (project_copy / MODEL / version / COMPLETE_MARK).exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro_telemetry.plugin import _check_for_telemetry_consent
 
 from customer_segmentation.hooks import SourceDataGuardError
+from tests.conftest import SMALL_RUN, run_session, subprocess_env, version_file, versions
 
 pytestmark = pytest.mark.integration
 
@@ -43,25 +43,6 @@ VERSIONED = {
     "segment_report": "data/08_reporting/segment_report.html",
     "drift_report": "data/08_reporting/drift_report.json",
 }
-SMALL_RUN = {"data_generation": {"n_customers": 600}}
-
-
-def run_session(project: Path, pipeline: str = "__default__", env=None, params=None) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(
-        project_path=project, env=env, runtime_params=params or SMALL_RUN
-    ) as session:
-        session.run(pipeline_names=[pipeline])
-
-
-def versions(project: Path, relative: str) -> list[str]:
-    folder = project / relative
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-
-
-def latest_file(project: Path, relative: str) -> Path:
-    folder = project / relative
-    return folder / versions(project, relative)[-1] / folder.name
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -73,11 +54,10 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
     return subprocess.run(
         [str(Path(sys.executable).with_name("kedro")), *args],
         cwd=project,
-        env=env,
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -91,12 +71,12 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     assert all(len(found) == 1 for found in stamps.values()), stamps
     assert len({found[0] for found in stamps.values()}) == 1, "one version stamp per run"
 
-    raw = pd.read_parquet(latest_file(project_copy, VERSIONED["raw_customers"]))
-    segments = pd.read_parquet(latest_file(project_copy, VERSIONED["customer_segments"]))
+    raw = pd.read_parquet(version_file(project_copy, VERSIONED["raw_customers"]))
+    segments = pd.read_parquet(version_file(project_copy, VERSIONED["customer_segments"]))
     metrics = json.loads(
-        latest_file(project_copy, VERSIONED["model_selection_metrics"]).read_text()
+        version_file(project_copy, VERSIONED["model_selection_metrics"]).read_text()
     )
-    profiles = pd.read_csv(latest_file(project_copy, VERSIONED["segment_profiles"]))
+    profiles = pd.read_csv(version_file(project_copy, VERSIONED["segment_profiles"]))
     assert len(raw) == 600
     assert segments["customer_id"].tolist() == raw["customer_id"].tolist()
     assert metrics["criterion"] == "consensus"
@@ -104,25 +84,25 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
     assert segments["segment"].nunique() == metrics["selected_k"] == len(profiles)
     for plot in [name for name in VERSIONED if name.endswith(("_plot", "_diagram"))]:
-        assert latest_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
+        assert version_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
 
-    recommendations = pd.read_csv(latest_file(project_copy, VERSIONED["segment_recommendations"]))
-    targets = pd.read_csv(latest_file(project_copy, VERSIONED["target_customers"]))
+    recommendations = pd.read_csv(version_file(project_copy, VERSIONED["segment_recommendations"]))
+    targets = pd.read_csv(version_file(project_copy, VERSIONED["target_customers"]))
     assert sorted(recommendations["priority"]) == list(range(1, len(profiles) + 1))
     top = set(recommendations.loc[recommendations["priority"] <= 2, "segment"])
     assert targets["customer_id"].is_unique
     assert set(targets["customer_id"]) == set(
         segments.loc[segments["segment"].isin(top), "customer_id"]
     )
-    report = latest_file(project_copy, VERSIONED["segment_report"]).read_text()
+    report = version_file(project_copy, VERSIONED["segment_report"]).read_text()
     assert all(name in report for name in profiles["name"])
 
-    first_drift = json.loads(latest_file(project_copy, VERSIONED["drift_report"]).read_text())
+    first_drift = json.loads(version_file(project_copy, VERSIONED["drift_report"]).read_text())
     assert first_drift == {"previous_version": None, "drifted": False}
 
     run_session(project_copy)
     assert all(len(versions(project_copy, path)) == 2 for path in VERSIONED.values())
-    drift = json.loads(latest_file(project_copy, VERSIONED["drift_report"]).read_text())
+    drift = json.loads(version_file(project_copy, VERSIONED["drift_report"]).read_text())
     assert drift["previous_version"] == versions(project_copy, VERSIONED["segment_profiles"])[0]
     assert drift["ari"] == pytest.approx(1.0)  # the same seed gives the same customers
     assert not drift["drifted"]
@@ -152,24 +132,24 @@ def test_generation_refuses_to_overwrite_user_data(project_copy, customers):
 
     run_session(project_copy, "segmentation", env="mine")
     assert source.read_bytes() == original
-    segments = pd.read_parquet(latest_file(project_copy, VERSIONED["customer_segments"]))
+    segments = pd.read_parquet(version_file(project_copy, VERSIONED["customer_segments"]))
     assert segments["customer_id"].tolist() == customers["customer_id"].tolist()
 
 
 def test_crm_example_environment(project_copy):
     run_session(project_copy, "segmentation", env="crm_example", params={})
     output = "data/crm_example/08_reporting/segment_profiles.csv"
-    profiles = pd.read_csv(latest_file(project_copy, output))
+    profiles = pd.read_csv(version_file(project_copy, output))
     assert profiles["customers"].sum() == 2240
     assert "Income" in profiles.columns
     # Campaign responses are profiled, never clustered on, and differ clearly.
     encoded = pd.read_parquet(
-        latest_file(project_copy, "data/crm_example/04_feature/encoded_features.parquet")
+        version_file(project_copy, "data/crm_example/04_feature/encoded_features.parquet")
     )
     assert "Response" not in encoded.columns
     assert profiles["Response"].max() >= 1.5 * profiles["Response"].min()
     recommendations = pd.read_csv(
-        latest_file(project_copy, "data/crm_example/08_reporting/segment_recommendations.csv")
+        version_file(project_copy, "data/crm_example/08_reporting/segment_recommendations.csv")
     )
     best = recommendations.loc[recommendations["priority"] == 1, "segment"].item()
     assert profiles.set_index("segment").loc[best, "Response"] == profiles["Response"].max()
@@ -229,9 +209,9 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
     run_session(project_copy, "scoring", params={})
     batch = pd.read_csv(project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv")
     scored = pd.read_parquet(
-        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )
-    rejects = pd.read_csv(latest_file(project_copy, "data/08_reporting/scoring_rejects.csv"))
+    rejects = pd.read_csv(version_file(project_copy, "data/08_reporting/scoring_rejects.csv"))
     assert len(scored) + len(rejects) == len(batch)
     assert set(scored["customer_id"]) | set(rejects["customer_id"].dropna()) <= set(
         batch["customer_id"]
@@ -243,7 +223,7 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
     with KedroSession.create(project_path=project_copy) as session:
         session.run(pipeline_names=["scoring"], load_versions={"segmentation_model": first})
     pinned = pd.read_parquet(
-        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )
     assert set(pinned["model_version"]) == {first}
 
@@ -258,7 +238,7 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
 
 
 def _drift(project: Path) -> dict:
-    return json.loads(latest_file(project, VERSIONED["drift_report"]).read_text())
+    return json.loads(version_file(project, VERSIONED["drift_report"]).read_text())
 
 
 def test_pipelines_run_as_separate_jobs_read_matching_versions(project_copy):
@@ -274,7 +254,7 @@ def test_pipelines_run_as_separate_jobs_read_matching_versions(project_copy):
 
     run_session(project_copy, "scoring", params={})
     scored = pd.read_parquet(
-        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )
     assert set(scored["model_version"]) == {first}
 
@@ -284,7 +264,7 @@ def test_pipelines_run_as_separate_jobs_read_matching_versions(project_copy):
     assert drift["previous_version"] == versions(project_copy, VERSIONED["segment_profiles"])[0]
     run_session(project_copy, "scoring", params={})
     scored = pd.read_parquet(
-        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )
     assert set(scored["model_version"]) == {second}
 
@@ -311,7 +291,7 @@ def test_failed_runs_leave_earlier_versions_intact_and_are_never_read(project_co
 
     run_session(project_copy, "scoring", params={})
     scored = pd.read_parquet(
-        latest_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )
     assert set(scored["model_version"]) == {good}
     run_session(project_copy)  # the next night compares with the last good model

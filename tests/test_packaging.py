@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import sysconfig
@@ -10,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import subprocess_env
+
 pytestmark = pytest.mark.integration
 
 
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
+    env = subprocess_env()
     env.pop("KEDRO_DISABLE_TELEMETRY", None)  # the packaged entry point turns it off itself
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
