@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import time
@@ -218,9 +219,9 @@ class RunLock:
                 pinned[name] = dataset._version.load
             elif complete := complete_versions(folders[name]):
                 candidates[name] = complete
-        chosen = choose_consistent_versions(
-            candidates, pinned, lambda name, version: lineage(folders[name], version)
-        )
+        # Each mark is read once, however often the choice consults it.
+        lineage_of = functools.cache(lambda name, version: lineage(folders[name], version))
+        chosen = choose_consistent_versions(candidates, pinned, lineage_of)
         for name, version in chosen.items():
             dataset = self._catalog.get(name)
             dataset._version = Version(version, dataset._version.save)

@@ -94,7 +94,6 @@ def previous_version(
     reference_folder: Path,
     reference_name: str,
     reference_version: str | None,
-    lineage_of: Callable[[Path, str], Mapping[str, str]] = lineage,
 ) -> str | None:
     """The version in ``folder`` that belongs to the complete version of the
     reference dataset just before ``reference_version`` (the newest complete
@@ -110,7 +109,7 @@ def previous_version(
     if folder.resolve() == reference_folder.resolve():
         return previous_reference
     own = complete_versions(folder)
-    made_from = [v for v in own if lineage_of(folder, v).get(reference_name) == previous_reference]
+    made_from = [v for v in own if lineage(folder, v).get(reference_name) == previous_reference]
     if made_from:
         return made_from[-1]
     older = [v for v in own if reference_version is None or v < reference_version]
