@@ -3,6 +3,7 @@ temporary copy of the project for runs through Kedro."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from pathlib import Path
@@ -22,9 +23,8 @@ from kedro.runner import SequentialRunner  # noqa: E402
 from customer_segmentation.pipelines.data_generation.nodes import (  # noqa: E402
     generate_customers,
 )
-from customer_segmentation.pipelines.model_selection.nodes import (  # noqa: E402
-    fit_segmentation_model,
-    sample_for_selection,
+from customer_segmentation.pipelines.model_selection import (  # noqa: E402
+    create_pipeline as model_selection_pipeline,
 )
 from customer_segmentation.pipelines.preprocessing.nodes import (  # noqa: E402
     encode_features,
@@ -32,8 +32,8 @@ from customer_segmentation.pipelines.preprocessing.nodes import (  # noqa: E402
     validate_customers,
 )
 from customer_segmentation.pipelines.segment_analysis.nodes import (  # noqa: E402
-    assign_segments,
     profile_segments,
+    segment_customers,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -117,16 +117,46 @@ def subprocess_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("KEDRO_LOGGING_CONFIG", "PYTHONPATH")}
 
 
+# Model selection at a fraction of the production cost (fewer k, restarts and
+# resamples), for runs whose point is not the choice of k itself.
+FAST_SELECTION = {
+    "k_max": 6,
+    "n_init": 2,
+    "stability_resamples": 3,
+    "stability_n_init": 1,
+    "silhouette_sample_size": 600,
+    "comparison_sample_size": 400,
+}
 SMALL_RUN = {"data_generation": {"n_customers": 600}}
 
 
-def run_session(project: Path, pipeline: str = "__default__", env=None, params=None) -> None:
-    """Runs a registered pipeline of a project copy in a new KedroSession."""
+def _merged(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        both_dicts = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both_dicts else value
+    return merged
+
+
+def run_session(
+    project: Path, pipeline: str = "__default__", env=None, params=None, fast: bool = True
+) -> None:
+    """Runs a registered pipeline of a project copy in a new KedroSession:
+    ``params`` (default: 600 synthetic customers) over the fast model-selection
+    settings, or over the project's own settings with ``fast=False``."""
+    params = SMALL_RUN if params is None else params
+    if fast:
+        params = _merged({"model_selection": FAST_SELECTION}, params)
     bootstrap_project(project)
-    with KedroSession.create(
-        project_path=project, env=env, runtime_params=params or SMALL_RUN
-    ) as session:
+    with KedroSession.create(project_path=project, env=env, runtime_params=params) as session:
         session.run(pipeline_names=[pipeline])
+
+
+def fast_cli_params(**extra) -> str:
+    """``kedro run --params`` for the fast model-selection settings (plus
+    ``extra`` dotted keys)."""
+    settings = {f"model_selection.{key}": value for key, value in FAST_SELECTION.items()}
+    return ",".join(f"{key}={value}" for key, value in {**settings, **extra}.items())
 
 
 def versions(project: Path, relative: str) -> list[str]:
@@ -174,7 +204,7 @@ def parameters(
 def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
     """Runs ``pipeline`` with SequentialRunner on an in-memory catalog holding
     ``datasets`` and the parameters; returns the pipeline's outputs, loaded
-    (intermediate ones included)."""
+    (intermediate ones included; pictures as PNG bytes)."""
 
     class KeptMemoryDataset(MemoryDataset):
         """Keeps its data after the run so the test can inspect it."""
@@ -182,11 +212,21 @@ def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
         def _release(self) -> None:
             pass
 
+    class PngMemoryDataset(KeptMemoryDataset):
+        """Keeps a figure as the PNG bytes the catalog's FigureDataset would
+        save and load back."""
+
+        def save(self, data) -> None:
+            buffer = io.BytesIO()
+            data.savefig(buffer, format="png", dpi=50)
+            super().save(buffer.getvalue())
+
     catalog = DataCatalog()
     for name, value in {**parameters, **datasets}.items():
         catalog[name] = value
     for name in pipeline.all_outputs():
-        catalog[name] = KeptMemoryDataset(copy_mode="assign")
+        kind = PngMemoryDataset if name.endswith("_plot") else KeptMemoryDataset
+        catalog[name] = kind(copy_mode="assign")
     SequentialRunner().run(pipeline, catalog)
     return {
         name: catalog[name].load()
@@ -195,22 +235,57 @@ def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
     }
 
 
+def run_node(pipeline, name: str, params: dict, **data):
+    """Runs the node ``name`` of ``pipeline`` as Kedro would: its parameter
+    inputs come from ``params`` (block name -> settings, for example
+    ``{"model_selection": {...}}``) through the pipeline's own wiring, its data
+    inputs from ``data``. Returns its output, or a tuple of its outputs."""
+    node = next(n for n in pipeline.nodes if n.name == name)
+    entries = {}
+    for block, value in params.items():
+        entries.update(_parameter_entries(block, value))
+    outputs = node.run(
+        {name: data[name] if name in data else entries[name] for name in node.inputs}
+    )
+    values = tuple(outputs[output] for output in node.outputs)
+    return values[0] if len(values) == 1 else values
+
+
+def select(encoded, params: dict, id_column: str = "customer_id"):
+    """The selection sample, drawn as the model_selection pipeline does."""
+    return run_node(
+        model_selection_pipeline(),
+        "sample_for_selection",
+        {"model_selection": params, "features": {"id_column": id_column}},
+        encoded_features=encoded,
+    )
+
+
+def fit(encoded, preprocessor, k: int, params: dict, id_column: str = "customer_id"):
+    """The final segmentation model and the segment of every customer, fitted
+    as the model_selection pipeline does."""
+    return run_node(
+        model_selection_pipeline(),
+        "fit_segmentation_model",
+        {"model_selection": params, "features": {"id_column": id_column}},
+        encoded_features=encoded,
+        selection_features=select(encoded, params, id_column),
+        preprocessor=preprocessor,
+        selected_k=k,
+    )
+
+
 def fit_model(encoded, preprocessor, k: int, params: dict, id_column: str = "customer_id"):
-    """The final segmentation model, fitted as the model_selection pipeline does."""
-    selection = sample_for_selection(encoded, id_column, params)
-    return fit_segmentation_model(encoded, selection, preprocessor, k, id_column, params)
+    """The final segmentation model alone (see ``fit``)."""
+    return fit(encoded, preprocessor, k, params, id_column)[0]
 
 
 def train_and_profile(customers, features: dict, params: dict, naming: dict, k: int = 5):
-    """Validated customers, a fitted model with k segments, the segment of
-    every customer and the segment profiles, as the pipelines make them."""
+    """Validated customers with their segment, the fitted model with k
+    segments and the segment profiles, as the pipelines make them."""
     validated = validate_customers(customers, features, 10)
     preprocessor = fit_preprocessor(validated, features, {})
-    model = fit_model(encode_features(validated, preprocessor, features), preprocessor, k, params)
-    segments = assign_segments(validated, model, features)
-    return (
-        validated,
-        model,
-        segments,
-        profile_segments(validated, segments, model, features, naming),
-    )
+    encoded = encode_features(validated, preprocessor, features["id_column"])
+    model, segments = fit(encoded, preprocessor, k, params)
+    segmented = segment_customers(validated, segments, features["id_column"])
+    return segmented, model, profile_segments(segmented, model, features, naming)

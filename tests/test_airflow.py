@@ -105,7 +105,7 @@ def test_airflow_dags_run_the_pipelines_one_task_each(project_copy, tmp_path, mo
     assert scoring["settings"]["schedule"] == settings["scoring"]["schedule"]
     assert training["edges"] == {
         ("data-generation", "preprocessing"),
-        ("data-generation", "segment-analysis"),
+        ("preprocessing", "segment-analysis"),  # validated_customers
         ("preprocessing", "model-selection"),
         ("model-selection", "segment-analysis"),
     }

@@ -8,15 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from customer_segmentation.versions import COMPLETE_MARK
-from tests.conftest import run_session, subprocess_env, version_file, versions
+from customer_segmentation.versioning import NoCompleteVersionError
+from customer_segmentation.versioning.marks import COMPLETE_MARK, all_versions, complete_versions
+from tests.conftest import fast_cli_params, run_session, subprocess_env, version_file, versions
 
 pytestmark = pytest.mark.integration
 
+RAW = "data/01_raw/customers.parquet"
 MODEL = "data/06_models/segmentation_model.pkl"
 PROFILES = "data/08_reporting/segment_profiles.csv"
 SCORED = "data/07_model_output/scored_customers.parquet"
@@ -24,6 +25,42 @@ SCORED = "data/07_model_output/scored_customers.parquet"
 
 def _scored_model_versions(project: Path) -> set[str]:
     return set(pd.read_parquet(version_file(project, SCORED))["model_version"])
+
+
+def _kill_after_saving(project: Path, dataset: str, log_name: str) -> None:
+    """Starts `kedro run` and SIGKILLs it as soon as its log says it is
+    saving ``dataset``: a kill that lands in the middle of the run's saves."""
+    log, info = project / log_name, project / "logs" / "info.log"
+    start = info.stat().st_size if info.exists() else 0
+
+    def saving() -> bool:
+        if not info.exists():
+            return False
+        with info.open() as text:
+            text.seek(start)
+            return f"Saving data to {dataset} " in text.read()
+
+    with log.open("w") as output:
+        run = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("kedro")),
+                "run",
+                "--params",
+                fast_cli_params(**{"data_generation.n_customers": 800}),
+            ],
+            cwd=project,
+            env=subprocess_env(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 120
+        while not saving() and time.monotonic() < deadline:
+            if run.poll() is not None:
+                break
+            time.sleep(0.02)
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=30)
+    assert run.returncode == -signal.SIGKILL, log.read_text()[-2000:]
 
 
 def test_a_half_written_newest_version_is_ignored(project_copy):
@@ -39,29 +76,30 @@ def test_a_half_written_newest_version_is_ignored(project_copy):
     run_session(project_copy, "segment_analysis")  # reads the complete model too
 
 
-def test_runs_killed_at_random_moments(project_copy):
-    run_session(project_copy, params={"data_generation": {"n_customers": 500}})
-    env = subprocess_env()
-    rng = np.random.default_rng(0)
-    for attempt in range(4):
-        with (project_copy / f"killed_{attempt}.log").open("w") as log:
-            run = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("kedro")),
-                    "run",
-                    "--params",
-                    "data_generation.n_customers=800",
-                ],
-                cwd=project_copy,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            time.sleep(rng.uniform(3.0, 9.0))
-            run.send_signal(signal.SIGKILL)
-            run.wait(timeout=30)
-    # The next runs and a scoring job still work, on complete versions only.
-    run_session(project_copy, "segment_analysis")
+def test_a_killed_first_run_is_never_read(project_copy):
+    _kill_after_saving(project_copy, "segmentation_model", "first.log")
+    model = project_copy / MODEL
+    assert all_versions(model) and not complete_versions(model)  # the kill landed mid-run
+    with pytest.raises(NoCompleteVersionError, match="'segmentation_model' has no complete"):
+        run_session(project_copy, "scoring")
+    run_session(project_copy)
     run_session(project_copy, "scoring")
     (version,) = _scored_model_versions(project_copy)
     assert (project_copy / MODEL / version / COMPLETE_MARK).exists()
+
+
+@pytest.mark.parametrize("dataset", ["encoded_features", "customer_segments", "segment_report"])
+def test_runs_killed_mid_save(project_copy, dataset):
+    run_session(project_copy, params={"data_generation": {"n_customers": 500}})
+    good = versions(project_copy, MODEL)[-1]
+    _kill_after_saving(project_copy, dataset, "killed.log")
+    unmarked = [
+        v for v in versions(project_copy, RAW) if v not in complete_versions(project_copy / RAW)
+    ]
+    assert unmarked, "the kill must land after the run saved something"
+    # The next jobs read complete versions only: the last good model.
+    run_session(project_copy, "scoring")
+    assert _scored_model_versions(project_copy) == {good}
+    run_session(project_copy, "segment_analysis")
+    run_session(project_copy, "scoring")
+    assert _scored_model_versions(project_copy) == {good}

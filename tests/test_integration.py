@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import subprocess
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 VERSIONED = {
     "raw_customers": "data/01_raw/customers.parquet",
+    "validated_customers": "data/02_intermediate/validated_customers.parquet",
     "encoded_features": "data/04_feature/encoded_features.parquet",
     "preprocessor": "data/06_models/preprocessor.pkl",
     "segmentation_model": "data/06_models/segmentation_model.pkl",
@@ -29,7 +31,7 @@ VERSIONED = {
     "silhouette_plot": "data/08_reporting/silhouette_plot.png",
     "criteria_plot": "data/08_reporting/criteria_plot.png",
     "stability_plot": "data/08_reporting/stability_plot.png",
-    "silhouette_diagram": "data/08_reporting/silhouette_diagram.png",
+    "silhouette_diagram_plot": "data/08_reporting/silhouette_diagram_plot.png",
     "algorithm_comparison": "data/08_reporting/algorithm_comparison.csv",
     "algorithm_comparison_plot": "data/08_reporting/algorithm_comparison_plot.png",
     "customer_segments": "data/07_model_output/customer_segments.parquet",
@@ -66,7 +68,8 @@ def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_default_run_writes_one_consistent_version_of_everything(project_copy):
-    run_session(project_copy)
+    """At the production model-selection settings."""
+    run_session(project_copy, fast=False)
     stamps = {name: versions(project_copy, path) for name, path in VERSIONED.items()}
     assert all(len(found) == 1 for found in stamps.values()), stamps
     assert len({found[0] for found in stamps.values()}) == 1, "one version stamp per run"
@@ -83,7 +86,9 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     assert metrics["clear_structure"] is True
     assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
     assert segments["segment"].nunique() == metrics["selected_k"] == len(profiles)
-    for plot in [name for name in VERSIONED if name.endswith(("_plot", "_diagram"))]:
+    plots = [name for name in VERSIONED if name.endswith("_plot")]
+    assert len(plots) == 10
+    for plot in plots:
         assert version_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
 
     recommendations = pd.read_csv(version_file(project_copy, VERSIONED["segment_recommendations"]))
@@ -96,14 +101,20 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     )
     report = version_file(project_copy, VERSIONED["segment_report"]).read_text()
     assert all(name in report for name in profiles["name"])
+    # The report embeds the very PNG files the run saved: drawn once.
+    for plot in ("segment_sizes_plot", "profile_heatmap_plot", "segment_map_plot"):
+        png = version_file(project_copy, VERSIONED[plot]).read_bytes()
+        assert base64.b64encode(png).decode("ascii") in report
 
     first_drift = json.loads(version_file(project_copy, VERSIONED["drift_report"]).read_text())
     assert first_drift == {"previous_version": None, "drifted": False}
 
-    run_session(project_copy)
+    run_session(project_copy, fast=False)
     assert all(len(versions(project_copy, path)) == 2 for path in VERSIONED.values())
     drift = json.loads(version_file(project_copy, VERSIONED["drift_report"]).read_text())
-    assert drift["previous_version"] == versions(project_copy, VERSIONED["segment_profiles"])[0]
+    first, second = versions(project_copy, VERSIONED["segment_profiles"])
+    assert (drift["previous_version"], drift["previous_model_version"]) == (first, first)
+    assert drift["model_version"] == second
     assert drift["ari"] == pytest.approx(1.0)  # the same seed gives the same customers
     assert not drift["drifted"]
 
@@ -137,7 +148,9 @@ def test_generation_refuses_to_overwrite_user_data(project_copy, customers):
 
 
 def test_crm_example_environment(project_copy):
-    run_session(project_copy, "segmentation", env="crm_example", params={})
+    # Production settings: the environment replaces whole parameter blocks
+    # (Kedro's default merge), so a partial fast overlay cannot apply here.
+    run_session(project_copy, "segmentation", env="crm_example", params={}, fast=False)
     output = "data/crm_example/08_reporting/segment_profiles.csv"
     profiles = pd.read_csv(version_file(project_copy, output))
     assert profiles["customers"].sum() == 2240
@@ -277,7 +290,7 @@ def test_failed_runs_leave_earlier_versions_intact_and_are_never_read(project_co
     run_session(project_copy)
     good = versions(project_copy, VERSIONED["segmentation_model"])[0]
     before = snapshot(project_copy / "data")
-    with pytest.raises(ValueError, match="criterion must be one of"):
+    with pytest.raises(ValueError, match="'model_selection.criterion': Input should be"):
         run_session(project_copy, params={**SMALL_RUN, "model_selection": {"criterion": "gap"}})
     always_drifts = {
         **SMALL_RUN,

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from customer_segmentation.retention import main, plan_pruning
-from customer_segmentation.versions import mark_complete
+from customer_segmentation.versioning.marks import mark_complete
+from customer_segmentation.versioning.retention import main, plan_pruning
 
 STAMPS = [f"2026-11-0{day}T10.00.00.000Z" for day in range(1, 7)]
 

@@ -3,20 +3,17 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/"""
 
 import warnings
 
-from customer_segmentation.hooks import (
-    LoadedVersionHook,
-    NodeTimingHook,
-    RunLock,
-    SourceDataGuard,
-)
+from customer_segmentation.hooks import NodeTimingHook, ParameterCheck, SourceDataGuard
+from customer_segmentation.versioning import RunVersioning
 
 # Kedro 1.7 calls OmegaConf's deprecated register_new_resolver itself; the
 # warning is not actionable for users of this project.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 
-# Hooks run last-in, first-out: SourceDataGuard refuses a run before RunLock
-# takes the project's run lock.
-HOOKS = (LoadedVersionHook(), NodeTimingHook(), RunLock(), SourceDataGuard())
+# Hooks run last-in, first-out: SourceDataGuard refuses a run before
+# RunVersioning takes the project's run lock; parameters are checked when the
+# context is created, before either.
+HOOKS = (NodeTimingHook(), RunVersioning(), SourceDataGuard(), ParameterCheck())
 
 # No usage data leaves a scheduled job or CI, whatever starts the project (the
 # committed .telemetry file covers `kedro` commands run from the project folder).

@@ -7,44 +7,59 @@ from matplotlib.figure import Figure
 from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import Pipeline
 
+from customer_segmentation import model as segmentation
+from customer_segmentation.pipelines.model_selection import create_pipeline
 from customer_segmentation.pipelines.model_selection.nodes import (
-    assess_structure,
     choose_k_per_criterion,
-    compare_algorithms,
     describe_preprocessing,
     measure_feature_separation,
+    select_cluster_count,
+    summarise_model_selection,
+)
+from customer_segmentation.pipelines.model_selection.plots import (
     plot_algorithm_comparison,
     plot_criteria,
     plot_elbow,
     plot_silhouette,
     plot_silhouette_diagram,
     plot_stability,
-    sample_for_selection,
-    score_cluster_counts,
-    select_cluster_count,
-    summarise_model_selection,
 )
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
     fit_preprocessor,
     validate_customers,
 )
-from tests.conftest import fit_model, make_customers
+from tests.conftest import fit, fit_model, make_customers, run_node, select
 
 
 def _prepare(customers, features, k_max=10):
     validated = validate_customers(customers, features, k_max)
     preprocessor = fit_preprocessor(validated, features, {})
-    return validated, preprocessor, encode_features(validated, preprocessor, features)
+    return validated, preprocessor, encode_features(validated, preprocessor, "customer_id")
+
+
+def _node(name: str, params: dict, **data):
+    return run_node(create_pipeline(), name, {"model_selection": params}, **data)
 
 
 def _score(encoded, id_column, params):
     """Scores k as the pipeline does: on the selection sample of the encoded rows."""
-    return score_cluster_counts(sample_for_selection(encoded, id_column, params), params)
+    return _node(
+        "score_cluster_counts", params, selection_features=select(encoded, params, id_column)
+    )
 
 
 def _structure(encoded, scores, id_column, params):
-    return assess_structure(sample_for_selection(encoded, id_column, params), scores, params)
+    return _node(
+        "assess_structure",
+        params,
+        selection_features=select(encoded, params, id_column),
+        cluster_count_scores=scores,
+    )
+
+
+def _compare(selection, k, params):
+    return _node("compare_algorithms", params, selection_features=selection, selected_k=k)
 
 
 @pytest.fixture(scope="module")
@@ -82,9 +97,7 @@ def test_scores_every_k_with_every_criterion(prepared, small_params):
     assert (scores[["calinski_harabasz", "davies_bouldin"]] > 0).all().all()
 
 
-def test_invalid_k_range_and_too_few_rows(prepared, small_params):
-    with pytest.raises(ValueError, match="k_min=1"):
-        _score(prepared[2], "customer_id", {**small_params, "k_min": 1})
+def test_too_few_rows(prepared, small_params):
     with pytest.raises(ValueError, match="has 5 rows"):
         _score(prepared[2].head(5), "customer_id", small_params)
 
@@ -149,11 +162,6 @@ def test_unstable_choice_is_flagged(caplog):
     assert "No k reaches bootstrap stability" in caplog.text
 
 
-def test_unknown_criterion_is_named():
-    with pytest.raises(ValueError, match="got 'gap'"):
-        select_cluster_count(SCORES, choose_k_per_criterion(SCORES), "gap", 0.8)
-
-
 @pytest.mark.parametrize("seed", [0, 1])
 def test_uniform_noise_has_no_clear_structure_and_personas_do(
     seed, generation_params, features, small_params, caplog
@@ -186,9 +194,7 @@ def test_summary_is_json_ready(prepared, small_params, features):
     scores = _score(encoded, "customer_id", small_params)
     structure = _structure(encoded, scores, "customer_id", small_params)
     model = fit_model(encoded, preprocessor, 4, small_params)
-    separation = measure_feature_separation(
-        sample_for_selection(encoded, "customer_id", small_params), model, features
-    )
+    separation = measure_feature_separation(select(encoded, small_params), model, features)
     summary = json.loads(
         json.dumps(
             summarise_model_selection(
@@ -198,10 +204,8 @@ def test_summary_is_json_ready(prepared, small_params, features):
                 "consensus",
                 structure,
                 separation,
-                describe_preprocessing(preprocessor, {}),
-                compare_algorithms(
-                    sample_for_selection(encoded, "customer_id", small_params), 4, small_params
-                ),
+                describe_preprocessing(preprocessor),
+                _compare(select(encoded, small_params), 4, small_params),
                 0.8,
             )
         )
@@ -255,13 +259,16 @@ def test_final_model_scores_raw_rows_and_numbers_segments_by_size(
     prepared, small_params, customers
 ):
     validated, preprocessor, encoded = prepared
-    model = fit_model(encoded, preprocessor, 5, small_params)
+    model, customer_segments = fit(encoded, preprocessor, 5, small_params)
     assert isinstance(model, Pipeline)
     segments = model.predict(validated)
     sizes = np.bincount(segments)
     assert len(sizes) == 5
     assert (np.diff(sizes) <= 0).all(), "segment 0 must be the largest"
-    np.testing.assert_array_equal(segments, model.named_steps["kmeans"].labels_)
+    # The segments of the fit are the model's own predictions, id by id.
+    assert customer_segments["customer_id"].tolist() == validated["customer_id"].tolist()
+    np.testing.assert_array_equal(segments, customer_segments["segment"])
+    assert not hasattr(segmentation.clustering(model), "labels_")  # not needed to predict
     # The same customers in another order get the same segments.
     shuffled = validated.sample(frac=1, random_state=0)
     np.testing.assert_array_equal(
@@ -285,8 +292,8 @@ def test_default_settings_recover_the_planted_personas(
         model_selection_params["min_stability"],
     )
     assert selected_k == len(generation_params["personas"])
-    model = fit_model(encoded, preprocessor, selected_k, model_selection_params)
-    ari = adjusted_rand_score(customers["persona"], model.named_steps["kmeans"].labels_)
+    _, segments = fit(encoded, preprocessor, selected_k, model_selection_params)
+    ari = adjusted_rand_score(customers["persona"], segments["segment"])
     assert ari >= 0.95
 
 
@@ -304,9 +311,9 @@ def test_k_is_scored_on_a_seeded_sample_of_large_tables(prepared, small_params, 
 def test_final_fit_on_all_rows_starts_from_the_sample_restarts(prepared, small_params):
     """With k chosen on a sample, the fit on every row matches a full restart."""
     validated, preprocessor, encoded = prepared
-    warm = fit_model(encoded, preprocessor, 5, {**small_params, "selection_sample_size": 200})
+    warm, segments = fit(encoded, preprocessor, 5, {**small_params, "selection_sample_size": 200})
     cold = fit_model(encoded, preprocessor, 5, small_params)
-    assert len(warm.named_steps["kmeans"].labels_) == len(encoded)
+    assert len(segments) == len(encoded)
     ari = adjusted_rand_score(warm.predict(validated), cold.predict(validated))
     assert ari > 0.95
 
@@ -318,8 +325,8 @@ def test_feature_separation_shares_sum_to_one_and_follow_the_categorical_weight(
     for weight in (1.0, 0.2):
         validated = validate_customers(customers, features, 10)
         preprocessor = fit_preprocessor(validated, features, {"categorical_weight": weight})
-        encoded = encode_features(validated, preprocessor, features)
-        selection = sample_for_selection(encoded, "customer_id", small_params)
+        encoded = encode_features(validated, preprocessor, "customer_id")
+        selection = select(encoded, small_params)
         model = fit_model(encoded, preprocessor, 5, small_params)
         separation = measure_feature_separation(selection, model, features)
         assert sum(separation["share_per_column"].values()) == pytest.approx(1.0, abs=1e-3)
@@ -330,19 +337,20 @@ def test_feature_separation_shares_sum_to_one_and_follow_the_categorical_weight(
 def test_pca_is_described_and_has_no_categorical_share(customers, features, small_params):
     validated = validate_customers(customers, features, 10)
     preprocessor = fit_preprocessor(validated, features, {"pca_components": 3})
-    encoded = encode_features(validated, preprocessor, features)
-    summary = describe_preprocessing(preprocessor, {"pca_components": 3})
+    encoded = encode_features(validated, preprocessor, "customer_id")
+    summary = describe_preprocessing(preprocessor)
     assert summary["pca_components"] == 3
     assert len(summary["pca_explained_variance"]) == 3
     model = fit_model(encoded, preprocessor, 4, small_params)
-    selection = sample_for_selection(encoded, "customer_id", small_params)
+    selection = select(encoded, small_params)
     assert measure_feature_separation(selection, model, features)["categorical_share"] is None
     assert len(set(model.predict(validated))) == 4
 
 
 def test_algorithms_are_compared_on_the_same_sample(prepared, small_params):
-    selection = sample_for_selection(prepared[2], "customer_id", small_params)
-    comparison = compare_algorithms(selection, 5, {**small_params, "comparison_sample_size": 400})
+    selection = select(prepared[2], small_params)
+    comparison = _compare(selection, 5, {**small_params, "comparison_sample_size": 400})
+    assert "fit_seconds" not in comparison  # timings go to the log: outputs are deterministic
     assert comparison["algorithm"].tolist() == [
         "kmeans",
         "minibatch_kmeans",
@@ -376,7 +384,7 @@ def test_new_plots(prepared, small_params):
     stability = plot_stability(scores, 4, 0.8).axes[0]
     assert "min_stability = 0.8" in [t.get_text() for t in stability.get_legend().get_texts()]
     model = fit_model(encoded, preprocessor, 4, small_params)
-    selection = sample_for_selection(encoded, "customer_id", small_params)
-    diagram = plot_silhouette_diagram(selection, model, small_params).axes[0]
+    selection = select(encoded, small_params)
+    diagram = plot_silhouette_diagram(selection, model, 2000, 42).axes[0]
     assert len(diagram.collections) == 4  # one blade per segment
     assert "k = 4" in diagram.get_title()

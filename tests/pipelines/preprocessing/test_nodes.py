@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.features import InvalidCustomerDataError
 from customer_segmentation.pipelines.preprocessing.nodes import (
-    InvalidCustomerDataError,
     encode_features,
     fit_preprocessor,
     validate_customers,
@@ -29,7 +29,8 @@ def test_valid_table_passes_with_numeric_columns_coerced(raw, features):
     raw["age"] = raw["age"].astype(str).replace("nan", None)  # numbers as text, as CSVs have
     validated = validate_customers(raw, features, K_MAX)
     assert validated["age"].dtype == np.float64
-    assert list(validated.columns) == list(raw.columns)
+    # Only the columns the features contract names are kept, in its order.
+    assert list(validated.columns) == [c for c in raw.columns if c != "persona"]
     assert len(validated) == len(raw)
 
 
@@ -97,7 +98,7 @@ def test_missing_values_are_counted_in_the_log(raw, features, caplog):
 def test_raw_input_is_not_modified(raw, features):
     before = raw.copy()
     validated = validate_customers(raw, features, K_MAX)
-    encode_features(validated, fit_preprocessor(validated, features, {}), features)
+    encode_features(validated, fit_preprocessor(validated, features, {}), features["id_column"])
     pd.testing.assert_frame_equal(raw, before)
 
 
@@ -105,7 +106,7 @@ def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
     raw.loc[:4, "annual_income"] = np.nan
     validated = validate_customers(raw, features, K_MAX)
     preprocessor = fit_preprocessor(validated, features, {})
-    encoded = encode_features(validated, preprocessor, features)
+    encoded = encode_features(validated, preprocessor, features["id_column"])
     one_hot = [f"product_category_{c}" for c in features["categorical"]["product_category"]]
     assert list(encoded.columns) == ["customer_id", *features["numeric"], *one_hot]
     assert encoded["customer_id"].tolist() == raw["customer_id"].tolist()
@@ -123,7 +124,7 @@ def test_categories_are_fixed_by_parameters(raw, features):
     )
     batch = validated.head(3).copy()
     batch["product_category"] = ["garden", None, "fashion"]
-    encoded = encode_features(batch, preprocessor, features)
+    encoded = encode_features(batch, preprocessor, features["id_column"])
     one_hot = encoded.filter(like="product_category_")
     assert "product_category_beauty" in one_hot.columns
     assert one_hot.sum(axis=1).tolist() == [0.0, 0.0, 1.0]
@@ -133,7 +134,7 @@ def test_no_categorical_features(raw, features):
     numeric_only = {**features, "categorical": {}}
     validated = validate_customers(raw, numeric_only, K_MAX)
     encoded = encode_features(
-        validated, fit_preprocessor(validated, numeric_only, {}), numeric_only
+        validated, fit_preprocessor(validated, numeric_only, {}), numeric_only["id_column"]
     )
     assert list(encoded.columns) == ["customer_id", *features["numeric"]]
 
@@ -142,22 +143,30 @@ def test_defaults_from_parameters_change_nothing(raw, features, preprocessing_pa
     validated = validate_customers(raw, features, K_MAX)
     pd.testing.assert_frame_equal(
         encode_features(
-            validated, fit_preprocessor(validated, features, preprocessing_params), features
+            validated,
+            fit_preprocessor(validated, features, preprocessing_params),
+            features["id_column"],
         ),
-        encode_features(validated, fit_preprocessor(validated, features, {}), features),
+        encode_features(
+            validated, fit_preprocessor(validated, features, {}), features["id_column"]
+        ),
     )
 
 
 def test_log_columns_are_compressed_before_scaling(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     settings = {"log_columns": ["annual_income", "average_order_value"]}
-    encoded = encode_features(validated, fit_preprocessor(validated, features, settings), features)
+    encoded = encode_features(
+        validated, fit_preprocessor(validated, features, settings), features["id_column"]
+    )
     income = np.log1p(validated["annual_income"].fillna(validated["annual_income"].median()))
     expected = (income - income.mean()) / income.std(ddof=0)
     np.testing.assert_allclose(encoded["annual_income"], expected, atol=1e-9)
     assert abs(encoded["average_order_value"].skew()) < abs(validated["average_order_value"].skew())
     assert set(encoded.columns) == set(
-        encode_features(validated, fit_preprocessor(validated, features, {}), features).columns
+        encode_features(
+            validated, fit_preprocessor(validated, features, {}), features["id_column"]
+        ).columns
     )
 
 
@@ -175,7 +184,9 @@ def test_log_columns_must_be_non_negative_numeric_features(raw, features):
 def test_categorical_weight_scales_the_one_hot_columns(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     encoded = encode_features(
-        validated, fit_preprocessor(validated, features, {"categorical_weight": 0.5}), features
+        validated,
+        fit_preprocessor(validated, features, {"categorical_weight": 0.5}),
+        features["id_column"],
     )
     one_hot = encoded.filter(like="product_category_")
     assert (one_hot.sum(axis=1) == 0.5).all()
@@ -185,7 +196,7 @@ def test_categorical_weight_scales_the_one_hot_columns(raw, features):
 def test_optional_pca_keeps_the_requested_variance(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     preprocessor = fit_preprocessor(validated, features, {"pca_components": 0.9, "random_seed": 0})
-    encoded = encode_features(validated, preprocessor, features)
+    encoded = encode_features(validated, preprocessor, features["id_column"])
     explained = preprocessor.named_steps["pca"].explained_variance_ratio_
     assert explained.sum() >= 0.9
     assert list(encoded.columns) == ["customer_id", *[f"pca{i}" for i in range(len(explained))]]

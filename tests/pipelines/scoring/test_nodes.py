@@ -3,10 +3,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from customer_segmentation.pipelines.preprocessing.nodes import (
-    InvalidCustomerDataError,
-    validate_customers,
-)
+from customer_segmentation.features import InvalidCustomerDataError
+from customer_segmentation.pipelines.preprocessing.nodes import validate_customers
 from customer_segmentation.pipelines.scoring.nodes import (
     score_customers,
     screen_customers_to_score,
@@ -23,7 +21,7 @@ EXAMPLE_BATCH = PROJECT_ROOT / "data" / "01_raw" / "examples" / "customers_to_sc
 @pytest.fixture(scope="module")
 def trained(customers, features, model_selection_params):
     params = {**model_selection_params, "n_init": 3}
-    _, model, _, profiles = train_and_profile(customers, features, params, NAMING)
+    _, model, profiles = train_and_profile(customers, features, params, NAMING)
     return model, profiles
 
 
@@ -43,7 +41,7 @@ def test_every_row_is_scored_or_rejected_with_its_reason(trained, features):
     assert 27 in scorable.index  # an unseen category is scored, not rejected
     assert scorable["annual_income"].dtype == np.float64
 
-    scored = score_customers(scorable, model, profiles, features)
+    scored = score_customers(scorable, model, None, profiles, "customer_id")
     assert len(scored) == len(scorable)
     assert scored["customer_id"].tolist() == scorable["customer_id"].tolist()
     names = profiles.set_index("segment")["name"]
@@ -57,7 +55,8 @@ def test_scoring_matches_training(trained, customers, features):
     batch = batch.assign(customer_id=[f"C{8000000 + i}" for i in range(100)])
     scorable, rejects = screen_customers_to_score(batch, model, features, SCORING)
     assert rejects.empty
-    scored = score_customers(scorable, model, profiles, features)
+    scored = score_customers(scorable, model, "2026-01-01T00.00.00.000Z", profiles, "customer_id")
+    assert set(scored["model_version"]) == {"2026-01-01T00.00.00.000Z"}
     np.testing.assert_array_equal(
         scored["segment"], model.predict(validate_customers(batch, features, 1))
     )
@@ -81,7 +80,7 @@ def test_names_must_come_from_the_same_model(trained, features, customers):
         SCORING,
     )
     with pytest.raises(ValueError, match="made with another segmentation_model"):
-        score_customers(scorable, model, other, features)
+        score_customers(scorable, model, None, other, "customer_id")
 
 
 def test_an_empty_batch_scores_nothing(trained, features, customers):
@@ -89,4 +88,4 @@ def test_an_empty_batch_scores_nothing(trained, features, customers):
     empty = customers.drop(columns="persona").head(0)
     scorable, rejects = screen_customers_to_score(empty, model, features, SCORING)
     assert scorable.empty and rejects.empty
-    assert score_customers(scorable, model, profiles, features).empty
+    assert score_customers(scorable, model, None, profiles, "customer_id").empty

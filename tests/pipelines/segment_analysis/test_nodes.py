@@ -12,11 +12,11 @@ from customer_segmentation.pipelines.preprocessing.nodes import (
     validate_customers,
 )
 from customer_segmentation.pipelines.segment_analysis.nodes import (
-    assign_segments,
-    plot_segment_scatter,
     profile_segments,
+    segment_customers,
 )
-from tests.conftest import BASE_CONF, fit_model
+from customer_segmentation.pipelines.segment_analysis.plots import plot_segment_scatter
+from tests.conftest import BASE_CONF, fit
 
 NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
     "segment_analysis"
@@ -27,10 +27,10 @@ NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_tex
 def segmented(customers, features, model_selection_params):
     validated = validate_customers(customers, features, 10)
     preprocessor = fit_preprocessor(validated, features, {})
-    encoded = encode_features(validated, preprocessor, features)
+    encoded = encode_features(validated, preprocessor, "customer_id")
     params = {**model_selection_params, "n_init": 3}
-    model = fit_model(encoded, preprocessor, 4, params)
-    return validated, assign_segments(validated, model, features), model
+    model, segments = fit(encoded, preprocessor, 4, params)
+    return segment_customers(validated, segments, "customer_id"), segments, model
 
 
 def test_every_customer_gets_one_segment(segmented):
@@ -38,11 +38,12 @@ def test_every_customer_gets_one_segment(segmented):
     assert list(segments.columns) == ["customer_id", "segment"]
     assert segments["customer_id"].tolist() == validated["customer_id"].tolist()
     assert set(segments["segment"]) == {0, 1, 2, 3}
+    assert validated["segment"].tolist() == segments["segment"].tolist()
 
 
 def test_profiles_in_original_units(segmented, features):
     validated, segments, model = segmented
-    profiles = profile_segments(validated, segments, model, features, NAMING)
+    profiles = profile_segments(validated, model, features, NAMING)
     assert profiles["segment"].tolist() == [0, 1, 2, 3]
     assert profiles["customers"].sum() == len(validated)
     assert profiles["share"].sum() == pytest.approx(1.0)
@@ -65,26 +66,27 @@ def test_profiles_in_original_units(segmented, features):
     np.testing.assert_allclose(mix.sum(axis=1), 1.0)
 
 
-def test_profiles_join_by_id_not_by_position(segmented, features):
-    validated, segments, model = segmented
+def test_segments_join_by_id_not_by_position(segmented):
+    validated, segments, _ = segmented
+    customers = validated.drop(columns="segment")
     shuffled = segments.sample(frac=1, random_state=1)
     pd.testing.assert_frame_equal(
-        profile_segments(validated, shuffled, model, features, NAMING),
-        profile_segments(validated, segments, model, features, NAMING),
+        segment_customers(customers, shuffled, "customer_id"),
+        segment_customers(customers, segments, "customer_id"),
     )
 
 
-def test_customers_without_segment_are_reported(segmented, features):
-    validated, segments, model = segmented
+def test_customers_without_segment_are_reported(segmented):
+    validated, segments, _ = segmented
     with pytest.raises(ValueError, match="3 customers have no segment"):
-        profile_segments(validated, segments.iloc[3:], model, features, NAMING)
+        segment_customers(validated.drop(columns="segment"), segments.iloc[3:], "customer_id")
 
 
 def test_scatter_uses_configured_axes_in_original_units(
     segmented, features, segment_analysis_params
 ):
     validated, segments, model = segmented
-    figure = plot_segment_scatter(validated, segments, features, segment_analysis_params["scatter"])
+    figure = plot_segment_scatter(validated, features, segment_analysis_params["scatter"])
     axes = figure.axes[0]
     assert axes.get_xlabel() == "annual income"
     assert axes.get_ylabel() == "average order value"
@@ -96,7 +98,7 @@ def test_scatter_uses_configured_axes_in_original_units(
 def test_scatter_samples_large_tables(segmented, features, segment_analysis_params):
     validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "max_points": 100}
-    axes = plot_segment_scatter(validated, segments, features, scatter).axes[0]
+    axes = plot_segment_scatter(validated, features, scatter).axes[0]
     assert sum(len(c.get_offsets()) for c in axes.collections) == 100
     assert "100 of 600 customers shown" in axes.get_title()
 
@@ -107,7 +109,7 @@ def test_scatter_falls_back_to_first_numeric_features(
     validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "x": "Income", "y": "MntWines"}
     with caplog.at_level(logging.WARNING):
-        axes = plot_segment_scatter(validated, segments, features, scatter).axes[0]
+        axes = plot_segment_scatter(validated, features, scatter).axes[0]
     assert axes.get_xlabel() == "annual income"
     assert axes.get_ylabel() == "spending score"
     assert "not in the data" in caplog.text
@@ -119,8 +121,6 @@ def test_scatter_keeps_extreme_values_from_squashing_the_plot(
     validated, segments, model = segmented
     validated = validated.copy()
     validated.loc[0, "annual_income"] = 10_000_000
-    axes = plot_segment_scatter(
-        validated, segments, features, segment_analysis_params["scatter"]
-    ).axes[0]
+    axes = plot_segment_scatter(validated, features, segment_analysis_params["scatter"]).axes[0]
     assert axes.get_xlim()[1] < 1_000_000
     assert re.search(r"\n\d+ extreme values? beyond the axes", axes.get_title())

@@ -15,18 +15,24 @@ def test_pipeline_segments_profiles_recommends_and_reports(parameters, customers
     outputs = run_in_memory(
         create_pipeline(),
         parameters,
-        raw_customers=customers,
+        validated_customers=prepared["validated_customers"],
+        customer_segments=selected["customer_segments"],
         segmentation_model=selected["segmentation_model"],
         model_selection_metrics=selected["model_selection_metrics"],
         previous_segmentation_model=None,
         previous_segment_profiles=None,
+        segmentation_model_version=None,
+        previous_segmentation_model_version=None,
+        previous_segment_profiles_version=None,
     )
     k = selected["model_selection_metrics"]["selected_k"]
-    assert outputs["customer_segments"]["segment"].nunique() == k
+    assert outputs["segmented_customers"]["segment"].nunique() == k
     assert outputs["segment_profiles"]["customers"].sum() == len(customers)
     assert sorted(outputs["segment_recommendations"]["priority"]) == list(range(1, k + 1))
     assert set(outputs["target_customers"]["priority"]) == {1, 2}
-    assert outputs["segment_report"].startswith("<!DOCTYPE html>")
+    assert outputs["segmented_customers"]["segment"].tolist() == (
+        selected["customer_segments"]["segment"].tolist()
+    )
     assert outputs["drift_report"] == {"previous_version": None, "drifted": False}
     for plot in (
         "segment_scatter_plot",
@@ -34,4 +40,5 @@ def test_pipeline_segments_profiles_recommends_and_reports(parameters, customers
         "profile_heatmap_plot",
         "segment_sizes_plot",
     ):
-        assert outputs[plot].axes
+        assert outputs[plot][:4] == b"\x89PNG"
+    assert outputs["segment_report"].startswith("<!DOCTYPE html>")

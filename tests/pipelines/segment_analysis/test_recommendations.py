@@ -1,6 +1,7 @@
 """Segment names, recommendations, the target export, the new plots and the report."""
 
 import base64
+import io
 import re
 
 import pandas as pd
@@ -9,11 +10,14 @@ import yaml
 
 from customer_segmentation.pipelines.segment_analysis.nodes import (
     name_segments,
-    plot_profile_heatmap,
-    plot_segment_map,
-    plot_segment_sizes,
     recommend_actions,
     select_target_customers,
+)
+from customer_segmentation.pipelines.segment_analysis.plots import (
+    plot_profile_heatmap,
+    plot_segment_map,
+    plot_segment_scatter,
+    plot_segment_sizes,
 )
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
 from tests.conftest import BASE_CONF, train_and_profile
@@ -25,12 +29,20 @@ NAMING = SEGMENT_ANALYSIS["naming"]
 RECOMMENDATIONS = SEGMENT_ANALYSIS["recommendations"]
 
 
+def _png(figure) -> bytes:
+    """The PNG bytes the catalog's FigureDataset saves and loads back."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=60)
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="module")
 def analysed(customers, features, model_selection_params):
     params = {**model_selection_params, "n_init": 3}
-    validated, model, segments, profiles = train_and_profile(customers, features, params, NAMING)
+    segmented, model, profiles = train_and_profile(customers, features, params, NAMING)
     recommendations = recommend_actions(profiles, RECOMMENDATIONS, features, NAMING)
-    return validated, model, segments, profiles, recommendations
+    segments = segmented[["customer_id", "segment"]]
+    return segmented, model, segments, profiles, recommendations
 
 
 def test_names_come_from_the_largest_differences_and_are_unique(analysed):
@@ -53,7 +65,9 @@ def test_name_rules():
         }
     )
     naming = {"threshold": 0.5, "max_terms": 2, "labels": {"spend": "spending"}}
-    names = name_segments(profiles, naming, {"numeric": ["income", "spend", "age"]})
+    names = name_segments(
+        profiles, naming, {"id_column": "id", "numeric": ["income", "spend", "age"]}
+    )
     assert names[0] == "High income, high spending"
     assert names[1] == "High income, high spending, low age"  # a clash takes a further term
     assert names[2] == "Typical customers"
@@ -90,7 +104,9 @@ def test_first_matching_rule_wins_and_missing_columns_never_match(features):
             {"action": "default", "why": "Everyone else", "when": {}},
         ],
     }
-    table = recommend_actions(profiles, recommendations, {"numeric": ["annual_income"]}, {})
+    table = recommend_actions(
+        profiles, recommendations, {"id_column": "id", "numeric": ["annual_income"]}, {}
+    )
     assert table.set_index("segment")["action"].to_dict() == {0: "premium", 1: "default"}
     assert table.set_index("segment")["priority"].to_dict() == {0: 1, 1: 2}
     assert "customer value +1.5 SD" in table.loc[0, "reason"]
@@ -122,7 +138,7 @@ def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
 def test_target_export_has_every_chosen_customer_exactly_once(analysed, features):
     _, _, segments, _, recommendations = analysed
     targets = select_target_customers(
-        segments, recommendations, features, {"segments": [], "top_priorities": 2}
+        segments, recommendations, "customer_id", {"segments": [], "top_priorities": 2}
     )
     chosen = set(recommendations.loc[recommendations["priority"] <= 2, "segment"])
     expected = segments[segments["segment"].isin(chosen)]["customer_id"]
@@ -132,13 +148,13 @@ def test_target_export_has_every_chosen_customer_exactly_once(analysed, features
     assert list(targets.columns) == ["customer_id", "segment", "segment_name", "action", "priority"]
 
     explicit = select_target_customers(
-        segments, recommendations, features, {"segments": [4], "top_priorities": 2}
+        segments, recommendations, "customer_id", {"segments": [4], "top_priorities": 2}
     )
     assert set(explicit["segment"]) == {4}
     assert len(explicit) == (segments["segment"] == 4).sum()
     with pytest.raises(ValueError, match=r"names \[9\]"):
         select_target_customers(
-            segments, recommendations, features, {"segments": [9], "top_priorities": 1}
+            segments, recommendations, "customer_id", {"segments": [9], "top_priorities": 1}
         )
 
 
@@ -150,7 +166,7 @@ def test_new_plots(analysed, features):
     labels = [t.get_text() for t in heatmap.get_yticklabels()]
     assert labels[0] == "income"
     scatter = {**SEGMENT_ANALYSIS["scatter"], "max_points": 200}
-    segment_map = plot_segment_map(validated, segments, model, features, scatter).axes[0]
+    segment_map = plot_segment_map(validated, model, scatter).axes[0]
     assert sum(len(c.get_offsets()) for c in segment_map.collections) == 200
     assert "principal component" in segment_map.get_xlabel()
 
@@ -176,8 +192,26 @@ def test_report_is_self_contained_and_warns(analysed, features):
             for k in range(2, 7)
         ],
     }
+    pictures = {
+        name: _png(figure)
+        for name, figure in {
+            "segment_sizes_plot": plot_segment_sizes(profiles),
+            "profile_heatmap_plot": plot_profile_heatmap(profiles, features, NAMING),
+            "segment_map_plot": plot_segment_map(validated, model, SEGMENT_ANALYSIS["scatter"]),
+            "segment_scatter_plot": plot_segment_scatter(
+                validated, features, SEGMENT_ANALYSIS["scatter"]
+            ),
+        }.items()
+    }
     html = build_segment_report(
-        profiles, recommendations, metrics, validated, segments, model, features, SEGMENT_ANALYSIS
+        profiles,
+        recommendations,
+        metrics,
+        validated,
+        **pictures,
+        features=features,
+        labels=NAMING["labels"],
+        highlight_columns=[],
     )
     assert "No clear segment structure" in html
     assert "elbow prefers k = 4" in html

@@ -1,4 +1,5 @@
-"""Score k from k_min to k_max, pick k and fit the final segmentation model."""
+"""Score k from k_min to k_max, pick k, fit the final segmentation model and
+segment every customer; then the metrics and pictures of the choice."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -9,17 +10,21 @@ from .nodes import (
     describe_preprocessing,
     fit_segmentation_model,
     measure_feature_separation,
+    sample_for_selection,
+    score_cluster_counts,
+    select_cluster_count,
+    summarise_model_selection,
+)
+from .plots import (
     plot_algorithm_comparison,
     plot_criteria,
     plot_elbow,
     plot_silhouette,
     plot_silhouette_diagram,
     plot_stability,
-    sample_for_selection,
-    score_cluster_counts,
-    select_cluster_count,
-    summarise_model_selection,
 )
+
+P = "params:model_selection."
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -27,13 +32,34 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 sample_for_selection,
-                inputs=["encoded_features", "params:features.id_column", "params:model_selection"],
+                inputs={
+                    "encoded_features": "encoded_features",
+                    "id_column": "params:features.id_column",
+                    "sample_size": P + "selection_sample_size",
+                    "random_seed": P + "random_seed",
+                },
                 outputs="selection_features",
                 name="sample_for_selection",
             ),
             Node(
                 score_cluster_counts,
-                inputs=["selection_features", "params:model_selection"],
+                inputs={
+                    "selection_features": "selection_features",
+                    **{
+                        key: P + key
+                        for key in (
+                            "k_min",
+                            "k_max",
+                            "n_init",
+                            "random_seed",
+                            "silhouette_sample_size",
+                            "stability_resamples",
+                            "stability_sample_size",
+                            "stability_n_init",
+                            "bic_sample_size",
+                        )
+                    },
+                },
                 outputs="cluster_count_scores",
                 name="score_cluster_counts",
             ),
@@ -48,33 +74,38 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "cluster_count_scores",
                     "k_per_criterion",
-                    "params:model_selection.criterion",
-                    "params:model_selection.min_stability",
+                    P + "criterion",
+                    P + "min_stability",
                 ],
                 outputs="selected_k",
                 name="select_cluster_count",
             ),
             Node(
-                assess_structure,
-                inputs=["selection_features", "cluster_count_scores", "params:model_selection"],
-                outputs="structure_assessment",
-                name="assess_structure",
+                fit_segmentation_model,
+                inputs={
+                    "encoded_features": "encoded_features",
+                    "selection_features": "selection_features",
+                    "preprocessor": "preprocessor",
+                    "selected_k": "selected_k",
+                    "id_column": "params:features.id_column",
+                    "n_init": P + "n_init",
+                    "random_seed": P + "random_seed",
+                },
+                outputs=["segmentation_model", "customer_segments"],
+                name="fit_segmentation_model",
             ),
             Node(
-                summarise_model_selection,
-                inputs=[
-                    "cluster_count_scores",
-                    "k_per_criterion",
-                    "selected_k",
-                    "params:model_selection.criterion",
-                    "structure_assessment",
-                    "feature_separation",
-                    "preprocessing_summary",
-                    "algorithm_comparison",
-                    "params:model_selection.min_stability",
-                ],
-                outputs="model_selection_metrics",
-                name="summarise_model_selection",
+                assess_structure,
+                inputs={
+                    "selection_features": "selection_features",
+                    "cluster_count_scores": "cluster_count_scores",
+                    "structure_margin": P + "structure_margin",
+                    "silhouette_sample_size": P + "silhouette_sample_size",
+                    "n_init": P + "stability_n_init",
+                    "random_seed": P + "random_seed",
+                },
+                outputs="structure_assessment",
+                name="assess_structure",
             ),
             Node(
                 measure_feature_separation,
@@ -84,43 +115,44 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 describe_preprocessing,
-                inputs=["preprocessor", "params:preprocessing"],
+                inputs="preprocessor",
                 outputs="preprocessing_summary",
                 name="describe_preprocessing",
             ),
             Node(
                 compare_algorithms,
-                inputs=["selection_features", "selected_k", "params:model_selection"],
+                inputs={
+                    "selection_features": "selection_features",
+                    "selected_k": "selected_k",
+                    **{
+                        key: P + key
+                        for key in (
+                            "n_init",
+                            "random_seed",
+                            "comparison_sample_size",
+                            "silhouette_sample_size",
+                            "hdbscan_min_cluster_share",
+                        )
+                    },
+                },
                 outputs="algorithm_comparison",
                 name="compare_algorithms",
             ),
             Node(
-                plot_algorithm_comparison,
-                inputs="algorithm_comparison",
-                outputs="algorithm_comparison_plot",
-                name="plot_algorithm_comparison",
-            ),
-            Node(
-                plot_criteria,
-                inputs=["cluster_count_scores", "k_per_criterion", "selected_k"],
-                outputs="criteria_plot",
-                name="plot_criteria",
-            ),
-            Node(
-                plot_stability,
+                summarise_model_selection,
                 inputs=[
                     "cluster_count_scores",
+                    "k_per_criterion",
                     "selected_k",
-                    "params:model_selection.min_stability",
+                    P + "criterion",
+                    "structure_assessment",
+                    "feature_separation",
+                    "preprocessing_summary",
+                    "algorithm_comparison",
+                    P + "min_stability",
                 ],
-                outputs="stability_plot",
-                name="plot_stability",
-            ),
-            Node(
-                plot_silhouette_diagram,
-                inputs=["selection_features", "segmentation_model", "params:model_selection"],
-                outputs="silhouette_diagram",
-                name="plot_silhouette_diagram",
+                outputs="model_selection_metrics",
+                name="summarise_model_selection",
             ),
             Node(
                 plot_elbow,
@@ -135,17 +167,33 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_silhouette",
             ),
             Node(
-                fit_segmentation_model,
+                plot_criteria,
+                inputs=["cluster_count_scores", "k_per_criterion", "selected_k"],
+                outputs="criteria_plot",
+                name="plot_criteria",
+            ),
+            Node(
+                plot_stability,
+                inputs=["cluster_count_scores", "selected_k", P + "min_stability"],
+                outputs="stability_plot",
+                name="plot_stability",
+            ),
+            Node(
+                plot_silhouette_diagram,
                 inputs=[
-                    "encoded_features",
                     "selection_features",
-                    "preprocessor",
-                    "selected_k",
-                    "params:features.id_column",
-                    "params:model_selection",
+                    "segmentation_model",
+                    P + "silhouette_sample_size",
+                    P + "random_seed",
                 ],
-                outputs="segmentation_model",
-                name="fit_segmentation_model",
+                outputs="silhouette_diagram_plot",
+                name="plot_silhouette_diagram",
+            ),
+            Node(
+                plot_algorithm_comparison,
+                inputs="algorithm_comparison",
+                outputs="algorithm_comparison_plot",
+                name="plot_algorithm_comparison",
             ),
         ]
     )

@@ -1,4 +1,4 @@
-"""Validate ``raw_customers`` and encode it with one fitted ColumnTransformer."""
+"""Validate ``raw_customers`` once, then fit and apply one ColumnTransformer."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 encode_features,
-                inputs=["validated_customers", "preprocessor", "params:features"],
+                inputs=["validated_customers", "preprocessor", "params:features.id_column"],
                 outputs="encoded_features",
                 name="encode_features",
             ),

@@ -1,4 +1,5 @@
-"""Scoring a new batch of customers with a fitted segmentation model.
+"""Nodes of the scoring pipeline: screen a new batch of customers with the
+training schema, then segment every row that passes with the fitted model.
 
 Every input row is accounted for: it is scored, or it is listed in the
 rejects with the reason. A batch whose columns do not match the ``features``
@@ -11,39 +12,34 @@ import logging
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
+from pandera.errors import SchemaErrors
 from sklearn.pipeline import Pipeline
 
-from ..preprocessing.nodes import InvalidCustomerDataError
-from ..segment_analysis.nodes import model_fingerprint
+from customer_segmentation import model as segmentation
+from customer_segmentation.features import (
+    FeatureSpec,
+    InvalidCustomerDataError,
+    customer_schema,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def _column_transformer(segmentation_model: Pipeline) -> ColumnTransformer:
-    preprocessor = segmentation_model.named_steps["preprocessor"]
-    return (
-        preprocessor.named_steps["columns"] if isinstance(preprocessor, Pipeline) else preprocessor
-    )
-
-
-def _scaled_numeric(model: Pipeline, numeric: pd.DataFrame) -> pd.DataFrame:
-    """The numeric columns as the model scales them (after imputation and any
-    log transform): distances from the training mean in standard deviations."""
-    columns = _column_transformer(model)
-    scaled = []
-    for name in ("numeric", "log_numeric"):
-        if name in columns.named_transformers_:
-            selected = columns.named_transformers_[name]
-            names = list(
-                columns.transformers_[[t[0] for t in columns.transformers_].index(name)][2]
-            )
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = selected.transform(numeric[names])
-            scaled.append(
-                pd.DataFrame(np.asarray(values, float), columns=names, index=numeric.index)
-            )
-    return pd.concat(scaled, axis=1)
+def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """One reason per failing row and check of the training schema, with a
+    rank: a missing id outranks a duplicate id, which outranks a text value."""
+    rows = failures[failures["index"].notna()]
+    reasons = []
+    for failure in rows.itertuples():
+        check, column = str(failure.check), str(failure.column)
+        if check == "not_nullable" and column == spec.id_column:
+            reasons.append((failure.index, 0, "missing customer id"))
+        elif check == "field_uniqueness":
+            reasons.append((failure.index, 2, "duplicate customer id in this batch"))
+        elif check.startswith(("coerce_dtype", "dtype")):
+            text = f"column '{column}' is not a number: {failure.failure_case!r}"
+            reasons.append((failure.index, 3, text))
+    return pd.DataFrame(reasons, columns=["row", "rank", "reason"])
 
 
 def screen_customers_to_score(
@@ -54,62 +50,65 @@ def screen_customers_to_score(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Splits the batch into rows that can be scored (numeric columns made
     numbers) and rejected rows, each with its row number (0-based, after the
-    header), id and reason: a missing, duplicate or malformed id, text in a
-    numeric column, a value more than ``max_abs_z`` standard deviations from
-    the training mean, or no feature value at all."""
-    id_column, numeric = features["id_column"], list(features["numeric"])
-    categorical = list(features.get("categorical") or {})
-    missing = [c for c in [id_column, *numeric, *categorical] if c not in customers_to_score]
+    header), id and reason. The rows are checked with the training schema of
+    ``customer_segmentation.features`` (missing or duplicate id, text in a
+    numeric column), then for a malformed id (``id_pattern``), no feature
+    value at all, or a value more than ``max_abs_z`` standard deviations from
+    the training mean. A row's first reason in that order is reported."""
+    spec = FeatureSpec.parse(features)
+    id_column = spec.id_column
+    missing = [c for c in [id_column, *spec.model_columns] if c not in customers_to_score]
     if missing:
         raise InvalidCustomerDataError(
             f"customers_to_score lacks the columns {missing} that the features parameter "
             "names; every batch must have the id and feature columns the model was trained on"
         )
-    batch = customers_to_score.reset_index(drop=True)
+    batch = customers_to_score[list(dict.fromkeys([id_column, *spec.model_columns]))]
+    batch = batch.reset_index(drop=True)
     if batch.empty:
         logger.warning("customers_to_score is empty: nothing to score")
         return batch, pd.DataFrame(columns=["row", id_column, "reason"])
-    reasons = pd.Series("", index=batch.index, dtype=object)
-
-    def reject(mask: pd.Series, reason) -> None:
-        fresh = mask & (reasons == "")
-        reasons[fresh] = reason if isinstance(reason, str) else reason[fresh]
+    schema = customer_schema(spec)
+    try:
+        schema.validate(batch, lazy=True)
+        found = pd.DataFrame(columns=["row", "rank", "reason"])
+    except SchemaErrors as errors:
+        found = _schema_reasons(errors.failure_cases, spec)
 
     ids = batch[id_column]
-    reject(ids.isna(), "missing customer id")
-    pattern = scoring.get("id_pattern")
-    if pattern:
+    extra = []
+    if pattern := scoring.get("id_pattern"):
         malformed = ids.notna() & ~ids.astype(str).str.fullmatch(pattern)
-        reject(malformed, f"unknown id format: expected ids matching {pattern!r}")
-    duplicated = ids.notna() & ids.duplicated(keep=False)
-    reject(duplicated, "duplicate customer id in this batch")
-
-    values = batch[numeric].apply(pd.to_numeric, errors="coerce")
-    for column in numeric:
-        text = batch[column].notna() & values[column].isna()
-        reject(
-            text, "column '" + column + "' is not a number: " + batch[column].astype(str).map(repr)
-        )
-    reject(values.isna().all(axis=1) & batch[categorical].isna().all(axis=1), "no feature values")
-
-    scaled = _scaled_numeric(segmentation_model, values)
+        reason = f"unknown id format: expected ids matching {pattern!r}"
+        extra += [(row, 1, reason) for row in batch.index[malformed]]
+    values = batch[list(spec.numeric)].apply(pd.to_numeric, errors="coerce")
+    empty = values.isna().all(axis=1) & batch[spec.categorical].isna().all(axis=1)
+    extra += [(row, 4, "no feature values") for row in batch.index[empty]]
     limit = scoring["max_abs_z"]
+    scaled = segmentation.scaled_numeric(segmentation_model, values)
     for column in scaled.columns:
         far = ~(scaled[column].abs() <= limit) & values[column].notna()
-        reject(
-            far,
-            "column '"
-            + column
-            + "' value "
-            + values[column].map("{:,.6g}".format)
-            + f" is outside the training range (more than {limit} SD from the mean)",
-        )
-
-    rejected = reasons != ""
+        extra += [
+            (
+                row,
+                5,
+                f"column '{column}' value {values.at[row, column]:,.6g} is outside the "
+                f"training range (more than {limit} SD from the mean)",
+            )
+            for row in batch.index[far]
+        ]
+    reasons = (
+        pd.concat([found, pd.DataFrame(extra, columns=["row", "rank", "reason"])])
+        .astype({"row": "int64"})
+        .sort_values(["row", "rank"], kind="stable")
+        .drop_duplicates("row")
+        .set_index("row")["reason"]
+    )
+    rejected = batch.index.isin(reasons.index)
     scorable = batch.loc[~rejected].copy()
-    scorable[numeric] = values.loc[~rejected]
+    scorable[list(spec.numeric)] = values.loc[~rejected]
     rejects = pd.DataFrame(
-        {"row": batch.index[rejected], id_column: ids[rejected], "reason": reasons[rejected]}
+        {"row": batch.index[rejected], id_column: ids[rejected], "reason": reasons.to_numpy()}
     ).reset_index(drop=True)
     if len(rejects):
         logger.warning(
@@ -117,7 +116,7 @@ def screen_customers_to_score(
             len(rejects),
             len(batch),
             rejects["reason"]
-            .str.replace(r"'[^']*'$|: .*$", "", regex=True)
+            .str.replace(r": .*$| value .*$", "", regex=True)
             .value_counts()
             .to_dict(),
         )
@@ -127,19 +126,16 @@ def screen_customers_to_score(
 def score_customers(
     scorable_customers: pd.DataFrame,
     segmentation_model: Pipeline,
+    segmentation_model_version: str | None,
     segment_profiles: pd.DataFrame,
-    features: dict,
+    id_column: str,
 ) -> pd.DataFrame:
     """Assigns each screened customer a segment with the model, and names it
     from the segment profiles made with the same model (checked by model
     fingerprint). ``model_version`` is the catalog version of the model that
-    was loaded (the latest, or the one pinned with ``--load-versions``)."""
-    fingerprint = model_fingerprint(segmentation_model)
-    if "model_fingerprint" not in segment_profiles:
-        raise ValueError(
-            "segment_profiles has no model_fingerprint column (it was made by an older "
-            "version of the project): run `kedro run --pipelines segment_analysis` first"
-        )
+    was used (the latest complete one, or the one pinned with
+    ``--load-versions``)."""
+    fingerprint = segmentation.fingerprint(segmentation_model)
     made_with = set(segment_profiles["model_fingerprint"])
     if made_with != {fingerprint}:
         raise ValueError(
@@ -147,7 +143,7 @@ def score_customers(
             f"{sorted(made_with)} against {fingerprint}): pin both to the same run, for "
             "example --load-versions segmentation_model:<version>,segment_profiles:<version>"
         )
-    version = getattr(segmentation_model, "kedro_version_", None) or "unversioned"
+    version = segmentation_model_version or "unversioned"
     segments = (
         segmentation_model.predict(scorable_customers)
         if len(scorable_customers)
@@ -155,10 +151,7 @@ def score_customers(
     )
     names = segment_profiles.set_index("segment")["name"]
     scored = pd.DataFrame(
-        {
-            features["id_column"]: scorable_customers[features["id_column"]].to_numpy(),
-            "segment": segments.astype("int64"),
-        }
+        {id_column: scorable_customers[id_column].to_numpy(), "segment": segments.astype("int64")}
     )
     scored["segment_name"] = scored["segment"].map(names)
     scored["model_version"] = version

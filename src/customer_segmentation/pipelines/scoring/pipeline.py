@@ -1,4 +1,4 @@
-"""Assign segments to a new batch of customers with a fitted model."""
+"""Screen a new batch of customers, then assign segments with a fitted model."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -24,8 +24,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "scorable_customers",
                     "segmentation_model",
+                    "segmentation_model_version",
                     "segment_profiles",
-                    "params:features",
+                    "params:features.id_column",
                 ],
                 outputs="scored_customers",
                 name="score_customers",

@@ -1,45 +1,42 @@
-"""Assign every customer a segment, describe the segments and say what to do."""
+"""Join every customer to its segment, describe the segments, say what to do,
+draw them once, compare with the previous run and write the report."""
 
 from kedro.pipeline import Node, Pipeline
 
-from ..preprocessing.nodes import validate_customers
+from .drift import measure_drift
 from .nodes import (
-    assign_segments,
-    measure_drift,
+    profile_segments,
+    recommend_actions,
+    segment_customers,
+    select_target_customers,
+)
+from .plots import (
     plot_profile_heatmap,
     plot_segment_map,
     plot_segment_scatter,
     plot_segment_sizes,
-    profile_segments,
-    recommend_actions,
-    select_target_customers,
 )
 from .report import build_segment_report
+
+P = "params:segment_analysis."
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                validate_customers,
-                inputs=["raw_customers", "params:features", "params:model_selection.k_max"],
-                outputs="customers_to_segment",
-                name="validate_customers_to_segment",
-            ),
-            Node(
-                assign_segments,
-                inputs=["customers_to_segment", "segmentation_model", "params:features"],
-                outputs="customer_segments",
-                name="assign_segments",
+                segment_customers,
+                inputs=["validated_customers", "customer_segments", "params:features.id_column"],
+                outputs="segmented_customers",
+                name="segment_customers",
             ),
             Node(
                 profile_segments,
                 inputs=[
-                    "customers_to_segment",
-                    "customer_segments",
+                    "segmented_customers",
                     "segmentation_model",
                     "params:features",
-                    "params:segment_analysis.naming",
+                    P + "naming",
                 ],
                 outputs="segment_profiles",
                 name="profile_segments",
@@ -48,9 +45,9 @@ def create_pipeline(**kwargs) -> Pipeline:
                 recommend_actions,
                 inputs=[
                     "segment_profiles",
-                    "params:segment_analysis.recommendations",
+                    P + "recommendations",
                     "params:features",
-                    "params:segment_analysis.naming",
+                    P + "naming",
                 ],
                 outputs="segment_recommendations",
                 name="recommend_actions",
@@ -60,40 +57,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "customer_segments",
                     "segment_recommendations",
-                    "params:features",
-                    "params:segment_analysis.targeting",
+                    "params:features.id_column",
+                    P + "targeting",
                 ],
                 outputs="target_customers",
                 name="select_target_customers",
-            ),
-            Node(
-                plot_segment_scatter,
-                inputs=[
-                    "customers_to_segment",
-                    "customer_segments",
-                    "params:features",
-                    "params:segment_analysis.scatter",
-                ],
-                outputs="segment_scatter_plot",
-                name="plot_segment_scatter",
-            ),
-            Node(
-                plot_segment_map,
-                inputs=[
-                    "customers_to_segment",
-                    "customer_segments",
-                    "segmentation_model",
-                    "params:features",
-                    "params:segment_analysis.scatter",
-                ],
-                outputs="segment_map_plot",
-                name="plot_segment_map",
-            ),
-            Node(
-                plot_profile_heatmap,
-                inputs=["segment_profiles", "params:features", "params:segment_analysis.naming"],
-                outputs="profile_heatmap_plot",
-                name="plot_profile_heatmap",
             ),
             Node(
                 plot_segment_sizes,
@@ -102,15 +70,35 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_segment_sizes",
             ),
             Node(
+                plot_profile_heatmap,
+                inputs=["segment_profiles", "params:features", P + "naming"],
+                outputs="profile_heatmap_plot",
+                name="plot_profile_heatmap",
+            ),
+            Node(
+                plot_segment_map,
+                inputs=["segmented_customers", "segmentation_model", P + "scatter"],
+                outputs="segment_map_plot",
+                name="plot_segment_map",
+            ),
+            Node(
+                plot_segment_scatter,
+                inputs=["segmented_customers", "params:features", P + "scatter"],
+                outputs="segment_scatter_plot",
+                name="plot_segment_scatter",
+            ),
+            Node(
                 measure_drift,
                 inputs=[
-                    "customers_to_segment",
-                    "segmentation_model",
+                    "segmented_customers",
                     "segment_profiles",
                     "previous_segmentation_model",
                     "previous_segment_profiles",
+                    "segmentation_model_version",
+                    "previous_segmentation_model_version",
+                    "previous_segment_profiles_version",
                     "params:features",
-                    "params:segment_analysis.drift",
+                    P + "drift",
                 ],
                 outputs="drift_report",
                 name="measure_drift",
@@ -121,11 +109,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "segment_profiles",
                     "segment_recommendations",
                     "model_selection_metrics",
-                    "customers_to_segment",
-                    "customer_segments",
-                    "segmentation_model",
+                    "segmented_customers",
+                    "segment_sizes_plot",
+                    "profile_heatmap_plot",
+                    "segment_map_plot",
+                    "segment_scatter_plot",
                     "params:features",
-                    "params:segment_analysis",
+                    P + "naming.labels",
+                    P + "report.highlight_columns",
                 ],
                 outputs="segment_report",
                 name="build_segment_report",

@@ -1,77 +1,18 @@
-"""The self-contained HTML segment report (images embedded), for marketers."""
+"""The self-contained HTML segment report (images embedded), for marketers.
+Its layout is the Jinja template ``templates/segment_report.html.j2``; the
+pictures are the PNG files the catalog saved, read back, never redrawn."""
 
 from __future__ import annotations
 
 import base64
-import io
 
 import pandas as pd
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.colors import to_hex
-from matplotlib.figure import Figure
-from sklearn.pipeline import Pipeline
 
-from .nodes import (
-    column_label,
-    plot_profile_heatmap,
-    plot_segment_map,
-    plot_segment_scatter,
-    plot_segment_sizes,
-    profile_columns,
-)
+from customer_segmentation.features import FeatureSpec
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Customer segments</title>
-<style>
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 1100px;
-       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #ddd; padding-bottom: 0.2em; margin-top: 1.8em; }
-.warning { background: #fff4e5; border-left: 5px solid #f0a020; padding: 0.6em 1em; margin: 0.6em 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 1em; }
-.card { border: 1px solid #ddd; border-radius: 8px; padding: 0.8em 1em; border-top: 6px solid var(--colour); }
-.card h3 { margin: 0.1em 0 0.3em; font-size: 1.1em; }
-.card table { width: 100%; } .card th, .card td { padding: 0.2em 0.3em; }
-.action { font-weight: 600; } .muted { color: #666; font-size: 0.92em; }
-table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0; }
-th, td { border-bottom: 1px solid #e5e5e5; padding: 0.25em 0.6em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.selected { background: #eef6ff; font-weight: 600; }
-</style></head><body>
-<h1>Customer segments</h1>
-<p class="muted">{{ "{:,}".format(total) }} customers in {{ k }} segments.</p>
-{% for warning in warnings %}<div class="warning">{{ warning }}</div>{% endfor %}
-
-<h2>Why {{ k }} segments</h2>
-<p>{{ why }}</p>
-<table><tr><th>k</th>{% for c in score_columns %}<th>{{ c }}</th>{% endfor %}</tr>
-{% for row in scores %}<tr class="{{ 'selected' if row.k == k else '' }}"><td>{{ row.k }}</td>
-{% for c in score_keys %}<td>{{ row[c] }}</td>{% endfor %}</tr>{% endfor %}</table>
-
-<h2>Segments and what to do</h2>
-<div class="cards">
-{% for card in cards %}<div class="card" style="--colour: {{ card.colour }}">
-<h3>{{ card.priority }}. {{ card.name }}</h3>
-<div class="muted">Segment {{ card.segment }} · {{ "{:,}".format(card.customers) }} customers ({{ card.share }})</div>
-<p><span class="action">{{ card.action }}</span><br>{{ card.reason }}</p>
-<table><tr><th></th><th>segment mean</th><th>all customers</th><th>SD</th></tr>
-{% for item in card.profile %}<tr><td>{{ item.label }}</td><td>{{ item.mean }}</td><td>{{ item.overall }}</td><td>{{ item.z }}</td></tr>{% endfor %}</table>
-{% if card.mix %}<p class="muted">{{ card.mix }}</p>{% endif %}
-</div>{% endfor %}
-</div>
-
-<h2>Pictures</h2>
-{% for picture in pictures %}<h3>{{ picture.title }}</h3><p class="muted">{{ picture.caption }}</p>
-<img alt="{{ picture.title }}" src="data:image/png;base64,{{ picture.data }}">{% endfor %}
-</body></html>
-"""
-
-
-def _png(figure: Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+from .nodes import column_label
 
 
 def _format(value: float) -> str:
@@ -120,32 +61,35 @@ def _why(metrics: dict) -> str:
     return text + "."
 
 
-def build_segment_report(
+def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings it shows
     segment_profiles: pd.DataFrame,
     segment_recommendations: pd.DataFrame,
     model_selection_metrics: dict,
-    customers: pd.DataFrame,
-    customer_segments: pd.DataFrame,
-    segmentation_model: Pipeline,
+    segmented_customers: pd.DataFrame,
+    segment_sizes_plot: bytes,
+    profile_heatmap_plot: bytes,
+    segment_map_plot: bytes,
+    segment_scatter_plot: bytes,
     features: dict,
-    segment_analysis: dict,
+    labels: dict,
+    highlight_columns: list[str],
 ) -> str:
     """One self-contained HTML page a marketer can open from an email: the
     chosen k and why, any model-selection warning, a card per segment (name,
     size, action, reason, and its profile against the whole base: the five
     features it differs most on, the three most different profile-only
-    columns and every ``report.highlight_columns``) and the pictures,
-    embedded as PNG. The pictures are drawn again here from the same tables,
-    as the PNG datasets cannot be read back."""
-    numeric, categorical = profile_columns(features)
-    labels = segment_analysis["naming"].get("labels") or {}
-    overall = customers[numeric].mean()
+    columns and every ``highlight_columns`` column) and the four pictures, the
+    PNG files the catalog saved, embedded."""
+    spec = FeatureSpec.parse(features)
+    numeric, categorical = spec.described_numeric, spec.described_categorical
+    labels = labels or {}
+    overall = segmented_customers[numeric].mean()
+    profile_only = set(spec.profile_numeric) - set(spec.numeric)
+    highlighted = [c for c in highlight_columns if c in numeric]
     cards = []
     profiles = segment_profiles.set_index("segment")
     for recommendation in segment_recommendations.itertuples():
         row = profiles.loc[recommendation.segment]
-        profile_only = set((features.get("profile_only") or {}).get("numeric") or [])
-        highlighted = [c for c in segment_analysis["report"]["highlight_columns"] if c in numeric]
         by_size = sorted(numeric, key=lambda c: -abs(row[f"{c}_z"]))
         shown = [c for c in by_size if c not in profile_only][:5]
         shown += [c for c in by_size if c in profile_only and c not in highlighted][:3]
@@ -188,28 +132,29 @@ def build_segment_report(
         {"k": row["k"], **{key: f"{row[key]:,.2f}" for key in score_keys}}
         for row in model_selection_metrics["scores"]
     ]
-    scatter = segment_analysis["scatter"]
     pictures = [
-        ("Segment sizes", "Customers in each segment.", plot_segment_sizes(segment_profiles)),
+        ("Segment sizes", "Customers in each segment.", segment_sizes_plot),
         (
             "Segment profiles",
             "Red: above the whole customer base; blue: below; numbers are standard deviations.",
-            plot_profile_heatmap(segment_profiles, features, segment_analysis["naming"]),
+            profile_heatmap_plot,
         ),
         (
             "Map of the segments",
             "Customers on the two directions that spread them most; close segments are similar.",
-            plot_segment_map(customers, customer_segments, segmentation_model, features, scatter),
+            segment_map_plot,
         ),
         (
             "Two features in original units",
             "Segments overlap here because they differ in all features at once.",
-            plot_segment_scatter(customers, customer_segments, features, scatter),
+            segment_scatter_plot,
         ),
     ]
-    environment = Environment(autoescape=select_autoescape(default=True))
-    return environment.from_string(_TEMPLATE).render(
-        total=len(customer_segments),
+    environment = Environment(
+        loader=PackageLoader(__package__, "templates"), autoescape=select_autoescape(default=True)
+    )
+    return environment.get_template("segment_report.html.j2").render(
+        total=len(segmented_customers),
         k=model_selection_metrics["selected_k"],
         warnings=_warnings(model_selection_metrics),
         why=_why(model_selection_metrics),
@@ -218,8 +163,8 @@ def build_segment_report(
         scores=scores,
         cards=cards,
         pictures=[
-            {"title": title, "caption": caption, "data": _png(figure)}
-            for title, caption, figure in pictures
+            {"title": title, "caption": caption, "data": base64.b64encode(png).decode("ascii")}
+            for title, caption, png in pictures
         ],
     )
 

@@ -17,7 +17,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from customer_segmentation.versions import VERSION_STAMP, complete_versions, lineage
+from .marks import all_versions, complete_versions, lineage
 
 
 def versioned_datasets(data_dir: Path) -> dict[Path, list[str]]:
@@ -25,10 +25,7 @@ def versioned_datasets(data_dir: Path) -> dict[Path, list[str]]:
     its versions, oldest first."""
     found: dict[Path, list[str]] = {}
     for folder in sorted(p for p in data_dir.rglob("*") if p.is_dir()):
-        stamps = sorted(
-            c.name for c in folder.iterdir() if c.is_dir() and VERSION_STAMP.match(c.name)
-        )
-        if stamps:
+        if stamps := all_versions(folder):
             found[folder] = stamps
     return found
 

@@ -1,5 +1,5 @@
-"""Read-only access to the previous version of a versioned dataset, so a
-training run can compare itself with the one before it."""
+"""Catalog datasets of the versioning layer: the previous version of a
+dataset, and the version of a dataset as data a node can take as input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError, Version
 from kedro.io.core import parse_dataset_definition
 
-from customer_segmentation.versions import complete_versions, previous_version
+from .choice import previous_version
+from .marks import complete_versions
 
 
 class PreviousVersionDataset(AbstractDataset):
@@ -18,7 +19,7 @@ class PreviousVersionDataset(AbstractDataset):
 
     Without ``relative_to``, "previous" is the newest complete version when the
     catalog was created. With ``relative_to`` (another catalog entry, such as
-    the model), the project's ``RunLock`` hook resolves it once the run holds
+    the model), the project's versioning hook resolves it once the run holds
     its lock: the reference's complete version just before the one this run
     uses, or for another dataset, the version made from that one. So drift is
     measured against the model before this run's model, also when the
@@ -27,7 +28,7 @@ class PreviousVersionDataset(AbstractDataset):
     Example::
 
         previous_segment_profiles:
-          type: customer_segmentation.datasets.PreviousVersionDataset
+          type: customer_segmentation.versioning.PreviousVersionDataset
           relative_to: segmentation_model
           dataset:
             type: pandas.CSVDataset
@@ -63,15 +64,48 @@ class PreviousVersionDataset(AbstractDataset):
         if self._previous is None:
             return None
         dataset_class, kwargs = parse_dataset_definition(self._config)
-        data = dataset_class(**kwargs, version=Version(self._previous, None)).load()
-        if hasattr(data, "attrs"):
-            data.attrs["kedro_version"] = self._previous
-        else:
-            data.kedro_version_ = self._previous
-        return data
+        return dataset_class(**kwargs, version=Version(self._previous, None)).load()
 
     def save(self, data: Any) -> None:
         raise DatasetError("PreviousVersionDataset is read-only")
 
     def _describe(self) -> dict[str, Any]:
         return {"dataset": self._config, "relative_to": self.relative_to, "version": self._previous}
+
+
+class VersionDataset(AbstractDataset):
+    """The version (a Kedro timestamp string) of another catalog entry, ``of``,
+    as this run uses it: so a node that reports which model it used declares
+    the model's version as an input instead of guessing it. ``None`` for an
+    unversioned entry or an empty ``PreviousVersionDataset``.
+
+    The versioning hook resolves it before the first node; the catalog's
+    dataset factory ``{name}_version`` makes one for any entry::
+
+        "{name}_version":
+          type: customer_segmentation.versioning.VersionDataset
+          of: "{name}"
+    """
+
+    def __init__(self, of: str, metadata: dict[str, Any] | None = None):
+        self.of = of
+        self.metadata = metadata
+        self._resolved = False
+        self._version: str | None = None
+
+    def resolve(self, version: str | None) -> None:
+        self._version, self._resolved = version, True
+
+    def load(self) -> str | None:
+        if not self._resolved:
+            raise DatasetError(
+                f"The version of '{self.of}' is resolved by the project's versioning hook "
+                "when a run starts; load it within a KedroSession run"
+            )
+        return self._version
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("VersionDataset is read-only")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"of": self.of, "version": self._version}

@@ -1,5 +1,0 @@
-"""Project datasets."""
-
-from .previous_version import PreviousVersionDataset
-
-__all__ = ["PreviousVersionDataset"]

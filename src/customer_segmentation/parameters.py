@@ -1,0 +1,191 @@
+"""The shape of every project parameter, checked once before the first node.
+
+Each top-level block of ``conf/*/parameters*.yml`` has a pydantic model here.
+Unknown keys are errors (a misspelled ``k_mx`` would otherwise be ignored and
+the default used), and so are values of the wrong type or out of range. The
+project's ``ParameterCheck`` hook validates the merged parameters (base,
+environment and ``--params``) when a run's context is created, and raises one
+``ParameterError`` naming every bad key; nodes then receive plain values.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfileOnly(_Block):
+    numeric: list[str] = []
+    categorical: list[str] = []
+
+
+class Features(_Block):
+    id_column: str
+    numeric: list[str] = Field(min_length=1)
+    categorical: dict[str, list[Any]] = {}
+    profile_only: ProfileOnly = ProfileOnly()
+
+
+class DataGeneration(_Block):
+    n_customers: int = Field(ge=1)
+    random_seed: int
+    missing_value_share: float = Field(ge=0, lt=1)
+    numeric_bounds: dict[str, dict[str, Any]]
+    latent_correlations: list[list[Any]]
+    city_weights: dict[str, float]
+    personas: dict[str, dict[str, Any]]
+
+
+class Preprocessing(_Block):
+    log_columns: list[str] = []
+    categorical_weight: float = Field(default=1.0, gt=0)
+    pca_components: int | float | None = None
+    random_seed: int = 0
+
+
+class ModelSelection(_Block):
+    k_min: int = Field(ge=2)
+    k_max: int = Field(ge=2)
+    criterion: Literal[
+        "consensus",
+        "elbow",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "stability",
+        "gmm_bic",
+    ]
+    stability_resamples: int = Field(ge=1)
+    stability_sample_size: int = Field(ge=10)
+    stability_n_init: int = Field(ge=1)
+    min_stability: float = Field(ge=-1, le=1)
+    bic_sample_size: int = Field(ge=10)
+    structure_margin: float
+    n_init: int = Field(ge=1)
+    random_seed: int
+    selection_sample_size: int = Field(ge=10)
+    silhouette_sample_size: int = Field(ge=10)
+    comparison_sample_size: int = Field(ge=10)
+    hdbscan_min_cluster_share: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _k_range(self) -> ModelSelection:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min ({self.k_min}) must not exceed k_max ({self.k_max})")
+        return self
+
+
+class Scatter(_Block):
+    x: str
+    y: str
+    max_points: int = Field(ge=10)
+    random_seed: int
+
+
+class Naming(_Block):
+    features: list[str] = []
+    threshold: float = Field(ge=0)
+    max_terms: int = Field(ge=1)
+    max_categories: int = Field(ge=1)
+    labels: dict[str, str] = {}
+
+
+class Rule(_Block):
+    action: str
+    why: str
+    when: dict[str, str] = {}
+
+
+class Recommendations(_Block):
+    value_weights: dict[str, float]
+    rules: list[Rule] = Field(min_length=1)
+
+
+class Targeting(_Block):
+    segments: list[int] = []
+    top_priorities: int = Field(ge=0)
+
+
+class Report(_Block):
+    highlight_columns: list[str] = []
+
+
+class Drift(_Block):
+    max_psi: float = Field(ge=0)
+    min_ari: float
+    max_centre_shift_sd: float = Field(ge=0)
+    fail_on_drift: bool
+    ari_sample_size: int = Field(ge=10)
+
+
+class SegmentAnalysis(_Block):
+    scatter: Scatter
+    naming: Naming
+    recommendations: Recommendations
+    targeting: Targeting
+    report: Report
+    drift: Drift
+
+
+class Scoring(_Block):
+    id_pattern: str | None = None
+    max_abs_z: float = Field(gt=0)
+
+
+class ProjectParameters(_Block):
+    features: Features
+    data_generation: DataGeneration
+    preprocessing: Preprocessing
+    model_selection: ModelSelection
+    segment_analysis: SegmentAnalysis
+    scoring: Scoring
+
+
+class ParameterError(ValueError):
+    """Parameters that do not fit ``ProjectParameters``; names every bad key."""
+
+
+def _known_keys(model: type[BaseModel], path: tuple) -> list[str]:
+    """The keys allowed where ``path`` (without its last part) points."""
+    for part in path[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        annotation = getattr(field, "annotation", None)
+        inner = getattr(annotation, "__args__", None) or (annotation,)
+        found = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if found is None:
+            return []
+        model = found
+    return list(model.model_fields)
+
+
+def check_parameters(parameters: dict[str, Any]) -> None:
+    """Raises ``ParameterError`` listing every parameter that is unknown,
+    missing, of the wrong type or out of range, each by its dotted key."""
+    try:
+        ProjectParameters.model_validate(parameters)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            key = ".".join(str(part) for part in item["loc"])
+            if item["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(
+                    str(item["loc"][-1]), _known_keys(ProjectParameters, item["loc"]), n=1
+                )
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                problems.append(f"'{key}': unknown parameter{hint}")
+            elif item["type"] == "missing":
+                problems.append(f"'{key}': missing")
+            else:
+                problems.append(f"'{key}': {item['msg']} (got {item.get('input')!r})")
+        raise ParameterError(
+            "Invalid parameters (conf/<env>/parameters*.yml or --params):\n  - "
+            + "\n  - ".join(problems)
+        ) from None

@@ -1,0 +1,204 @@
+"""Pictures of model selection: scores by k, stability, the silhouette of
+each customer and the algorithm comparison. Each function is a node that
+returns one Matplotlib figure; the catalog saves it as a PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import silhouette_samples
+from sklearn.pipeline import Pipeline
+
+from customer_segmentation import model as segmentation
+
+
+def plot_algorithm_comparison(algorithm_comparison: pd.DataFrame) -> Figure:
+    """Silhouette of each algorithm and its agreement with KMeans; grey bars
+    cannot score new customers, so they are reported but never deployed."""
+    figure = Figure(figsize=(10, 4.5), layout="constrained")
+    axes = figure.subplots(1, 2, sharey=True)
+    names = [
+        f"{row.algorithm} ({row.segments}"
+        + (f", {row.noise_share:.0%} noise)" if row.noise_share > 0 else ")")
+        for row in algorithm_comparison.itertuples()
+    ]
+    colours = [
+        "C3" if row.deployed else ("C0" if row.scores_new_customers else "C7")
+        for row in algorithm_comparison.itertuples()
+    ]
+    for ax, column, label in (
+        (axes[0], "silhouette", "mean silhouette (higher is better)"),
+        (axes[1], "agreement_with_kmeans", "adjusted Rand index with KMeans"),
+    ):
+        bars = ax.barh(names, algorithm_comparison[column].fillna(0), color=colours)
+        ax.bar_label(bars, fmt="%.2f", padding=3)
+        ax.set_xlabel(label)
+        ax.set_xlim(0, 1.15)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].invert_yaxis()
+    axes[0].set_ylabel("algorithm (segments found)")
+    figure.suptitle(
+        "Algorithms on the same customers "
+        "(red: deployed model; grey: cannot score new customers, reported only)"
+    )
+    return figure
+
+
+def _circle_k(
+    axes, cluster_count_scores: pd.DataFrame, column: str, k: int, colour: str, label: str
+) -> None:
+    """Circles the point of ``column`` at ``k`` on a score-by-k plot."""
+    value = cluster_count_scores.set_index("k").loc[k, column]
+    axes.scatter(
+        [k],
+        [value],
+        s=160,
+        facecolors="none",
+        edgecolors=colour,
+        linewidths=2,
+        label=label,
+        zorder=3,
+    )
+
+
+def _score_plot(
+    cluster_count_scores: pd.DataFrame, selected_k: int, column: str, ylabel: str, title: str
+) -> Figure:
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    axes = figure.subplots()
+    axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
+    _circle_k(axes, cluster_count_scores, column, selected_k, "C3", f"selected k = {selected_k}")
+    axes.set_xticks(cluster_count_scores["k"])
+    axes.set_xlabel("number of segments k")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return figure
+
+
+def plot_elbow(cluster_count_scores: pd.DataFrame, selected_k: int) -> Figure:
+    """Inertia (within-segment sum of squares) by k: the bend of the curve is
+    where adding segments stops paying off."""
+    return _score_plot(
+        cluster_count_scores,
+        selected_k,
+        "inertia",
+        "inertia (within-segment sum of squares)",
+        "Elbow: inertia by number of segments",
+    )
+
+
+def plot_silhouette(cluster_count_scores: pd.DataFrame, selected_k: int) -> Figure:
+    """Mean silhouette by k: higher means customers sit closer to their own
+    segment than to the next one."""
+    return _score_plot(
+        cluster_count_scores,
+        selected_k,
+        "silhouette",
+        "mean silhouette (-1 to 1, higher is better)",
+        "Silhouette by number of segments",
+    )
+
+
+_CRITERIA_PANELS = (
+    ("inertia", "inertia (elbow)", None),
+    ("silhouette", "silhouette (higher is better)", "silhouette"),
+    ("calinski_harabasz", "Calinski-Harabasz (higher is better)", "calinski_harabasz"),
+    ("davies_bouldin", "Davies-Bouldin (lower is better)", "davies_bouldin"),
+    ("stability_mean", "bootstrap stability, ARI (higher is better)", "stability"),
+    ("gmm_bic", "Gaussian mixture BIC (lower is better)", "gmm_bic"),
+)
+
+
+def plot_criteria(
+    cluster_count_scores: pd.DataFrame, k_per_criterion: dict, selected_k: int
+) -> Figure:
+    """Every criterion by k on one figure: each panel circles the k that
+    criterion alone prefers and marks the selected k with a dashed line, so
+    agreement or disagreement is visible at a glance."""
+    figure = Figure(figsize=(12, 7), layout="constrained")
+    panels = figure.subplots(2, 3, sharex=True).ravel()
+    for axes, (column, title, criterion) in zip(panels, _CRITERIA_PANELS):
+        axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
+        preferred = k_per_criterion.get(criterion or "elbow")
+        if preferred is not None:
+            _circle_k(
+                axes, cluster_count_scores, column, preferred, "C1", f"best alone: k = {preferred}"
+            )
+            axes.legend(loc="best", fontsize="small")
+        axes.axvline(selected_k, color="C3", linestyle="--", alpha=0.7)
+        axes.set_title(title, fontsize="medium")
+        axes.grid(alpha=0.3)
+        axes.set_xticks(cluster_count_scores["k"])
+    for axes in panels[3:]:
+        axes.set_xlabel("number of segments k")
+    figure.suptitle(f"Criteria by number of segments (dashed red line: selected k = {selected_k})")
+    return figure
+
+
+def plot_stability(
+    cluster_count_scores: pd.DataFrame, selected_k: int, min_stability: float
+) -> Figure:
+    """Bootstrap stability by k (mean and spread of the adjusted Rand index of
+    refits on resampled customers): below the dashed line, the segments change
+    from one resample to the next and should not be trusted."""
+    figure = Figure(figsize=(7, 4.5), layout="constrained")
+    axes = figure.subplots()
+    axes.errorbar(
+        cluster_count_scores["k"],
+        cluster_count_scores["stability_mean"],
+        yerr=cluster_count_scores["stability_std"],
+        marker="o",
+        capsize=4,
+        label="mean ± standard deviation",
+    )
+    axes.axhline(
+        min_stability, color="C3", linestyle="--", label=f"min_stability = {min_stability}"
+    )
+    axes.axvline(selected_k, color="grey", linestyle=":", label=f"selected k = {selected_k}")
+    axes.set_ylim(min(0.0, cluster_count_scores["stability_mean"].min() - 0.1), 1.05)
+    axes.set_xticks(cluster_count_scores["k"])
+    axes.set_xlabel("number of segments k")
+    axes.set_ylabel("adjusted Rand index with the full fit")
+    axes.set_title("Stability: do the same segments come back on resampled customers?")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left")
+    return figure
+
+
+def plot_silhouette_diagram(
+    selection_features: pd.DataFrame,
+    segmentation_model: Pipeline,
+    sample_size: int,
+    random_seed: int,
+) -> Figure:
+    """The silhouette of every customer (of a seeded sample of at most
+    ``sample_size``) at the selected k, sorted within each segment:
+    wide, even blades mean well-separated segments; negative values are
+    customers closer to another segment than to their own."""
+    size = min(len(selection_features), sample_size)
+    sample = selection_features.sample(size, random_state=random_seed)
+    labels = segmentation.clustering(segmentation_model).predict(sample)
+    values = silhouette_samples(sample, labels)
+    figure = Figure(figsize=(7, 6), layout="constrained")
+    axes = figure.subplots()
+    bottom = 0
+    for segment in np.unique(labels):
+        blade = np.sort(values[labels == segment])
+        axes.fill_betweenx(
+            np.arange(bottom, bottom + len(blade)), 0, blade, alpha=0.8, color=f"C{segment % 10}"
+        )
+        axes.text(-0.05, bottom + len(blade) / 2, str(segment), ha="right", va="center")
+        bottom += len(blade) + max(10, size // 100)
+    axes.axvline(values.mean(), color="C3", linestyle="--", label=f"mean = {values.mean():.2f}")
+    axes.set_yticks([])
+    axes.set_xlabel("silhouette (-1 to 1)")
+    axes.set_ylabel("customers, grouped by segment")
+    axes.set_title(
+        f"Silhouette of each customer at k = {len(np.unique(labels))} ({size:,} customers)"
+    )
+    axes.legend(loc="lower right")
+    axes.grid(axis="x", alpha=0.3)
+    return figure

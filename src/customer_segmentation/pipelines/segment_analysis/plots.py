@@ -1,0 +1,201 @@
+"""Pictures of the segments for marketers: sizes, profiles, a map and two
+features in original units. Each function is a node that returns one
+Matplotlib figure; the catalog saves it as a PNG that the report embeds."""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+
+from customer_segmentation import model as segmentation
+from customer_segmentation.features import FeatureSpec
+
+from .nodes import column_label
+
+logger = logging.getLogger(__name__)
+
+
+def _plot_axes(customers: pd.DataFrame, features: dict, scatter: dict) -> tuple[str, str]:
+    """The configured axes, or the first two numeric features when the data
+    lacks them (a user's own data need not have income or order value)."""
+    wanted = [scatter["x"], scatter["y"]]
+    if all(column in customers.columns for column in wanted):
+        return scatter["x"], scatter["y"]
+    numeric = list(FeatureSpec.parse(features).numeric)
+    fallback = (numeric + numeric)[:2]
+    logger.warning(
+        "segment_analysis.scatter axes %s are not in the data; plotting %s instead",
+        wanted,
+        fallback,
+    )
+    return fallback[0], fallback[1]
+
+
+def _sample(segmented_customers: pd.DataFrame, scatter: dict) -> pd.DataFrame:
+    """At most ``max_points`` customers, sampled with ``random_seed``: what a
+    picture shows costs the same at a thousand customers as at ten million."""
+    if len(segmented_customers) <= scatter["max_points"]:
+        return segmented_customers
+    return segmented_customers.sample(scatter["max_points"], random_state=scatter["random_seed"])
+
+
+def plot_segment_scatter(
+    segmented_customers: pd.DataFrame, features: dict, scatter: dict
+) -> Figure:
+    """Scatter of two features in original units (by default annual income
+    against average order value) coloured by segment; at most ``max_points``
+    customers, sampled with ``random_seed``, are drawn so large runs stay fast."""
+    x, y = _plot_axes(segmented_customers, features, scatter)
+    segmented = _sample(segmented_customers, scatter)
+    figure = Figure(figsize=(8, 6), layout="constrained")
+    axes = figure.subplots()
+    sizes = segmented_customers["segment"].value_counts()
+    for segment, members in segmented.groupby("segment"):
+        axes.scatter(
+            members[x],
+            members[y],
+            s=12,
+            alpha=0.6,
+            label=f"{segment} ({sizes[segment]:,} customers)",
+        )
+    outside = 0
+    for column, set_limits in ((x, axes.set_xlim), (y, axes.set_ylim)):
+        first, third = segmented[column].quantile([0.25, 0.75])
+        low = max(first - 3 * (third - first), segmented[column].min())
+        high = min(third + 3 * (third - first), segmented[column].max())
+        outside_column = ~segmented[column].between(low, high) & segmented[column].notna()
+        if outside_column.any() and high > low:
+            # A few extreme values (an income of 666,666, say) would squash everyone else.
+            margin = 0.05 * (high - low)
+            set_limits(low - margin, high + margin)
+            outside += int(outside_column.sum())
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.set_xlabel(x.replace("_", " "))
+    axes.set_ylabel(y.replace("_", " "))
+    title = f"Segments by {x.replace('_', ' ')} and {y.replace('_', ' ')}"
+    if len(segmented) < len(segmented_customers):
+        title += f" ({len(segmented):,} of {len(segmented_customers):,} customers shown)"
+    if outside:
+        noun = "value" if outside == 1 else "values"
+        title += f"\n{outside:,} extreme {noun} beyond the axes (over 3 IQR from the quartiles)"
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(title="segment", markerscale=2)
+    return figure
+
+
+def plot_segment_sizes(segment_profiles: pd.DataFrame) -> Figure:
+    """Customers per segment, with each segment's share of the base."""
+    profiles = segment_profiles.sort_values("customers")
+    figure = Figure(figsize=(8, 0.6 * len(profiles) + 1.5), layout="constrained")
+    axes = figure.subplots()
+    bars = axes.barh(
+        [f"{row.segment}: {row.name}" for row in profiles.itertuples()],
+        profiles["customers"],
+        color=[f"C{segment % 10}" for segment in profiles["segment"]],
+    )
+    axes.bar_label(
+        bars,
+        labels=[f"{row.customers:,} ({row.share:.0%})" for row in profiles.itertuples()],
+        padding=3,
+    )
+    axes.set_xlim(0, profiles["customers"].max() * 1.25)
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.set_xlabel("customers")
+    axes.set_title("Segment sizes")
+    axes.grid(axis="x", alpha=0.3)
+    return figure
+
+
+def plot_profile_heatmap(segment_profiles: pd.DataFrame, features: dict, naming: dict) -> Figure:
+    """How each segment (a column) differs from the whole customer base on
+    every numeric column (a row): the difference of its mean in standard
+    deviations (z-score), red above and blue below the base."""
+    numeric = FeatureSpec.parse(features).described_numeric
+    z = segment_profiles.set_index("segment")[[f"{c}_z" for c in numeric]].to_numpy(float).T
+    labels = naming.get("labels") or {}
+    figure = Figure(
+        figsize=(4 + 1.9 * len(segment_profiles), 2.2 + 0.42 * len(numeric)),
+        layout="constrained",
+    )
+    axes = figure.subplots()
+    limit = max(1.0, float(abs(z).max()))
+    image = axes.imshow(z, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+    axes.set_yticks(range(len(numeric)), [column_label(c, labels) for c in numeric])
+    axes.set_xticks(
+        range(len(segment_profiles)),
+        [textwrap.fill(f"{row.segment}: {row.name}", 18) for row in segment_profiles.itertuples()],
+        fontsize="small",
+    )
+    axes.xaxis.tick_top()
+    for (row, column), value in np.ndenumerate(z):
+        axes.text(
+            column,
+            row,
+            f"{value:+.1f}",
+            ha="center",
+            va="center",
+            color="white" if abs(value) > 0.6 * limit else "black",
+            fontsize="small",
+        )
+    figure.colorbar(image, ax=axes, label="difference from all customers (SD)", shrink=0.8)
+    axes.set_xlabel("Segment profiles: each column's mean against the whole customer base")
+    return figure
+
+
+def plot_segment_map(
+    segmented_customers: pd.DataFrame, segmentation_model: Pipeline, scatter: dict
+) -> Figure:
+    """All customers (at most ``max_points``, sampled) on the first two
+    principal components of the model's encoded features, coloured by
+    segment: a map of how the segments sit relative to one another."""
+    segmented = _sample(segmented_customers, scatter)
+    encoded = segmentation.preprocessor(segmentation_model).transform(segmented)
+    pca = PCA(n_components=2, random_state=scatter["random_seed"]).fit(encoded)
+    points = pca.transform(encoded)
+    centres = pca.transform(
+        pd.DataFrame(
+            segmentation.clustering(segmentation_model).cluster_centers_, columns=encoded.columns
+        )
+    )
+    figure = Figure(figsize=(8, 6), layout="constrained")
+    axes = figure.subplots()
+    for segment in sorted(segmented["segment"].unique()):
+        members = (segmented["segment"] == segment).to_numpy()
+        axes.scatter(
+            points[members, 0],
+            points[members, 1],
+            s=10,
+            alpha=0.5,
+            color=f"C{segment % 10}",
+            label=f"segment {segment}",
+        )
+        axes.annotate(
+            str(segment),
+            centres[segment],
+            ha="center",
+            va="center",
+            fontsize=14,
+            fontweight="bold",
+            bbox={"boxstyle": "circle", "fc": "white", "ec": f"C{segment % 10}"},
+        )
+    ratio = pca.explained_variance_ratio_
+    axes.set_xlabel(f"first principal component ({ratio[0]:.0%} of the variance)")
+    axes.set_ylabel(f"second principal component ({ratio[1]:.0%} of the variance)")
+    shown = (
+        f"{len(segmented):,} of {len(segmented_customers):,} customers"
+        if len(segmented) < len(segmented_customers)
+        else f"{len(segmented):,} customers"
+    )
+    axes.set_title(f"Map of the segments ({shown}; numbers mark segment centres)")
+    axes.grid(alpha=0.3)
+    axes.legend(markerscale=2, fontsize="small")
+    return figure

@@ -1,0 +1,46 @@
+"""The one module that reaches into Kedro's versioned datasets.
+
+Kedro has no public API to pin the version a dataset loads after the catalog
+is made, or to ask where a given version of a dataset lives. Everything else
+in ``customer_segmentation.versioning`` goes through these functions, so a
+Kedro upgrade that renames ``_version`` or ``_get_versioned_path`` is fixed
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kedro.io import Version
+
+
+def is_versioned(dataset: Any) -> bool:
+    """Whether ``dataset`` is a versioned file dataset (``versioned: true``)."""
+    return isinstance(getattr(dataset, "_version", None), Version)
+
+
+def pinned_load_version(dataset: Any) -> str | None:
+    """The version the dataset was told to load (``--load-versions``, or
+    pinned by this package), or None when it would load the newest."""
+    return dataset._version.load
+
+
+def pin_load_version(dataset: Any, version: str) -> None:
+    """Makes ``dataset`` load ``version``; its save version is untouched."""
+    dataset._version = Version(version, dataset._version.save)
+
+
+def load_version(dataset: Any) -> str | None:
+    """The version the dataset loads now (public Kedro API)."""
+    return dataset.resolve_load_version()
+
+
+def versioned_path(dataset: Any, version: str) -> Path:
+    """The file of ``version`` of a versioned dataset."""
+    return Path(str(dataset._get_versioned_path(version)))
+
+
+def version_folder(dataset: Any) -> Path:
+    """The folder that holds a versioned dataset's version folders."""
+    return versioned_path(dataset, "version").parent.parent
