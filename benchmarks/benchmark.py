@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from sklearn.cluster import KMeans
@@ -73,17 +74,12 @@ def original_approach(project: Path) -> dict:
     raw_folder = project / "data" / "01_raw" / "customers.parquet"
     latest = sorted(raw_folder.iterdir())[-1] / "customers.parquet"
     customers = pd.read_parquet(latest)
-    numeric = [
-        "annual_income",
-        "spending_score",
-        "number_of_purchases",
-        "age",
-        "years_with_company",
-        "average_order_value",
-        "activity_per_week",
+    features = yaml.safe_load((project / "conf" / "base" / "parameters.yml").read_text())[
+        "features"
     ]
-    table = customers[numeric + ["product_category"]].dropna()
-    encoded = pd.get_dummies(table, columns=["product_category"])
+    numeric, categorical = list(features["numeric"]), list(features["categorical"])
+    table = customers[numeric + categorical].dropna()
+    encoded = pd.get_dummies(table, columns=categorical)
     scaled = StandardScaler().fit_transform(encoded)
     silhouettes = {}
     for k in range(2, 11):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 # Before Kedro is imported: no telemetry and no log file in the repository.
@@ -128,6 +130,25 @@ FAST_SELECTION = {
     "comparison_sample_size": 400,
 }
 SMALL_RUN = {"data_generation": {"n_customers": 600}}
+
+
+def run_command(command: list[str], cwd: Path, env: dict | None = None):
+    """Runs a command (``kedro``, ``make``, the packaged entry point) as a
+    user would, in ``cwd``; returns the completed process, whatever its exit."""
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=subprocess_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def kedro_cli(project: Path, *args: str):
+    """``kedro <args>`` in a project copy, with the venv's kedro."""
+    return run_command([str(Path(sys.executable).with_name("kedro")), *args], project)
 
 
 def _merged(base: dict, override: dict) -> dict:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
 import sys
 import types
 from graphlib import TopologicalSorter
@@ -20,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import subprocess_env, version_file, versions
+from tests.conftest import run_command, version_file, versions
 
 pytestmark = pytest.mark.integration
 
@@ -80,14 +79,8 @@ def _run(dag: dict) -> None:
 
 
 def test_airflow_dags_run_the_pipelines_one_task_each(project_copy, tmp_path, monkeypatch):
-    made = subprocess.run(
-        ["make", "airflow-dags", f"BIN={Path(sys.executable).parent}", "INSTALLED="],
-        cwd=project_copy,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    made = run_command(
+        ["make", "airflow-dags", f"BIN={Path(sys.executable).parent}", "INSTALLED="], project_copy
     )
     assert made.returncode == 0, made.stdout + made.stderr
     folder = project_copy / "airflow_dags"

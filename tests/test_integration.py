@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +14,7 @@ from kedro.framework.startup import bootstrap_project
 from kedro_telemetry.plugin import _check_for_telemetry_consent
 
 from customer_segmentation.hooks import SourceDataGuardError
-from tests.conftest import SMALL_RUN, run_session, subprocess_env, version_file, versions
+from tests.conftest import SMALL_RUN, kedro_cli, run_session, version_file, versions
 
 pytestmark = pytest.mark.integration
 
@@ -53,18 +51,6 @@ def snapshot(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
-
-
-def kedro_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("kedro")), *args],
-        cwd=project,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def test_default_run_writes_one_consistent_version_of_everything(project_copy):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.conftest import run_command, subprocess_env
 
 pytestmark = pytest.mark.integration
 
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.integration
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = subprocess_env()
     env.pop("KEDRO_DISABLE_TELEMETRY", None)  # the packaged entry point turns it off itself
-    result = subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    result = run_command(command, cwd, env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
 

@@ -95,8 +95,13 @@ def generate_customers(
     columns: dict[str, np.ndarray] = {
         feature: np.empty(n_customers) for feature in numeric_features
     }
-    product_category = np.empty(n_customers, dtype=object)
-    gender = np.empty(n_customers, dtype=object)
+    # Categorical columns are drawn as codes into categories shared by all
+    # personas, and kept as pandas categoricals: a million strings are slow.
+    categories = {
+        column: list(dict.fromkeys(c for name in persona_names for c in personas[name][column]))
+        for column in ("product_category", "gender")
+    }
+    codes = {column: np.empty(n_customers, dtype=np.int8) for column in categories}
     for persona_index, persona in enumerate(persona_names):
         members = assignment == persona_index
         spec = personas[persona]
@@ -108,12 +113,13 @@ def generate_customers(
             columns[feature][members] = _draw_numeric(
                 spec[feature], latent[members, feature_index], persona, feature
             )
-        for column, target in (("product_category", product_category), ("gender", gender)):
+        for column, shared in categories.items():
             mix = spec[column]
             probabilities = np.array(list(mix.values()), float)
-            target[members] = rng.choice(
-                list(mix), size=int(members.sum()), p=probabilities / probabilities.sum()
+            local = rng.choice(
+                len(mix), size=int(members.sum()), p=probabilities / probabilities.sum()
             )
+            codes[column][members] = np.array([shared.index(c) for c in mix], np.int8)[local]
 
     for feature, bounds in numeric_bounds.items():
         values = np.clip(columns[feature], bounds.get("min"), bounds.get("max"))
@@ -127,14 +133,17 @@ def generate_customers(
         ).clip(0)
 
     cities = np.array(list(city_weights.values()), float)
+    city = rng.choice(len(city_weights), size=n_customers, p=cities / cities.sum())
     customers = pd.DataFrame(
         {
             "customer_id": [f"C{number:07d}" for number in range(1, n_customers + 1)],
             **columns,
-            "product_category": product_category,
-            "gender": gender,
-            "city": rng.choice(list(city_weights), size=n_customers, p=cities / cities.sum()),
-            "persona": np.array(persona_names, dtype=object)[assignment],
+            **{
+                column: pd.Categorical.from_codes(codes[column], categories[column])
+                for column in categories
+            },
+            "city": pd.Categorical.from_codes(city, list(city_weights)),
+            "persona": pd.Categorical.from_codes(assignment, persona_names),
         }
     )
     if missing_value_share > 0:

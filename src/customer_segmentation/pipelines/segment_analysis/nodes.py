@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
@@ -23,6 +24,11 @@ def segment_customers(
     """The validated customers with their ``segment`` column: the one table
     that profiles, pictures and drift read. Every customer must have a
     segment (the model and the customers come from the same run's lineage)."""
+    ids, segment_ids = validated_customers[id_column], customer_segments[id_column]
+    if len(ids) == len(segment_ids) and (ids.to_numpy() == segment_ids.to_numpy()).all():
+        # The usual case: both in the order of the validated table, so the
+        # join by id is a column assignment.
+        return validated_customers.assign(segment=customer_segments["segment"].to_numpy("int64"))
     segmented = validated_customers.merge(
         customer_segments[[id_column, "segment"]], on=id_column, how="left", validate="one_to_one"
     )
@@ -74,6 +80,35 @@ def name_segments(profiles: pd.DataFrame, naming: dict, features: dict) -> pd.Se
     return pd.Series(chosen, name="name")
 
 
+def _category_mix(
+    segments: np.ndarray, values: pd.Series, fixed: list | None, max_categories: int
+) -> pd.DataFrame:
+    """Share of each segment (a row, in segment order) in each category of
+    ``values`` (missing values count as "missing"): the ``fixed`` categories
+    of a feature (other values are in no column), or the ``max_categories``
+    most common values with the rest as "other". Counted with one ``bincount``, as a crosstab of a million
+    text values is slow."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = [*map(str, uniques), "missing"]
+    codes = np.where(codes < 0, len(uniques), codes)
+    k = int(segments.max()) + 1
+    counts = np.bincount(segments * len(labels) + codes, minlength=k * len(labels))
+    counts = pd.DataFrame(counts.reshape(k, len(labels)), columns=labels)
+    counts = counts.loc[:, counts.sum() > 0]
+    members = counts.sum(axis=1).replace(0, 1)
+    if fixed is not None:
+        counts = counts.reindex(columns=[str(c) for c in fixed], fill_value=0).set_axis(
+            fixed, axis=1
+        )
+    else:
+        common = counts.sum().sort_values(ascending=False, kind="stable").index[:max_categories]
+        rest = counts.drop(columns=common).sum(axis=1)
+        counts = counts[list(common)]
+        if rest.any():
+            counts["other"] = rest
+    return counts.div(members, axis=0)
+
+
 def profile_segments(
     segmented_customers: pd.DataFrame,
     segmentation_model: Pipeline,
@@ -99,16 +134,11 @@ def profile_segments(
     profile = profile.join(means).join(grouped[numeric].median().add_suffix("_median"))
     profile = profile.join(z_scores.add_suffix("_z"))
     for column in categorical:
-        values = segmented[column].astype("object").fillna("missing")
-        if column in spec.categories:
-            categories = list(spec.categories[column])
-        else:
-            categories = values.value_counts().index[: naming["max_categories"]].tolist()
-            values = values.where(values.isin(categories), "other")
-            categories += ["other"] if (values == "other").any() else []
-        mix = pd.crosstab(segmented["segment"], values, normalize="index")
-        mix = mix.reindex(columns=categories, fill_value=0.0)
-        profile = profile.join(mix.add_prefix(f"{column}=").rename_axis(columns=None))
+        fixed = list(spec.categories[column]) if column in spec.categories else None
+        mix = _category_mix(
+            segmented["segment"].to_numpy(), segmented[column], fixed, naming["max_categories"]
+        )
+        profile = profile.join(mix.set_axis(profile.index).add_prefix(f"{column}="))
     profile = profile.reset_index()
     profile.insert(1, "name", profile["segment"].map(name_segments(profile, naming, features)))
     profile["model_fingerprint"] = segmentation.fingerprint(segmentation_model)
