@@ -134,9 +134,7 @@ def test_generation_refuses_to_overwrite_user_data(project_copy, customers):
 
 
 def test_crm_example_environment(project_copy):
-    # Production settings: the environment replaces whole parameter blocks
-    # (Kedro's default merge), so a partial fast overlay cannot apply here.
-    run_session(project_copy, "segmentation", env="crm_example", params={}, fast=False)
+    run_session(project_copy, "segmentation", env="crm_example", params={})
     output = "data/crm_example/08_reporting/segment_profiles.csv"
     profiles = pd.read_csv(version_file(project_copy, output))
     assert profiles["customers"].sum() == 2240
@@ -159,13 +157,39 @@ def test_cli_bad_input_exits_non_zero_with_the_reason_logged(project_copy, custo
     broken = customers.drop(columns="persona").astype({"annual_income": object})
     broken.loc[7, "annual_income"] = "unknown"
     _user_environment(project_copy, broken, name="broken")
+    (project_copy / "conf" / "broken" / "parameters.yml").write_text(
+        "preprocessing:\n  first_line: 2\n"
+    )
     result = kedro_cli(project_copy, "run", "--env", "broken", "--pipelines", "segmentation")
     assert result.returncode != 0
-    expected = "column 'annual_income': expected a number, got 'unknown'"
-    assert expected in " ".join((result.stdout + result.stderr).split())
-    log = (project_copy / "logs" / "info.log").read_text()
-    assert expected in log
-    assert "row 7 (customer_id C0000008)" in log
+    expected = (
+        "Error (InvalidCustomerDataError): raw_customers does not match the features parameter:\n"
+        "  - column 'annual_income': expected a number, got 'unknown' in 1 row: "
+        "line 9 (customer_id C0000008)"
+    )
+    assert expected in result.stderr  # one readable block, not a wrapped traceback
+    assert "Traceback" not in result.stderr
+    assert expected in (project_copy / "logs" / "info.log").read_text()
+
+
+def test_an_environment_overrides_one_nested_key(project_copy, customers):
+    """Parameters merge key by key: one label, nothing else repeated."""
+    _user_environment(project_copy, customers.drop(columns="persona"), name="labels")
+    (project_copy / "conf" / "labels" / "parameters.yml").write_text(
+        "segment_analysis:\n  naming:\n    labels:\n      annual_income: revenue\n"
+    )
+    run_session(project_copy, "segmentation", env="labels")
+    profiles = pd.read_csv(version_file(project_copy, VERSIONED["segment_profiles"]))
+    assert profiles["name"].str.contains("revenue").any()
+    assert not profiles["name"].str.contains("income").any()
+
+
+def test_a_misspelled_parameter_stops_the_run_before_any_node(project_copy):
+    result = kedro_cli(project_copy, "run", "--params", "model_selection.k_mx=4")
+    assert result.returncode != 0
+    assert "'model_selection.k_mx': unknown parameter; did you mean 'k_max'?" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project_copy / "data" / "01_raw" / "customers.parquet").exists()
 
 
 def test_viz_build_lists_all_pipelines_with_layers(project_copy):
@@ -206,7 +230,11 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
     assert latest != first
 
     run_session(project_copy, "scoring", params={})
-    batch = pd.read_csv(project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv")
+    batch = pd.read_csv(
+        project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv",
+        dtype={"customer_id": str},
+        skip_blank_lines=False,
+    )
     scored = pd.read_parquet(
         version_file(project_copy, "data/07_model_output/scored_customers.parquet")
     )

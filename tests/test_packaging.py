@@ -44,16 +44,8 @@ def test_packaged_wheel_runs_from_an_empty_folder(project_copy, tmp_path):
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    _run(
-        [
-            str(venv / "bin" / "customer-segmentation"),
-            "--conf-source",
-            str(conf),
-            "--params",
-            "data_generation.n_customers=400",
-        ],
-        empty,
-    )
+    # Exactly the README's command.
+    _run([str(venv / "bin" / "customer-segmentation"), "--conf-source", str(conf)], empty)
     versions = list((empty / "data" / "06_models" / "segmentation_model.pkl").iterdir())
     assert len(versions) == 1
     assert (empty / "data" / "08_reporting" / "segment_report.html").is_dir()

@@ -1,25 +1,37 @@
 """The ``features`` contract: which columns are what, and the table schema.
 
 The ``features`` parameter names the id column, the numeric and categorical
-features the model clusters on, and the profile-only columns that segments
-are described by but never clustered on. ``FeatureSpec`` is its parsed form,
-used by every pipeline; ``customer_schema`` is the pandera schema it implies,
-used both to validate the training table (errors stop the run) and to screen
-a scoring batch (failing rows become rejects).
+features the model clusters on, optional pinned categories and value bounds,
+and the profile-only columns that segments are described by but never
+clustered on. ``FeatureSpec`` is its parsed form, used by every pipeline;
+``customer_schema`` is the pandera schema it implies, used both to validate
+the training table (errors stop the run) and to screen a scoring batch
+(failing rows become rejects).
+
+Ids are text end to end: ``0001`` stays ``0001``. With ``id_column: null``
+the rows are numbered instead (``ROW_NUMBER``, 1 for the first data row).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from customer_segmentation.errors import UserError
+
 _EXAMPLE_ROWS = 3
+ROW_NUMBER = "row_number"
+# A feature whose most common value covers this share of rows cannot separate segments.
+NEAR_CONSTANT_SHARE = 0.99
+_SEPARATORS = {";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}
 
 
-class InvalidCustomerDataError(ValueError):
+class InvalidCustomerDataError(UserError, ValueError):
     """A customer table does not match the ``features`` parameter."""
 
 
@@ -29,30 +41,37 @@ class FeatureSpec:
 
     id_column: str
     numeric: tuple[str, ...]
-    categories: dict[str, tuple[Any, ...]]
+    categorical: tuple[str, ...] = ()
+    pinned: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     profile_numeric: tuple[str, ...] = ()
     profile_categorical: tuple[str, ...] = ()
+    numbered_rows: bool = False
 
     @classmethod
     def parse(cls, features: dict) -> FeatureSpec:
         profile_only = features.get("profile_only") or {}
+        bounds = {}
+        for column, (low, high) in (features.get("bounds") or {}).items():
+            bounds[column] = (
+                -math.inf if low is None else float(low),
+                math.inf if high is None else float(high),
+            )
         return cls(
-            id_column=features["id_column"],
+            id_column=key_column(features.get("id_column")),
             numeric=tuple(features["numeric"]),
-            categories={c: tuple(v) for c, v in (features.get("categorical") or {}).items()},
+            categorical=tuple(features.get("categorical") or ()),
+            pinned={c: tuple(v) for c, v in (features.get("categories") or {}).items()},
+            bounds=bounds,
             profile_numeric=tuple(profile_only.get("numeric") or ()),
             profile_categorical=tuple(profile_only.get("categorical") or ()),
+            numbered_rows=features.get("id_column") is None,
         )
-
-    @property
-    def categorical(self) -> list[str]:
-        """The categorical features, in order."""
-        return list(self.categories)
 
     @property
     def model_columns(self) -> list[str]:
         """The columns the model reads: numeric then categorical features."""
-        return [*self.numeric, *self.categories]
+        return [*self.numeric, *self.categorical]
 
     @property
     def described_numeric(self) -> list[str]:
@@ -62,36 +81,99 @@ class FeatureSpec:
     @property
     def described_categorical(self) -> list[str]:
         """Categorical columns profiled per segment: features, then profile-only."""
-        return list(dict.fromkeys([*self.categories, *self.profile_categorical]))
+        return list(dict.fromkeys([*self.categorical, *self.profile_categorical]))
+
+    @property
+    def used_columns(self) -> list[str]:
+        """Every column the pipelines read, id first."""
+        return list(
+            dict.fromkeys(
+                [
+                    self.id_column,
+                    *self.model_columns,
+                    *self.profile_numeric,
+                    *self.profile_categorical,
+                ]
+            )
+        )
 
     def one_hot_columns(self, columns: list[str]) -> list[str]:
         """Those of ``columns`` (encoded column names) that one-hot encode a
         categorical feature."""
-        return [c for c in columns if any(c.startswith(f"{name}_") for name in self.categories)]
+        return [c for c in columns if any(c.startswith(f"{name}_") for name in self.categorical)]
+
+
+def key_column(id_column: str | None) -> str:
+    """The name of the id column of validated tables: ``features.id_column``,
+    or ``row_number`` when it is null."""
+    return id_column or ROW_NUMBER
+
+
+def ids_as_text(table: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """The table with its id column as text (or numbered rows with
+    ``id_column: null``). Ids a reader parsed as numbers are turned back
+    into text, without a trailing ``.0``; leading zeros lost by that reader
+    cannot come back, which is why the catalog reads ids as text."""
+    if spec.numbered_rows:
+        numbered = table.copy()
+        numbered.insert(0, ROW_NUMBER, pd.array(np.arange(1, len(table) + 1).astype(str)))
+        return numbered
+    if spec.id_column not in table.columns:
+        return table
+    ids = table[spec.id_column]
+    if pd.api.types.is_float_dtype(ids) and (ids.dropna() % 1 == 0).all():
+        ids = ids.astype("Int64")
+    if pd.api.types.is_string_dtype(ids) and not pd.api.types.is_object_dtype(ids):
+        return table
+    return table.assign(**{spec.id_column: ids.astype("string")})
 
 
 def _not_entirely_null(series: pd.Series) -> bool:
     return bool(series.notna().any())
 
 
+def _not_constant(series: pd.Series) -> bool:
+    counts = series.value_counts(dropna=True)
+    return counts.empty or counts.iloc[0] < NEAR_CONSTANT_SHARE * counts.sum()
+
+
 def customer_schema(spec: FeatureSpec, min_rows: int | None = None) -> pa.DataFrameSchema:
     """The pandera schema of a customer table: a unique, non-missing id;
-    numeric feature and profile columns that coerce to numbers; every
-    feature column present. With ``min_rows`` (training), the table needs that
-    many rows and no feature column may be entirely empty."""
+    numeric feature and profile columns that coerce to numbers, inside their
+    ``bounds``; every feature column present. With ``min_rows`` (training),
+    the table needs that many rows and no feature column may be entirely
+    empty, constant or near-constant."""
     training = min_rows is not None
-    not_all_null = [pa.Check(_not_entirely_null, name="not_entirely_null")] if training else []
+    table_checks = (
+        [
+            pa.Check(_not_entirely_null, name="not_entirely_null"),
+            pa.Check(_not_constant, name="not_constant"),
+        ]
+        if training
+        else []
+    )
+
+    def bounded(column: str, checks: list) -> list:
+        if column not in spec.bounds:
+            return list(checks)
+        low, high = spec.bounds[column]
+        return [*checks, pa.Check.in_range(low, high)]
+
     columns = {
         spec.id_column: pa.Column(
-            nullable=False, unique=True, checks=not_all_null, description="customer id"
+            nullable=False, unique=True, checks=table_checks[:1], description="customer id"
         )
     }
     for column in spec.numeric:
-        columns[column] = pa.Column(float, coerce=True, nullable=True, checks=not_all_null)
-    for column in spec.categories:
-        columns[column] = pa.Column(nullable=True, checks=not_all_null)
+        columns[column] = pa.Column(
+            float, coerce=True, nullable=True, checks=bounded(column, table_checks)
+        )
+    for column in spec.categorical:
+        columns[column] = pa.Column(nullable=True, checks=list(table_checks))
     for column in spec.profile_numeric:
-        columns.setdefault(column, pa.Column(float, coerce=True, nullable=True))
+        columns.setdefault(
+            column, pa.Column(float, coerce=True, nullable=True, checks=bounded(column, []))
+        )
     for column in spec.profile_categorical:
         columns.setdefault(column, pa.Column(nullable=True))
     checks = [pa.Check(lambda t: len(t) >= min_rows, name="enough_rows")] if training else []
@@ -102,20 +184,40 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _rows(failures: pd.DataFrame, data: pd.DataFrame, id_column: str) -> str:
-    """Names the first failing rows (0-based) with their id."""
+def _rows(failures: pd.DataFrame, data: pd.DataFrame, spec: FeatureSpec, first_line: int) -> str:
+    """Names the first failing rows by their line in the source, with their id."""
     examples = []
-    for row in failures["index"].head(_EXAMPLE_ROWS):
-        text = f"row {row}"
-        if id_column in data.columns and row in data.index:
-            text += f" ({id_column} {data.at[row, id_column]})"
+    for row in failures["index"].dropna().head(_EXAMPLE_ROWS):
+        text = f"line {int(row) + first_line}"
+        if not spec.numbered_rows and spec.id_column in data.columns and row in data.index:
+            text += f" ({spec.id_column} {data.at[row, spec.id_column]})"
         examples.append(text)
     more = f" and {len(failures) - _EXAMPLE_ROWS} more" if len(failures) > _EXAMPLE_ROWS else ""
     return ", ".join(examples) + more
 
 
-def describe_failures(
-    failures: pd.DataFrame, data: pd.DataFrame, spec: FeatureSpec, min_rows: int, name: str
+def _separator_hint(data: pd.DataFrame, missing: list[str], spec: FeatureSpec) -> str | None:
+    """When most expected columns are missing because the file was read with
+    the wrong separator, which separator to set."""
+    if len(missing) < max(1, len(spec.used_columns) // 2):
+        return None
+    header = " ".join(str(c) for c in data.columns)
+    for separator, shown in _SEPARATORS.items():
+        if separator in header:
+            return (
+                f"the header reads {header[:60]!r}: the file seems to be separated by {shown}; "
+                f"set it in the catalog entry (load_args: {{sep: {shown.split()[0]}}})"
+            )
+    return None
+
+
+def describe_failures(  # noqa: PLR0912 - one branch per kind of problem
+    failures: pd.DataFrame,
+    data: pd.DataFrame,
+    spec: FeatureSpec,
+    min_rows: int,
+    name: str,
+    first_line: int,
 ) -> list[str]:
     """Turns pandera's failure cases into one sentence per column and problem,
     table-wide problems first, each naming the column, rows and expectation."""
@@ -126,7 +228,7 @@ def describe_failures(
     messages: list[tuple[int, str]] = []
     not_numbers: set[str] = set()
     for (column, check), group in failures.groupby(["column", "check"], sort=False):
-        count, rows = len(group), _rows(group, data, spec.id_column)
+        count, rows = len(group), _rows(group, data, spec, first_line)
         if check == "enough_rows":
             messages.append(
                 (
@@ -136,13 +238,25 @@ def describe_failures(
                 )
             )
         elif check == "column_in_dataframe":
+            missing = list(group["failure_case"])
             messages += [
-                (1, f"column '{missing}' is missing: the features parameter expects it")
-                for missing in group["failure_case"]
+                (1, f"column '{c}' is missing: {_where(c, spec)} names it") for c in missing
             ]
+            if hint := _separator_hint(data, missing, spec):
+                messages.append((1, hint))
         elif check == "not_entirely_null":
             messages.append(
                 (2, f"column '{column}': every value is missing; expected at least one value")
+            )
+        elif check == "not_constant" and column not in entirely_null:
+            top = data[column].value_counts(normalize=True)
+            messages.append(
+                (
+                    2,
+                    f"column '{column}': {top.iloc[0]:.1%} of the rows hold {_show(top.index[0])}, so "
+                    "it cannot separate segments; remove it from the features (or make it "
+                    "profile-only)",
+                )
             )
         elif check == "not_nullable" and column not in entirely_null:
             messages.append((3, f"column '{column}': {_count(count, 'row')} without an id: {rows}"))
@@ -162,27 +276,94 @@ def describe_failures(
                     f"{_count(count, 'row')}: {rows}",
                 )
             )
+        elif check.startswith("in_range"):
+            values = ", ".join(_show(v) for v in group["failure_case"].drop_duplicates().head(3))
+            messages.append(
+                (
+                    3,
+                    f"column '{column}': {values} outside its {bounds_text(spec, column)} "
+                    f"(features.bounds) in {_count(count, 'row')}: {rows}",
+                )
+            )
         elif check != "not_nullable":
             messages.append((4, f"column '{column}': failed {check} in {_count(count, 'row')}"))
     return [text for _, text in sorted(messages, key=lambda item: item[0])]
 
 
+def _show(value: Any) -> str:
+    """A value as a person writes it: 40 rather than np.float64(40.0)."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return f"{float(value):g}"
+    return repr(str(value))
+
+
+def bounds_text(spec: FeatureSpec, column: str) -> str:
+    low, high = spec.bounds[column]
+    return f"bounds [{low:g}, {high:g}]".replace("-inf", "none").replace("inf", "none")
+
+
+def _where(column: str, spec: FeatureSpec) -> str:
+    """Which key of the features parameter names ``column``."""
+    if column == spec.id_column:
+        return "features.id_column"
+    if column in spec.numeric:
+        return "features.numeric"
+    if column in spec.categorical:
+        return "features.categorical"
+    if column in spec.profile_numeric:
+        return "features.profile_only.numeric"
+    return "features.profile_only.categorical"
+
+
+def check_pinned_categories(table: pd.DataFrame, spec: FeatureSpec) -> list[str]:
+    """Problems with ``features.categories``: a pinned category that is only
+    a differently written value of the data (case, spaces), or a pinned list
+    that matches none of the data's values."""
+    problems = []
+    for column, pinned in spec.pinned.items():
+        if column not in table.columns:
+            continue
+        seen = table[column].dropna().astype(str).unique().tolist()
+        normal = {value.strip().casefold(): value for value in seen}
+        for category in pinned:
+            written = normal.get(str(category).strip().casefold())
+            if written is not None and written != str(category):
+                problems.append(
+                    f"column '{column}': pinned category {category!r} is written {written!r} "
+                    "in the data; fix features.categories"
+                )
+        if not set(map(str, pinned)) & set(seen):
+            problems.append(
+                f"column '{column}': none of the pinned categories {list(pinned)} occurs in "
+                f"the data, whose values are {sorted(seen)[:10]}; fix features.categories "
+                "or remove the column from it to learn the categories"
+            )
+    return problems
+
+
 def validate_customer_table(
-    table: pd.DataFrame, spec: FeatureSpec, min_rows: int, name: str
+    table: pd.DataFrame, spec: FeatureSpec, min_rows: int, name: str, first_line: int
 ) -> pd.DataFrame:
-    """The table with numeric columns coerced to numbers, or one
-    ``InvalidCustomerDataError`` listing every problem (missing or non-numeric
-    columns, too few rows, missing or duplicate ids, entirely empty columns),
-    each naming its column and, where there is one, its rows."""
+    """The table with ids as text and numeric columns coerced to numbers, or
+    one ``InvalidCustomerDataError`` listing every problem (missing or
+    non-numeric columns, too few rows, missing or duplicate ids, empty,
+    constant or out-of-bounds columns, mistyped pinned categories), each
+    naming its column and, where there is one, its lines in the source
+    (``first_line`` is the line of the first data row)."""
     if table.empty:
         raise InvalidCustomerDataError(
             f"{name} is empty: expected at least {min_rows} customer rows (model_selection.k_max)"
         )
+    table = ids_as_text(table, spec)
+    problems = []
     try:
-        return customer_schema(spec, min_rows).validate(table, lazy=True)
+        validated = customer_schema(spec, min_rows).validate(table, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        problems = describe_failures(errors.failure_cases, table, spec, min_rows, name)
+        problems = describe_failures(errors.failure_cases, table, spec, min_rows, name, first_line)
+        validated = None
+    problems += check_pinned_categories(table, spec)
+    if problems:
         raise InvalidCustomerDataError(
-            f"{name} does not match the features parameter "
-            "(rows are counted from 0, after the header):\n  - " + "\n  - ".join(problems)
-        ) from None
+            f"{name} does not match the features parameter:\n  - " + "\n  - ".join(problems)
+        )
+    return validated

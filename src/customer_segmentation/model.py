@@ -24,6 +24,9 @@ PCA_STEP = "pca"
 NUMERIC_BLOCK = "numeric"
 LOG_NUMERIC_BLOCK = "log_numeric"
 CATEGORICAL_BLOCK = "categorical"
+PINNED_CATEGORICAL_BLOCK = "pinned_categorical"
+CATEGORICAL_BLOCKS = (CATEGORICAL_BLOCK, PINNED_CATEGORICAL_BLOCK)
+MISSING_CATEGORY = "missing"
 
 
 def segmentation_model(preprocessor: ColumnTransformer | Pipeline, kmeans: KMeans) -> Pipeline:
@@ -69,3 +72,34 @@ def scaled_numeric(model: Pipeline, numeric: pd.DataFrame) -> pd.DataFrame:
             values = transformer.transform(numeric[list(names)])
         scaled.append(pd.DataFrame(np.asarray(values, float), columns=names, index=numeric.index))
     return pd.concat(scaled, axis=1)
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Categorical columns as text, with missing values as the category
+    "missing" (the first step of the one-hot blocks)."""
+    return frame.astype(object).where(frame.notna(), MISSING_CATEGORY).astype(str)
+
+
+def set_training_range(preprocessor, low: pd.Series, high: pd.Series) -> None:
+    """Keeps the training minimum and maximum of each numeric column with the
+    fitted preprocessor (scoring rejects far values only outside them)."""
+    column_transformer(preprocessor).training_range_ = {
+        column: (float(low[column]), float(high[column])) for column in low.index
+    }
+
+
+def training_range(model: Pipeline) -> dict[str, tuple[float, float]]:
+    """The training minimum and maximum of each numeric column."""
+    return getattr(column_transformer(preprocessor(model)), "training_range_", {})
+
+
+def fitted_categories(model: Pipeline) -> dict[str, list[str]]:
+    """The categories the model's one-hot blocks know, per categorical column."""
+    columns = column_transformer(preprocessor(model))
+    known = {}
+    for name, transformer, names in columns.transformers_:
+        if name in CATEGORICAL_BLOCKS:
+            encoder = transformer[-1]
+            for column, categories in zip(names, encoder.categories_, strict=True):
+                known[column] = [str(c) for c in categories]
+    return known

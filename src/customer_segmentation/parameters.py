@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from customer_segmentation.errors import UserError
+
 
 class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -26,10 +28,25 @@ class ProfileOnly(_Block):
 
 
 class Features(_Block):
-    id_column: str
+    id_column: str | None
     numeric: list[str] = Field(min_length=1)
-    categorical: dict[str, list[Any]] = {}
+    categorical: list[str] = []
+    categories: dict[str, list[Any]] = {}
+    bounds: dict[str, tuple[float | None, float | None]] = {}
     profile_only: ProfileOnly = ProfileOnly()
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Features:
+        for column in self.categories:
+            if column not in self.categorical:
+                raise ValueError(f"categories names '{column}', which is not in categorical")
+        numeric = {*self.numeric, *self.profile_only.numeric}
+        for column, (low, high) in self.bounds.items():
+            if column not in numeric:
+                raise ValueError(f"bounds names '{column}', which is not a numeric column")
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"bounds of '{column}': {low} is above {high}")
+        return self
 
 
 class DataGeneration(_Block):
@@ -43,7 +60,9 @@ class DataGeneration(_Block):
 
 
 class Preprocessing(_Block):
+    first_line: int = Field(ge=0)
     log_columns: list[str] = []
+    min_category_share: float = Field(default=0.01, ge=0, lt=0.5)
     categorical_weight: float = Field(default=1.0, gt=0)
     pca_components: int | float | None = None
     random_seed: int = 0
@@ -82,8 +101,8 @@ class ModelSelection(_Block):
 
 
 class Scatter(_Block):
-    x: str
-    y: str
+    x: str | None = None
+    y: str | None = None
     max_points: int = Field(ge=10)
     random_seed: int
 
@@ -136,6 +155,8 @@ class SegmentAnalysis(_Block):
 class Scoring(_Block):
     id_pattern: str | None = None
     max_abs_z: float = Field(gt=0)
+    max_reject_share: float = Field(ge=0, le=1)
+    first_line: int = Field(ge=0)
 
 
 class ProjectParameters(_Block):
@@ -147,7 +168,7 @@ class ProjectParameters(_Block):
     scoring: Scoring
 
 
-class ParameterError(ValueError):
+class ParameterError(UserError, ValueError):
     """Parameters that do not fit ``ProjectParameters``; names every bad key."""
 
 

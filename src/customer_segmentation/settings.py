@@ -3,6 +3,7 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/"""
 
 import warnings
 
+from customer_segmentation.errors import ReadableErrors
 from customer_segmentation.hooks import NodeTimingHook, ParameterCheck, SourceDataGuard
 from customer_segmentation.versioning import RunVersioning
 
@@ -13,13 +14,17 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 # Hooks run last-in, first-out: SourceDataGuard refuses a run before
 # RunVersioning takes the project's run lock; parameters are checked when the
 # context is created, before either.
-HOOKS = (NodeTimingHook(), RunVersioning(), SourceDataGuard(), ParameterCheck())
+HOOKS = (NodeTimingHook(), RunVersioning(), SourceDataGuard(), ParameterCheck(), ReadableErrors())
 
 # No usage data leaves a scheduled job or CI, whatever starts the project (the
 # committed .telemetry file covers `kedro` commands run from the project folder).
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
 
+# An environment's parameters merge into base key by key (soft merge): an
+# environment overrides one nested key, say segment_analysis.naming.labels,
+# without repeating its whole block. Lists are replaced whole.
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -44,7 +44,7 @@ def test_text_in_numeric_column_names_column_row_and_value(raw, features):
     raw.loc[4, "annual_income"] = "forty thousand"
     message = _error(raw, features)
     assert "column 'annual_income': expected a number, got 'forty thousand'" in message
-    assert f"row 4 ({'customer_id'} {raw.loc[4, 'customer_id']})" in message
+    assert f"line 5 (customer_id {raw.loc[4, 'customer_id']})" in message  # first row: line 1
 
 
 def test_empty_table(features, raw):
@@ -61,14 +61,14 @@ def test_duplicate_ids_name_the_rows(raw, features):
     raw.loc[9, "customer_id"] = raw.loc[3, "customer_id"]
     message = _error(raw, features)
     assert "column 'customer_id': 2 rows share a duplicate id" in message
-    assert "row 3 (customer_id C0000004), row 9 (customer_id C0000004)" in message
+    assert "line 4 (customer_id C0000004), line 10 (customer_id C0000004)" in message
 
 
 def test_missing_id(raw, features):
     raw.loc[5, "customer_id"] = None
     message = _error(raw, features)
     assert "column 'customer_id': 1 row without an id" in message
-    assert "row 5" in message
+    assert "line 6" in message
 
 
 @pytest.mark.parametrize("column", ["customer_id", "activity_per_week", "product_category"])
@@ -107,7 +107,8 @@ def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     preprocessor = fit_preprocessor(validated, features, {})
     encoded = encode_features(validated, preprocessor, features["id_column"])
-    one_hot = [f"product_category_{c}" for c in features["categorical"]["product_category"]]
+    categories = sorted(raw["product_category"].unique())  # learned from the data
+    one_hot = [f"product_category_{c}" for c in categories]
     assert list(encoded.columns) == ["customer_id", *features["numeric"], *one_hot]
     assert encoded["customer_id"].tolist() == raw["customer_id"].tolist()
     assert not encoded.drop(columns="customer_id").isna().any().any()
@@ -116,22 +117,98 @@ def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
     assert (encoded[one_hot].sum(axis=1) == 1).all()
 
 
-def test_categories_are_fixed_by_parameters(raw, features):
-    """A category absent from a batch keeps its column; an unseen one gets zeros."""
+def test_categories_are_learned_and_rare_or_unseen_ones_are_other(raw, features):
     validated = validate_customers(raw, features, K_MAX)
-    preprocessor = fit_preprocessor(
-        validated[validated["product_category"] != "beauty"], features, {}
+    rare = validated.assign(
+        product_category=validated["product_category"]
+        .astype(object)
+        .where(validated.index >= 3, "gadgets")
     )
+    preprocessor = fit_preprocessor(rare, features, {"min_category_share": 0.01})
     batch = validated.head(3).copy()
     batch["product_category"] = ["garden", None, "fashion"]
-    encoded = encode_features(batch, preprocessor, features["id_column"])
-    one_hot = encoded.filter(like="product_category_")
-    assert "product_category_beauty" in one_hot.columns
-    assert one_hot.sum(axis=1).tolist() == [0.0, 0.0, 1.0]
+    encoded = encode_features(batch, preprocessor, features["id_column"]).filter(
+        like="product_category_"
+    )
+    # "gadgets" (3 of 600 rows) is rare: it, the unseen "garden" and a missing
+    # value (never missing in training) are all "other".
+    assert "product_category_gadgets" not in encoded.columns
+    assert encoded["product_category_infrequent_sklearn"].tolist() == [1.0, 1.0, 0.0]
+    assert encoded["product_category_fashion"].tolist() == [0.0, 0.0, 1.0]
+    assert encoded.sum(axis=1).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_pinned_categories_keep_their_columns(raw, features):
+    pinned = {**features, "categories": {"product_category": ["beauty", "fashion", "toys"]}}
+    validated = validate_customers(raw, pinned, K_MAX)
+    preprocessor = fit_preprocessor(validated, pinned, {})
+    encoded = encode_features(validated, preprocessor, "customer_id").filter(
+        like="product_category_"
+    )
+    assert list(encoded.columns) == [
+        "product_category_beauty",
+        "product_category_fashion",
+        "product_category_toys",
+    ]
+
+
+def test_a_pinned_category_written_otherwise_is_an_error(raw, features):
+    pinned = {**features, "categories": {"product_category": ["Beauty", "fashion"]}}
+    message = _error(raw, pinned)
+    assert "pinned category 'Beauty' is written 'beauty' in the data" in message
+    nothing = {**features, "categories": {"product_category": ["toys"]}}
+    message = _error(raw, nothing)
+    assert "none of the pinned categories ['toys'] occurs in the data" in message
+    assert "'beauty'" in message  # the values seen
+
+
+def test_constant_and_near_constant_features_are_refused(raw, features):
+    raw["age"] = 40.0
+    raw["activity_per_week"] = raw["activity_per_week"].where(raw.index < 3, 1.0)
+    message = _error(raw, features)
+    assert "column 'age': 100.0% of the rows hold 40, so it cannot separate segments" in message
+    assert "column 'activity_per_week': 99.5% of the rows hold 1" in message
+
+
+def test_bounds_are_errors_naming_values_and_lines(raw, features):
+    bounded = {**features, "bounds": {"age": [0, 120], "annual_income": [0, None]}}
+    raw.loc[2, "age"] = -4
+    raw.loc[7, "annual_income"] = -100
+    message = _error(raw, bounded)
+    assert "column 'age': -4 outside its bounds [0, 120] (features.bounds) in 1 row: line 3" in (
+        message
+    )
+    assert "column 'annual_income': -100 outside its bounds [0, none]" in message
+
+
+def test_ids_stay_text_and_rows_can_be_numbered(raw, features):
+    raw["customer_id"] = [f"{i:04d}" for i in range(len(raw))]
+    validated = validate_customers(raw, features, K_MAX)
+    assert validated["customer_id"].iloc[:2].tolist() == ["0000", "0001"]
+    numbered = validate_customers(
+        raw.drop(columns="customer_id"), {**features, "id_column": None}, K_MAX
+    )
+    assert numbered["row_number"].iloc[:3].tolist() == ["1", "2", "3"]
+
+
+def test_wrong_separator_is_named(features):
+    semicolons = pd.DataFrame({"customer_id;annual_income;age": ["C1;2;3"] * 20})
+    message = _error(semicolons, features)
+    assert "seems to be separated by ';'" in message
+    assert "load_args: {sep: ';'}" in message
+
+
+def test_blank_lines_are_skipped_and_counted(raw, features, caplog):
+    blank = pd.DataFrame([[None] * len(raw.columns)], columns=raw.columns)
+    with_blank = pd.concat([raw.head(20), blank, raw.iloc[20:]], ignore_index=True)
+    with caplog.at_level(logging.WARNING):
+        validated = validate_customers(with_blank, features, K_MAX, first_line=2)
+    assert len(validated) == len(raw)
+    assert "Skipped 1 blank lines of raw_customers (lines [22])" in caplog.text
 
 
 def test_no_categorical_features(raw, features):
-    numeric_only = {**features, "categorical": {}}
+    numeric_only = {**features, "categorical": []}
     validated = validate_customers(raw, numeric_only, K_MAX)
     encoded = encode_features(
         validated, fit_preprocessor(validated, numeric_only, {}), numeric_only["id_column"]

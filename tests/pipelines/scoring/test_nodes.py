@@ -6,6 +6,8 @@ import yaml
 from customer_segmentation.features import InvalidCustomerDataError
 from customer_segmentation.pipelines.preprocessing.nodes import validate_customers
 from customer_segmentation.pipelines.scoring.nodes import (
+    TooManyRejectsError,
+    check_reject_share,
     score_customers,
     screen_customers_to_score,
 )
@@ -27,18 +29,18 @@ def trained(customers, features, model_selection_params):
 
 def test_every_row_is_scored_or_rejected_with_its_reason(trained, features):
     model, profiles = trained
-    batch = pd.read_csv(EXAMPLE_BATCH)
+    batch = pd.read_csv(EXAMPLE_BATCH, dtype={"customer_id": str}, skip_blank_lines=False)
     scorable, rejects = screen_customers_to_score(batch, model, features, SCORING)
     assert len(scorable) + len(rejects) == len(batch)
-    reasons = rejects.set_index("row")["reason"].to_dict()
-    assert reasons[3] == "missing customer id"
-    assert reasons[6] == reasons[7] == "duplicate customer id in this batch"
-    assert reasons[11].startswith("unknown id format")
-    assert reasons[15] == "column 'annual_income' is not a number: 'forty thousand'"
-    assert reasons[19].startswith("column 'average_order_value' value 2.5e+07 is outside")
-    assert reasons[23] == "no feature values"
-    assert set(reasons) == {3, 6, 7, 11, 15, 19, 23}
-    assert 27 in scorable.index  # an unseen category is scored, not rejected
+    reasons = rejects.set_index("line")["reason"].to_dict()  # the file's own lines
+    assert reasons[5] == "missing customer_id"
+    assert reasons[8] == reasons[9] == "duplicate customer_id in this batch"
+    assert reasons[17] == "column 'annual_income' is not a number: 'forty thousand'"
+    assert reasons[21].startswith("column 'average_order_value' value 2.5e+07 is outside")
+    assert reasons[25] == "no feature values"
+    assert reasons[32] == "blank line"
+    assert set(reasons) == {5, 8, 9, 17, 21, 25, 32}
+    assert {"X-17", "C9000028"} <= set(scorable["customer_id"])  # any id format; unseen category
     assert scorable["annual_income"].dtype == np.float64
 
     scored = score_customers(scorable, model, None, profiles, "customer_id")
@@ -47,6 +49,41 @@ def test_every_row_is_scored_or_rejected_with_its_reason(trained, features):
     names = profiles.set_index("segment")["name"]
     assert (scored["segment_name"] == scored["segment"].map(names)).all()
     assert set(scored["model_version"]) == {"unversioned"}
+    check_reject_share(scored, rejects, SCORING["max_reject_share"])  # 7 of 201: 3.5%
+
+
+def test_an_id_pattern_and_bounds_reject_rows(trained, features, customers):
+    model, _ = trained
+    batch = customers.drop(columns="persona").head(10).copy()
+    batch.loc[2, "customer_id"] = "X-17"
+    batch.loc[4, "age"] = -3
+    bounded = {**features, "bounds": {"age": [0, 120]}}
+    _, rejects = screen_customers_to_score(
+        batch, model, bounded, {**SCORING, "id_pattern": r"C\d{7,}"}
+    )
+    reasons = rejects.set_index("line")["reason"].to_dict()
+    assert reasons[4] == "unknown id format: expected ids matching " + repr(r"C\d{7,}")
+    assert reasons[6] == "column 'age' value -3 is outside its bounds [0, 120]"
+
+
+def test_a_batch_with_too_many_rejects_fails_the_run(trained, features, customers):
+    model, profiles = trained
+    batch = customers.drop(columns="persona").head(20).astype({"annual_income": object})
+    batch.loc[::2, "annual_income"] = "unknown"  # half the batch
+    scorable, rejects = screen_customers_to_score(batch, model, features, SCORING)
+    scored = score_customers(scorable, model, None, profiles, "customer_id")
+    assert len(rejects) == 10
+    with pytest.raises(TooManyRejectsError, match=r"rejected 10 of 20 customers \(50%"):
+        check_reject_share(scored, rejects, 0.05)
+
+
+def test_the_training_customers_are_all_scored(trained, customers, features):
+    """Extreme but real training values (an income of 666,666) are never
+    rejected: only values outside the training range can be."""
+    model, _ = trained
+    batch = customers.drop(columns="persona")
+    _, rejects = screen_customers_to_score(batch, model, features, SCORING)
+    assert rejects.empty
 
 
 def test_scoring_matches_training(trained, customers, features):

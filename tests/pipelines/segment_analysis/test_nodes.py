@@ -60,9 +60,7 @@ def test_profiles_in_original_units(segmented, features):
         assert len(mix.columns) > 1
         np.testing.assert_allclose(mix.sum(axis=1), 1.0)
     mix = profiles.filter(like="product_category=")
-    assert list(mix.columns) == [
-        f"product_category={c}" for c in features["categorical"]["product_category"]
-    ]
+    assert set(mix.columns) == {f"product_category={c}" for c in validated["product_category"]}
     np.testing.assert_allclose(mix.sum(axis=1), 1.0)
 
 
@@ -86,7 +84,12 @@ def test_scatter_uses_configured_axes_in_original_units(
     segmented, features, segment_analysis_params
 ):
     validated, segments, model = segmented
-    figure = plot_segment_scatter(validated, features, segment_analysis_params["scatter"])
+    scatter = {
+        **segment_analysis_params["scatter"],
+        "x": "annual_income",
+        "y": "average_order_value",
+    }
+    figure = plot_segment_scatter(validated, features, scatter)
     axes = figure.axes[0]
     assert axes.get_xlabel() == "annual income"
     assert axes.get_ylabel() == "average order value"
@@ -103,16 +106,21 @@ def test_scatter_samples_large_tables(segmented, features, segment_analysis_para
     assert "100 of 600 customers shown" in axes.get_title()
 
 
-def test_scatter_falls_back_to_first_numeric_features(
+def test_scatter_falls_back_to_the_most_separating_features(
     segmented, features, segment_analysis_params, caplog
 ):
     validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "x": "Income", "y": "MntWines"}
     with caplog.at_level(logging.WARNING):
         axes = plot_segment_scatter(validated, features, scatter).axes[0]
-    assert axes.get_xlabel() == "annual income"
-    assert axes.get_ylabel() == "spending score"
     assert "not in the data" in caplog.text
+    # The two features whose segment means differ most, as with null axes.
+    default = plot_segment_scatter(validated, features, segment_analysis_params["scatter"])
+    assert default.axes[0].get_xlabel() == axes.get_xlabel()
+    assert {axes.get_xlabel(), axes.get_ylabel()} <= {
+        c.replace("_", " ") for c in features["numeric"]
+    }
+    assert axes.get_xlabel() != axes.get_ylabel()
 
 
 def test_scatter_keeps_extreme_values_from_squashing_the_plot(
@@ -121,6 +129,7 @@ def test_scatter_keeps_extreme_values_from_squashing_the_plot(
     validated, segments, model = segmented
     validated = validated.copy()
     validated.loc[0, "annual_income"] = 10_000_000
-    axes = plot_segment_scatter(validated, features, segment_analysis_params["scatter"]).axes[0]
+    scatter = {**segment_analysis_params["scatter"], "x": "annual_income", "y": "age"}
+    axes = plot_segment_scatter(validated, features, scatter).axes[0]
     assert axes.get_xlim()[1] < 1_000_000
     assert re.search(r"\n\d+ extreme values? beyond the axes", axes.get_title())

@@ -28,7 +28,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import FeatureSpec, key_column
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ CRITERIA = {
 }
 
 
-def _feature_matrix(encoded_features: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    return encoded_features.drop(columns=[id_column])
+def _feature_matrix(encoded_features: pd.DataFrame, id_column: str | None) -> pd.DataFrame:
+    return encoded_features.drop(columns=[key_column(id_column)])
 
 
 def sample_for_selection(
@@ -452,6 +452,7 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
             n_clusters=selected_k, init=kmeans.cluster_centers_, n_init=1, random_state=random_seed
         ).fit(features)
     kmeans = _order_segments_by_size(kmeans)
+    id_column = key_column(id_column)
     customer_segments = pd.DataFrame(
         {
             id_column: encoded_features[id_column].to_numpy(),

@@ -20,35 +20,48 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from customer_segmentation import model
 from customer_segmentation.features import (
+    ROW_NUMBER,
     FeatureSpec,
     InvalidCustomerDataError,
+    key_column,
     validate_customer_table,
 )
 
 logger = logging.getLogger(__name__)
 
 
-def validate_customers(raw_customers: pd.DataFrame, features: dict, min_rows: int) -> pd.DataFrame:
-    """Checks the raw table against the ``features`` schema, coerces numeric
+def validate_customers(
+    raw_customers: pd.DataFrame, features: dict, min_rows: int, first_line: int = 1
+) -> pd.DataFrame:
+    """Checks the raw table against the ``features`` schema, reads ids as
+    text (or numbers the rows with ``id_column: null``), coerces numeric
     columns to numbers and keeps only the columns the pipelines use.
 
     Stops the run with one message listing every problem, each naming its
-    column and rows. Missing numeric values and categories outside the fixed
-    lists are logged once here, as the only place that sees the raw table.
+    column and lines (``first_line`` is the line of the first data row in the
+    source). Blank lines are skipped, and they, missing numeric values and
+    values outside pinned categories are logged once here, as the only place
+    that sees the raw table.
     """
     spec = FeatureSpec.parse(features)
-    customers = validate_customer_table(raw_customers, spec, min_rows, "raw_customers")
-    used = list(
-        dict.fromkeys(
-            [
-                spec.id_column,
-                *spec.model_columns,
-                *spec.described_numeric,
-                *spec.described_categorical,
-            ]
+    blank = raw_customers.isna().all(axis=1).to_numpy()
+    if blank.any():
+        lines = [int(i) + first_line for i in np.flatnonzero(blank)[:5]]
+        logger.warning("Skipped %d blank lines of raw_customers (lines %s)", blank.sum(), lines)
+        raw_customers = raw_customers.loc[~blank].reset_index(drop=True)
+    if spec.numbered_rows:
+        logger.info("features.id_column is null: customers are numbered by row (%s)", ROW_NUMBER)
+    elif spec.id_column in raw_customers and pd.api.types.is_numeric_dtype(
+        raw_customers[spec.id_column]
+    ):
+        logger.warning(
+            "Column '%s' was read as numbers, so ids with leading zeros have lost them; read "
+            "it as text (load_args: {dtype: {%s: str}} in the catalog entry)",
+            spec.id_column,
+            spec.id_column,
         )
-    )
-    customers = customers[used].reset_index(drop=True)
+    customers = validate_customer_table(raw_customers, spec, min_rows, "raw_customers", first_line)
+    customers = customers[spec.used_columns].reset_index(drop=True)
     missing = customers[list(spec.numeric)].isna().sum()
     for column, count in missing[missing > 0].items():
         logger.warning(
@@ -57,11 +70,11 @@ def validate_customers(raw_customers: pd.DataFrame, features: dict, min_rows: in
             count,
             100 * count / len(customers),
         )
-    for column, categories in spec.categories.items():
+    for column, categories in spec.pinned.items():
         unexpected = ~customers[column].isin(categories)
         if unexpected.any():
             logger.warning(
-                "Column '%s' has %d values that are missing or outside %s "
+                "Column '%s' has %d values that are missing or outside its pinned categories %s "
                 "(for example %s); they get no one-hot column",
                 column,
                 int(unexpected.sum()),
@@ -92,10 +105,14 @@ def fit_preprocessor(
     validated_customers: pd.DataFrame, features: dict, preprocessing: dict
 ) -> ColumnTransformer | Pipeline:
     """Fits median imputation and scaling of numeric columns (after log(1 + x)
-    for the skewed ``log_columns``) and a one-hot encoding of categorical columns
-    over the categories fixed in ``features``, weighted by ``categorical_weight``
-    so that one-hot blocks do not dominate the distances. With ``pca_components``
-    set, a PCA follows and the preprocessor is a ``Pipeline``."""
+    for the skewed ``log_columns``) and a one-hot encoding of categorical
+    columns, weighted by ``categorical_weight`` so that one-hot blocks do not
+    dominate the distances. Categories are learned from the data (those rarer
+    than ``min_category_share``, and unseen ones when scoring, become one
+    "other" column), or pinned in ``features.categories``; missing values are
+    the category "missing". With ``pca_components`` set, a PCA follows and
+    the preprocessor is a ``Pipeline``. The training range of each numeric
+    column is kept with it for scoring's range check."""
     spec = FeatureSpec.parse(features)
     log_columns = list(preprocessing.get("log_columns") or [])
     _check_log_columns(validated_customers, spec, log_columns)
@@ -121,23 +138,45 @@ def fit_preprocessor(
                 log_columns,
             )
         )
-    if spec.categories:
+    learned = [column for column in spec.categorical if column not in spec.pinned]
+    share = preprocessing.get("min_category_share") or None
+    if learned:
         transformers.append(
             (
                 model.CATEGORICAL_BLOCK,
-                OneHotEncoder(
-                    categories=[list(values) for values in spec.categories.values()],
-                    handle_unknown="ignore",
-                    sparse_output=False,
+                make_pipeline(
+                    FunctionTransformer(model.as_text, feature_names_out="one-to-one"),
+                    OneHotEncoder(
+                        min_frequency=share,
+                        handle_unknown="infrequent_if_exist",
+                        sparse_output=False,
+                    ),
                 ),
-                spec.categorical,
+                learned,
+            )
+        )
+    if spec.pinned:
+        transformers.append(
+            (
+                model.PINNED_CATEGORICAL_BLOCK,
+                make_pipeline(
+                    FunctionTransformer(model.as_text, feature_names_out="one-to-one"),
+                    OneHotEncoder(
+                        categories=[[str(v) for v in values] for values in spec.pinned.values()],
+                        handle_unknown="ignore",
+                        sparse_output=False,
+                    ),
+                ),
+                list(spec.pinned),
             )
         )
     preprocessor = ColumnTransformer(
         transformers,
         remainder="drop",
         verbose_feature_names_out=False,
-        transformer_weights={model.CATEGORICAL_BLOCK: preprocessing.get("categorical_weight", 1.0)},
+        transformer_weights=dict.fromkeys(
+            model.CATEGORICAL_BLOCKS, preprocessing.get("categorical_weight", 1.0)
+        ),
     )
     if preprocessing.get("pca_components"):
         preprocessor = Pipeline(
@@ -153,6 +192,8 @@ def fit_preprocessor(
             ]
         )
     preprocessor = preprocessor.set_output(transform="pandas").fit(validated_customers)
+    numeric = validated_customers[list(spec.numeric)]
+    model.set_training_range(preprocessor, numeric.min(), numeric.max())
     if (pca := model.pca(preprocessor)) is not None:
         logger.info(
             "PCA keeps %d components explaining %.1f%% of the variance",
@@ -167,6 +208,7 @@ def encode_features(
 ) -> pd.DataFrame:
     """Applies the fitted preprocessor; the id column is kept first so every
     encoded row can be traced back to its customer."""
+    id_column = key_column(id_column)
     encoded = preprocessor.transform(validated_customers)
     encoded.insert(0, id_column, validated_customers[id_column].to_numpy())
     return encoded.reset_index(drop=True)

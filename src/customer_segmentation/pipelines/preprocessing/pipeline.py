@@ -10,7 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 validate_customers,
-                inputs=["raw_customers", "params:features", "params:model_selection.k_max"],
+                inputs=[
+                    "raw_customers",
+                    "params:features",
+                    "params:model_selection.k_max",
+                    "params:preprocessing.first_line",
+                ],
                 outputs="validated_customers",
                 name="validate_customers",
             ),

@@ -1,9 +1,11 @@
 """Nodes of the scoring pipeline: screen a new batch of customers with the
-training schema, then segment every row that passes with the fitted model.
+training schema, segment every row that passes with the fitted model, and
+fail the run when too much of the batch was rejected.
 
 Every input row is accounted for: it is scored, or it is listed in the
-rejects with the reason. A batch whose columns do not match the ``features``
-parameter at all is a configuration error and stops the run instead.
+rejects with the file's own line number and the reason. A batch whose columns
+do not match the ``features`` parameter at all is a configuration error and
+stops the run instead.
 """
 
 from __future__ import annotations
@@ -16,30 +18,69 @@ from pandera.errors import SchemaErrors
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
+from customer_segmentation.errors import UserError
 from customer_segmentation.features import (
     FeatureSpec,
     InvalidCustomerDataError,
+    bounds_text,
     customer_schema,
+    ids_as_text,
+    key_column,
 )
 
 logger = logging.getLogger(__name__)
 
+_REASONS = ["row", "rank", "reason"]
 
-def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+
+class TooManyRejectsError(UserError, RuntimeError):
+    """More of a scoring batch was rejected than ``max_reject_share`` allows."""
+
+
+def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> list[tuple]:
     """One reason per failing row and check of the training schema, with a
-    rank: a missing id outranks a duplicate id, which outranks a text value."""
-    rows = failures[failures["index"].notna()]
+    rank: a missing id outranks a duplicate id, which outranks a bad value."""
     reasons = []
-    for failure in rows.itertuples():
+    for failure in failures[failures["index"].notna()].itertuples():
         check, column = str(failure.check), str(failure.column)
         if check == "not_nullable" and column == spec.id_column:
-            reasons.append((failure.index, 0, "missing customer id"))
+            reasons.append((failure.index, 1, f"missing {spec.id_column}"))
         elif check == "field_uniqueness":
-            reasons.append((failure.index, 2, "duplicate customer id in this batch"))
+            reasons.append((failure.index, 3, f"duplicate {spec.id_column} in this batch"))
         elif check.startswith(("coerce_dtype", "dtype")):
             text = f"column '{column}' is not a number: {failure.failure_case!r}"
-            reasons.append((failure.index, 3, text))
-    return pd.DataFrame(reasons, columns=["row", "rank", "reason"])
+            reasons.append((failure.index, 4, text))
+        elif check.startswith("in_range"):
+            text = (
+                f"column '{column}' value {float(failure.failure_case):g} is outside its "
+                f"{bounds_text(spec, column)}"
+            )
+            reasons.append((failure.index, 5, text))
+    return reasons
+
+
+def _range_reasons(
+    batch: pd.DataFrame, values: pd.DataFrame, model: Pipeline, max_abs_z: float
+) -> list[tuple]:
+    """Values outside the training range and more than ``max_abs_z`` standard
+    deviations from the training mean (a unit error, say)."""
+    scaled = segmentation.scaled_numeric(model, values)
+    ranges = segmentation.training_range(model)
+    reasons = []
+    for column in scaled.columns:
+        low, high = ranges.get(column, (np.inf, -np.inf))
+        outside = ~values[column].between(low, high) & values[column].notna()
+        far = outside & ~(scaled[column].abs() <= max_abs_z)
+        reasons += [
+            (
+                row,
+                6,
+                f"column '{column}' value {values.at[row, column]:,.6g} is outside the training "
+                f"range (more than {max_abs_z:g} SD from the mean)",
+            )
+            for row in batch.index[far]
+        ]
+    return reasons
 
 
 def screen_customers_to_score(
@@ -48,79 +89,82 @@ def screen_customers_to_score(
     features: dict,
     scoring: dict,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Splits the batch into rows that can be scored (numeric columns made
-    numbers) and rejected rows, each with its row number (0-based, after the
-    header), id and reason. The rows are checked with the training schema of
-    ``customer_segmentation.features`` (missing or duplicate id, text in a
-    numeric column), then for a malformed id (``id_pattern``), no feature
-    value at all, or a value more than ``max_abs_z`` standard deviations from
-    the training mean. A row's first reason in that order is reported."""
+    """Splits the batch into rows that can be scored (ids as text, numeric
+    columns made numbers) and rejected rows, each with its line in the source
+    (``first_line`` is the line of the first data row), id and reason: a blank
+    line; a missing or duplicate id, text in a numeric column or a value
+    outside ``features.bounds`` (the training schema); an id not matching
+    ``id_pattern``; no feature value at all; a value far outside the training
+    range. A row's first reason in that order is reported."""
     spec = FeatureSpec.parse(features)
+    batch = ids_as_text(customers_to_score.reset_index(drop=True), spec)
     id_column = spec.id_column
-    missing = [c for c in [id_column, *spec.model_columns] if c not in customers_to_score]
+    missing = [c for c in [id_column, *spec.model_columns] if c not in batch]
     if missing:
         raise InvalidCustomerDataError(
             f"customers_to_score lacks the columns {missing} that the features parameter "
             "names; every batch must have the id and feature columns the model was trained on"
+            f" (it has {list(batch.columns)[:8]})"
         )
-    batch = customers_to_score[list(dict.fromkeys([id_column, *spec.model_columns]))]
-    batch = batch.reset_index(drop=True)
+    blank = customers_to_score.isna().all(axis=1).to_numpy()
+    batch = batch[list(dict.fromkeys([id_column, *spec.model_columns]))]
     if batch.empty:
         logger.warning("customers_to_score is empty: nothing to score")
-        return batch, pd.DataFrame(columns=["row", id_column, "reason"])
-    schema = customer_schema(spec)
+        return batch, pd.DataFrame(columns=["line", id_column, "reason"])
+    reasons = [(row, 0, "blank line") for row in batch.index[blank]]
     try:
-        schema.validate(batch, lazy=True)
-        found = pd.DataFrame(columns=["row", "rank", "reason"])
+        customer_schema(spec).validate(batch, lazy=True)
     except SchemaErrors as errors:
-        found = _schema_reasons(errors.failure_cases, spec)
-
+        reasons += _schema_reasons(errors.failure_cases, spec)
     ids = batch[id_column]
-    extra = []
     if pattern := scoring.get("id_pattern"):
-        malformed = ids.notna() & ~ids.astype(str).str.fullmatch(pattern)
+        malformed = ids.notna() & ~ids.astype(str).str.fullmatch(pattern).fillna(False)
         reason = f"unknown id format: expected ids matching {pattern!r}"
-        extra += [(row, 1, reason) for row in batch.index[malformed]]
+        reasons += [(row, 2, reason) for row in batch.index[malformed]]
     values = batch[list(spec.numeric)].apply(pd.to_numeric, errors="coerce")
-    empty = values.isna().all(axis=1) & batch[spec.categorical].isna().all(axis=1)
-    extra += [(row, 4, "no feature values") for row in batch.index[empty]]
-    limit = scoring["max_abs_z"]
-    scaled = segmentation.scaled_numeric(segmentation_model, values)
-    for column in scaled.columns:
-        far = ~(scaled[column].abs() <= limit) & values[column].notna()
-        extra += [
-            (
-                row,
-                5,
-                f"column '{column}' value {values.at[row, column]:,.6g} is outside the "
-                f"training range (more than {limit} SD from the mean)",
-            )
-            for row in batch.index[far]
-        ]
-    reasons = (
-        pd.concat([found, pd.DataFrame(extra, columns=["row", "rank", "reason"])])
+    empty = values.isna().all(axis=1) & batch[list(spec.categorical)].isna().all(axis=1)
+    reasons += [(row, 5, "no feature values") for row in batch.index[empty]]
+    reasons += _range_reasons(batch, values, segmentation_model, scoring["max_abs_z"])
+    first = (
+        pd.DataFrame(reasons, columns=_REASONS)
         .astype({"row": "int64"})
         .sort_values(["row", "rank"], kind="stable")
         .drop_duplicates("row")
         .set_index("row")["reason"]
     )
-    rejected = batch.index.isin(reasons.index)
+    rejected = batch.index.isin(first.index)
     scorable = batch.loc[~rejected].copy()
     scorable[list(spec.numeric)] = values.loc[~rejected]
     rejects = pd.DataFrame(
-        {"row": batch.index[rejected], id_column: ids[rejected], "reason": reasons.to_numpy()}
-    ).reset_index(drop=True)
-    if len(rejects):
-        logger.warning(
-            "Rejected %d of %d customers to score: %s",
-            len(rejects),
-            len(batch),
-            rejects["reason"]
-            .str.replace(r": .*$| value .*$", "", regex=True)
-            .value_counts()
-            .to_dict(),
-        )
+        {
+            "line": batch.index[rejected] + scoring["first_line"],
+            id_column: ids[rejected].to_numpy(),
+            "reason": first.reindex(batch.index[rejected]).to_numpy(),
+        }
+    )
+    _log_screening(batch, scorable, rejects, segmentation_model, spec)
     return scorable, rejects
+
+
+def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec) -> None:
+    """One summary line: rejects by reason, and values of categorical
+    features the model never saw in training (scored as "other")."""
+    known = segmentation.fitted_categories(model)
+    unseen = {}
+    for column in spec.categorical:
+        values = segmentation.as_text(scorable[[column]])[column]
+        count = int((~values.isin(known.get(column, []))).sum())
+        if count:
+            unseen[column] = count
+    reasons = rejects["reason"].str.replace(r": .*$| value .*$", "", regex=True).value_counts()
+    logger.info(
+        "Screened %d customers to score: %d scorable, %d rejected %s; unseen categories %s",
+        len(batch),
+        len(scorable),
+        len(rejects),
+        reasons.to_dict(),
+        unseen or "none",
+    )
 
 
 def score_customers(
@@ -135,6 +179,7 @@ def score_customers(
     fingerprint). ``model_version`` is the catalog version of the model that
     was used (the latest complete one, or the one pinned with
     ``--load-versions``)."""
+    id_column = key_column(id_column)
     fingerprint = segmentation.fingerprint(segmentation_model)
     made_with = set(segment_profiles["model_fingerprint"])
     if made_with != {fingerprint}:
@@ -151,9 +196,34 @@ def score_customers(
     )
     names = segment_profiles.set_index("segment")["name"]
     scored = pd.DataFrame(
-        {id_column: scorable_customers[id_column].to_numpy(), "segment": segments.astype("int64")}
+        {
+            id_column: scorable_customers[id_column].to_numpy(),
+            "segment": segments.astype("int64"),
+        }
     )
     scored["segment_name"] = scored["segment"].map(names)
     scored["model_version"] = version
     logger.info("Scored %d customers with segmentation_model %s", len(scored), version)
     return scored
+
+
+def check_reject_share(
+    scored_customers: pd.DataFrame, scoring_rejects: pd.DataFrame, max_reject_share: float
+) -> None:
+    """Fails the run, once scored_customers and scoring_rejects are written,
+    when more than ``max_reject_share`` of the batch was rejected: a nightly
+    job must not stay green while scoring nobody."""
+    total = len(scored_customers) + len(scoring_rejects)
+    share = len(scoring_rejects) / total if total else 0.0
+    if share > max_reject_share:
+        reasons = (
+            scoring_rejects["reason"]
+            .str.replace(r": .*$| value .*$", "", regex=True)
+            .value_counts()
+        )
+        raise TooManyRejectsError(
+            f"Scoring rejected {len(scoring_rejects)} of {total} customers ({share:.0%}, more "
+            f"than scoring.max_reject_share {max_reject_share:.0%}): "
+            + ", ".join(f"{count} {reason}" for reason, count in reasons.head(4).items())
+            + "; see scoring_rejects"
+        )

@@ -1,8 +1,9 @@
-"""Screen a new batch of customers, then assign segments with a fitted model."""
+"""Screen a new batch of customers, assign segments with a fitted model, and
+fail the run when too much of the batch was rejected."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import score_customers, screen_customers_to_score
+from .nodes import check_reject_share, score_customers, screen_customers_to_score
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -30,6 +31,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="scored_customers",
                 name="score_customers",
+            ),
+            Node(
+                check_reject_share,
+                inputs=["scored_customers", "scoring_rejects", "params:scoring.max_reject_share"],
+                outputs=None,
+                name="check_reject_share",
             ),
         ]
     )

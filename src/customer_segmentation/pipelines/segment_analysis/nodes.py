@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import FeatureSpec, key_column
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def segment_customers(
     """The validated customers with their ``segment`` column: the one table
     that profiles, pictures and drift read. Every customer must have a
     segment (the model and the customers come from the same run's lineage)."""
+    id_column = key_column(id_column)
     ids, segment_ids = validated_customers[id_column], customer_segments[id_column]
     if len(ids) == len(segment_ids) and (ids.to_numpy() == segment_ids.to_numpy()).all():
         # The usual case: both in the order of the validated table, so the
@@ -134,7 +135,7 @@ def profile_segments(
     profile = profile.join(means).join(grouped[numeric].median().add_suffix("_median"))
     profile = profile.join(z_scores.add_suffix("_z"))
     for column in categorical:
-        fixed = list(spec.categories[column]) if column in spec.categories else None
+        fixed = list(spec.pinned[column]) if column in spec.pinned else None
         mix = _category_mix(
             segmented["segment"].to_numpy(), segmented[column], fixed, naming["max_categories"]
         )
@@ -163,10 +164,9 @@ def _value_scores(profiles: pd.DataFrame, weights: dict, features: dict) -> pd.S
     value columns present in the data (all numeric features, equally, when none is)."""
     present = {c: w for c, w in weights.items() if f"{c}_z" in profiles}
     if not present:
-        logger.warning(
-            "None of the value columns %s is in the data; customer value is the mean "
-            "z-score of all numeric features",
-            list(weights),
+        logger.info(
+            "segment_analysis.recommendations.value_weights names none of this data's "
+            "columns; customer value is the mean z-score of all numeric features"
         )
         numeric = FeatureSpec.parse(features).numeric
         present = {c: 1.0 / len(numeric) for c in numeric}
@@ -231,6 +231,7 @@ def select_target_customers(
     """The customers of the segments chosen for a campaign, one row each, ready
     for a CRM upload: the segments listed in ``segments`` or, when that is
     empty, those with ``priority`` up to ``top_priorities``."""
+    id_column = key_column(id_column)
     chosen = (
         targeting.get("segments")
         or segment_recommendations.loc[

@@ -22,20 +22,25 @@ from .nodes import column_label
 logger = logging.getLogger(__name__)
 
 
-def _plot_axes(customers: pd.DataFrame, features: dict, scatter: dict) -> tuple[str, str]:
-    """The configured axes, or the first two numeric features when the data
-    lacks them (a user's own data need not have income or order value)."""
-    wanted = [scatter["x"], scatter["y"]]
-    if all(column in customers.columns for column in wanted):
-        return scatter["x"], scatter["y"]
+def _plot_axes(segmented_customers: pd.DataFrame, features: dict, scatter: dict) -> tuple[str, str]:
+    """The configured axes; or, when they are null (the default) or not in
+    the data, the two numeric features on which the segments differ most
+    (the largest share of variance between segment means)."""
+    wanted = [scatter.get("x"), scatter.get("y")]
+    if all(column in segmented_customers.columns for column in wanted):
+        return wanted[0], wanted[1]
+    if any(wanted):
+        logger.warning(
+            "segment_analysis.scatter axes %s are not in the data; plotting the two "
+            "features that separate the segments most",
+            wanted,
+        )
     numeric = list(FeatureSpec.parse(features).numeric)
-    fallback = (numeric + numeric)[:2]
-    logger.warning(
-        "segment_analysis.scatter axes %s are not in the data; plotting %s instead",
-        wanted,
-        fallback,
-    )
-    return fallback[0], fallback[1]
+    values = segmented_customers[numeric]
+    between = values.groupby(segmented_customers["segment"]).mean().var(ddof=0)
+    share = (between / values.var(ddof=0).replace(0, np.nan)).fillna(0)
+    ranked = list(share.sort_values(ascending=False, kind="stable").index)
+    return ranked[0], (ranked + ranked)[1]
 
 
 def _sample(segmented_customers: pd.DataFrame, scatter: dict) -> pd.DataFrame:

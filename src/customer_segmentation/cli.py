@@ -1,0 +1,46 @@
+"""Project commands of ``kedro`` (Kedro adds the ``cli`` group's commands).
+
+kedro configure-data data/01_raw/my_customers.csv --env mine
+kedro configure-data sqlite:///data/shop.db --table customers --env shop
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+# The packaged entry point (`customer-segmentation`, __main__.py) looks for the
+# run command in this module once it exists: Kedro's own, unchanged.
+from kedro.framework.cli.project import run  # noqa: F401
+
+from customer_segmentation.own_data import (
+    SourceError,
+    inspect_source,
+    summary,
+    write_environment,
+)
+
+
+@click.group(name="customer-segmentation")
+def cli() -> None:
+    """Commands of the customer-segmentation project."""
+
+
+@cli.command("configure-data")
+@click.argument("source")
+@click.option("--env", "-e", "env", required=True, help="Name of the environment to write.")
+@click.option("--table", default=None, help="The table to read, when SOURCE is a database URL.")
+@click.option("--force", is_flag=True, help="Overwrite an existing environment.")
+@click.pass_obj
+def configure_data(metadata, source: str, env: str, table: str | None, force: bool) -> None:
+    """Inspect SOURCE (a CSV or Parquet file, or a database URL with --table)
+    and write conf/ENV: how to read it and what every column is, with a
+    comment on each inferred choice. SOURCE is only ever read."""
+    project = Path(metadata.project_path) if metadata else Path.cwd()
+    try:
+        inspection = inspect_source(source, table)
+        written = write_environment(inspection, env, project, force)
+    except SourceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(summary(inspection, env, [p.relative_to(project) for p in written]))

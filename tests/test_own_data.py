@@ -1,0 +1,179 @@
+"""Your own data: `kedro configure-data` infers an environment from a file,
+and the environment segments and scores that file as a user would run it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from customer_segmentation.own_data import SourceError, inspect_source, write_environment
+from tests.conftest import PROJECT_ROOT, fast_cli_params, kedro_cli, version_file, versions
+
+EXAMPLES = PROJECT_ROOT / "data" / "01_raw" / "examples"
+
+
+def _roles(inspection) -> dict[str, str]:
+    return {column.name: column.role for column in inspection.columns}
+
+
+def test_a_semicolon_crm_export_with_a_byte_order_mark():
+    inspection = inspect_source(str(EXAMPLES / "marketing_campaign.csv"))
+    assert inspection.load_args["sep"] == ";"
+    assert inspection.load_args["encoding"] == "utf-8-sig"
+    assert inspection.load_args["dtype"] == {"ID": "str"}
+    roles = _roles(inspection)
+    assert roles["ID"] == "id"
+    assert roles["Z_CostContact"] == roles["Z_Revenue"] == "dropped"  # constant
+    assert roles["Dt_Customer"] == "dropped"  # a date
+    assert roles["Response"] == roles["AcceptedCmp1"] == roles["Complain"] == "profile_numeric"
+    assert roles["Education"] == roles["Marital_Status"] == "categorical"
+    assert roles["Income"] == roles["MntWines"] == "numeric"
+    logs = {c.name for c in inspection.columns if c.log}
+    assert {"Income", "MntGoldProds"} <= logs and "NumWebVisitsMonth" not in logs
+
+
+def test_a_table_without_ids_and_with_label_codes():
+    inspection = inspect_source(str(EXAMPLES / "wholesale_customers.csv"))
+    assert inspection.id_column is None
+    roles = _roles(inspection)
+    assert roles["Channel"] == roles["Region"] == "profile_categorical"
+    assert inspection.named("numeric") == [
+        "Fresh",
+        "Milk",
+        "Grocery",
+        "Frozen",
+        "Detergents_Paper",
+        "Delicassen",
+    ]
+    assert all(c.log and c.bounds == (0, None) for c in inspection.columns if c.role == "numeric")
+
+
+def test_ids_with_leading_zeros_free_text_gaps_and_missing_markers(tmp_path):
+    rows = 60
+    table = pd.DataFrame(
+        {
+            "client_ref": [f"{i:05d}" for i in range(rows)],
+            "email": [f"person{i}@example.com" for i in range(rows)],
+            "age": [20 + i % 50 for i in range(rows)],
+            "spend": [str(10 * i) if i % 10 else "?" for i in range(rows)],
+            "notes": [None] * (rows - 5) + ["vip"] * 5,
+            "segment_code": [1 + i % 3 for i in range(rows)],
+            "plan": ["basic", "plus", "premium"] * (rows // 3),
+        }
+    )
+    source = tmp_path / "clients.tsv"
+    table.to_csv(source, sep="\t", index=False)
+    inspection = inspect_source(str(source))
+    roles = _roles(inspection)
+    assert inspection.load_args["sep"] == "\t"
+    assert roles["client_ref"] == "id" and inspection.load_args["dtype"] == {"client_ref": "str"}
+    assert roles["email"] == "dropped"  # free text
+    assert roles["notes"] == "dropped"  # mostly empty
+    assert roles["segment_code"] == "profile_categorical"
+    assert roles["plan"] == "categorical"
+    assert roles["spend"] == "numeric" and inspection.load_args["na_values"] == ["?"]
+    ages = next(c for c in inspection.columns if c.name == "age")
+    assert ages.bounds == (0, 120)
+
+
+def test_the_source_is_never_written_and_an_environment_never_overwritten(tmp_path):
+    source = tmp_path / "customers.csv"
+    shutil.copy(EXAMPLES / "wholesale_customers.csv", source)
+    before = source.read_bytes()
+    inspection = inspect_source(str(source))
+    written = write_environment(inspection, "mine", tmp_path)
+    assert source.read_bytes() == before
+    assert {p.name for p in written} == {"catalog.yml", "parameters.yml", "globals.yml"}
+    parameters = yaml.safe_load((tmp_path / "conf/mine/parameters.yml").read_text())
+    assert parameters["features"]["id_column"] is None
+    assert parameters["preprocessing"]["log_columns"] == inspection.named("numeric")
+    with pytest.raises(SourceError, match="already exists"):
+        write_environment(inspection, "mine", tmp_path)
+    with pytest.raises(SourceError, match="cannot be an environment name"):
+        write_environment(inspection, "base", tmp_path)
+
+
+@pytest.mark.integration
+def test_leading_zero_ids_round_trip_through_training_targets_and_scoring(project_copy, customers):
+    """`kedro configure-data` -> segmentation -> scoring on the same file, no
+    hand edits: every id keeps its zeros, byte for byte."""
+    table = customers.drop(columns="persona")
+    table["customer_id"] = [f"{i:06d}" for i in range(len(table))]
+    source = project_copy / "data" / "01_raw" / "clients.csv"
+    table.to_csv(source, index=False)
+    configured = kedro_cli(project_copy, "configure-data", str(source), "--env", "clients")
+    assert configured.returncode == 0, configured.stderr
+    assert "customer_id" in configured.stdout and "kedro run --env clients" in configured.stdout
+
+    trained = kedro_cli(
+        project_copy,
+        "run",
+        "--env",
+        "clients",
+        "--pipelines",
+        "segmentation",
+        "--params",
+        fast_cli_params(),
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    scored = kedro_cli(project_copy, "run", "--env", "clients", "--pipelines", "scoring")
+    assert scored.returncode == 0, scored.stderr[-3000:]
+
+    data = project_copy / "data" / "clients"
+    ids = table["customer_id"].tolist()
+    segments = pd.read_parquet(version_file(data, "07_model_output/customer_segments.parquet"))
+    assert segments["customer_id"].tolist() == ids
+    targets = version_file(data, "07_model_output/target_customers.csv").read_text()
+    target_ids = [line.split(",")[0] for line in targets.splitlines()[1:]]
+    assert target_ids and set(target_ids) <= set(ids) and target_ids[0].startswith("0")
+    result = pd.read_parquet(version_file(data, "07_model_output/scored_customers.parquet"))
+    assert result["customer_id"].tolist() == ids  # the training file: every row scored
+    assert versions(data, "08_reporting/scoring_rejects.csv")
+
+
+@pytest.mark.integration
+def test_a_batch_with_half_its_rows_bad_fails_after_writing_the_rejects(project_copy):
+    kedro_cli(project_copy, "run", "--params", fast_cli_params())
+    batch = pd.read_csv(EXAMPLES / "customers_to_score.csv", dtype={"customer_id": str})
+    batch = batch.astype({"age": object})
+    batch.loc[::2, "age"] = "unknown"
+    (project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv").write_text(
+        batch.to_csv(index=False)
+    )
+    result = kedro_cli(project_copy, "run", "--pipelines", "scoring")
+    assert result.returncode != 0
+    assert "Error (TooManyRejectsError): Scoring rejected" in result.stderr
+    assert "Traceback" not in result.stderr
+    rejects = pd.read_csv(version_file(project_copy, "data/08_reporting/scoring_rejects.csv"))
+    assert len(rejects) >= len(batch) // 2
+    assert "Scoring rejected" in (project_copy / "logs" / "info.log").read_text()
+
+
+@pytest.mark.integration
+def test_wholesale_customers_from_file_to_report_without_hand_edits(project_copy):
+    source = "data/01_raw/examples/wholesale_customers.csv"
+    configured = kedro_cli(project_copy, "configure-data", source, "--env", "wholesale")
+    assert configured.returncode == 0, configured.stderr
+    assert "No id column found" in configured.stdout
+    for pipeline in ("segmentation", "scoring"):
+        result = kedro_cli(
+            project_copy,
+            "run",
+            "--env",
+            "wholesale",
+            "--pipelines",
+            pipeline,
+            "--params",
+            fast_cli_params(),
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    data = project_copy / "data" / "wholesale"
+    scored = pd.read_parquet(version_file(data, "07_model_output/scored_customers.parquet"))
+    assert scored["row_number"].tolist() == [str(i) for i in range(1, 441)]
+    profiles = pd.read_csv(version_file(data, "08_reporting/segment_profiles.csv"))
+    assert {"Channel=1", "Channel=2"} <= set(profiles.columns)  # profiled, not clustered on
+    assert Path(version_file(data, "08_reporting/segment_report.html")).stat().st_size > 10_000
