@@ -222,6 +222,15 @@ def parameters(
     return entries
 
 
+@pytest.fixture(scope="session")
+def fast_parameters(parameters, model_selection_params):
+    """``parameters`` with the fast model-selection overlay."""
+    return {
+        **parameters,
+        **_parameter_entries("model_selection", {**model_selection_params, **FAST_SELECTION}),
+    }
+
+
 def run_in_memory(pipeline, parameters: dict, **datasets) -> dict:
     """Runs ``pipeline`` with SequentialRunner on an in-memory catalog holding
     ``datasets`` and the parameters; returns the pipeline's outputs, loaded

@@ -90,7 +90,7 @@ def test_a_killed_first_run_is_never_read(project_copy, monkeypatch):
     assert (project_copy / MODEL / version / COMPLETE_MARK).exists()
 
 
-@pytest.mark.parametrize("dataset", ["encoded_features", "customer_segments", "segment_report"])
+@pytest.mark.parametrize("dataset", ["customer_segments", "segment_report"])
 def test_runs_killed_mid_save(project_copy, dataset):
     run_session(project_copy, params={"data_generation": {"n_customers": 500}})
     good = versions(project_copy, MODEL)[-1]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from customer_segmentation.own_data import SourceError, inspect_source, write_environment
-from tests.conftest import PROJECT_ROOT, fast_cli_params, kedro_cli, version_file, versions
+from tests.conftest import PROJECT_ROOT, kedro_cli, run_session, version_file, versions
 
 EXAMPLES = PROJECT_ROOT / "data" / "01_raw" / "examples"
 
@@ -109,17 +109,7 @@ def test_leading_zero_ids_round_trip_through_training_targets_and_scoring(projec
     assert configured.returncode == 0, configured.stderr
     assert "customer_id" in configured.stdout and "kedro run --env clients" in configured.stdout
 
-    trained = kedro_cli(
-        project_copy,
-        "run",
-        "--env",
-        "clients",
-        "--pipelines",
-        "segmentation",
-        "--params",
-        fast_cli_params(),
-    )
-    assert trained.returncode == 0, trained.stderr[-3000:]
+    run_session(project_copy, "segmentation", env="clients", params={})
     scored = kedro_cli(project_copy, "run", "--env", "clients", "--pipelines", "scoring")
     assert scored.returncode == 0, scored.stderr[-3000:]
 
@@ -137,7 +127,7 @@ def test_leading_zero_ids_round_trip_through_training_targets_and_scoring(projec
 
 @pytest.mark.integration
 def test_a_batch_with_half_its_rows_bad_fails_after_writing_the_rejects(project_copy):
-    kedro_cli(project_copy, "run", "--params", fast_cli_params())
+    run_session(project_copy)
     batch = pd.read_csv(EXAMPLES / "customers_to_score.csv", dtype={"customer_id": str})
     batch = batch.astype({"age": object})
     batch.loc[::2, "age"] = "unknown"
@@ -159,18 +149,9 @@ def test_wholesale_customers_from_file_to_report_without_hand_edits(project_copy
     configured = kedro_cli(project_copy, "configure-data", source, "--env", "wholesale")
     assert configured.returncode == 0, configured.stderr
     assert "No id column found" in configured.stdout
-    for pipeline in ("segmentation", "scoring"):
-        result = kedro_cli(
-            project_copy,
-            "run",
-            "--env",
-            "wholesale",
-            "--pipelines",
-            pipeline,
-            "--params",
-            fast_cli_params(),
-        )
-        assert result.returncode == 0, result.stderr[-3000:]
+    run_session(project_copy, "segmentation", env="wholesale", params={})
+    result = kedro_cli(project_copy, "run", "--env", "wholesale", "--pipelines", "scoring")
+    assert result.returncode == 0, result.stderr[-3000:]
     data = project_copy / "data" / "wholesale"
     scored = pd.read_parquet(version_file(data, "07_model_output/scored_customers.parquet"))
     assert scored["row_number"].tolist() == [str(i) for i in range(1, 441)]

@@ -12,6 +12,7 @@ import hashlib
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -26,7 +27,8 @@ LOG_NUMERIC_BLOCK = "log_numeric"
 CATEGORICAL_BLOCK = "categorical"
 PINNED_CATEGORICAL_BLOCK = "pinned_categorical"
 CATEGORICAL_BLOCKS = (CATEGORICAL_BLOCK, PINNED_CATEGORICAL_BLOCK)
-MISSING_CATEGORY = "missing"
+OTHER = "other"
+MISSING = "missing"
 
 
 def segmentation_model(preprocessor: ColumnTransformer | Pipeline, kmeans: KMeans) -> Pipeline:
@@ -74,12 +76,6 @@ def scaled_numeric(model: Pipeline, numeric: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(scaled, axis=1)
 
 
-def as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Categorical columns as text, with missing values as the category
-    "missing" (the first step of the one-hot blocks)."""
-    return frame.astype(object).where(frame.notna(), MISSING_CATEGORY).astype(str)
-
-
 def set_training_range(preprocessor, low: pd.Series, high: pd.Series) -> None:
     """Keeps the training minimum and maximum of each numeric column with the
     fitted preprocessor (scoring rejects far values only outside them)."""
@@ -93,13 +89,93 @@ def training_range(model: Pipeline) -> dict[str, tuple[float, float]]:
     return getattr(column_transformer(preprocessor(model)), "training_range_", {})
 
 
+def category_text(values: pd.Series) -> pd.Series:
+    """A categorical column as text, the same way in training and scoring:
+    whole numbers without ".0" (a column of codes with a gap reads as floats),
+    missing values as <NA>."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        present = values.dropna()
+        if (present % 1 == 0).all():
+            values = values.astype("Int64")
+    return values.astype("string")
+
+
+class CategoryEncoder(TransformerMixin, BaseEstimator):
+    """One-hot encoding of categorical columns, one 0/1 column per category.
+
+    With ``categories="auto"`` the categories are learned in ``fit``: values
+    seen in at least ``min_share`` of the rows (a missing value is the
+    category "missing"), plus an "other" column that takes the rarer values
+    and, at scoring, values never seen in training. With ``categories`` a list
+    of lists (pinned), exactly those columns, and any other value gets none.
+
+    It does in a few vectorised pandas operations what scikit-learn's
+    ``OneHotEncoder(min_frequency=...)`` does with a Python loop over every
+    value (1.3 s of a million-customer run).
+    """
+
+    def __init__(self, categories="auto", min_share: float = 0.0):
+        self.categories = categories
+        self.min_share = min_share
+
+    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
+        frame = pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        self.categories_ = []
+        for position, column in enumerate(frame.columns):
+            if self.categories != "auto":
+                self.categories_.append([str(c) for c in self.categories[position]])
+                continue
+            counts = category_text(frame[column]).fillna(MISSING).value_counts()
+            frequent = counts[counts >= self.min_share * len(frame)].index
+            self.categories_.append([*sorted(str(c) for c in frequent if c != OTHER), OTHER])
+        return self
+
+    def transform(self, X):  # noqa: N803
+        frame = pd.DataFrame(X, columns=self.feature_names_in_)
+        blocks = []
+        for column, categories in zip(self.feature_names_in_, self.categories_, strict=True):
+            codes = self._codes(frame[column], categories)
+            if self.categories == "auto":
+                codes = np.where(codes < 0, len(categories) - 1, codes)  # "other"
+            block = np.zeros((len(frame), len(categories)))
+            known = np.flatnonzero(codes >= 0)
+            block[known, codes[known]] = 1.0
+            blocks.append(block)
+        return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+
+    def _codes(self, values: pd.Series, categories: list[str]) -> np.ndarray:
+        """The position of each value in ``categories``; -1 for a value not in
+        them (and for a missing one, unless "missing" is a category)."""
+        index = pd.Index(categories)
+        missing = index.get_indexer([MISSING])[0] if self.categories == "auto" else -1
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # A pandas categorical: map its few categories, not its many values.
+            lookup = index.get_indexer(category_text(pd.Series(values.cat.categories)))
+            own = values.cat.codes.to_numpy()
+            return np.where(own >= 0, lookup[own], missing)
+        text = category_text(values)
+        codes = index.get_indexer(text.fillna(MISSING if missing >= 0 else ""))
+        return np.where(text.isna().to_numpy(), missing, codes)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(
+            [
+                f"{column}_{category}"
+                for column, categories in zip(self.feature_names_in_, self.categories_, strict=True)
+                for category in categories
+            ],
+            dtype=object,
+        )
+
+
 def fitted_categories(model: Pipeline) -> dict[str, list[str]]:
     """The categories the model's one-hot blocks know, per categorical column."""
     columns = column_transformer(preprocessor(model))
     known = {}
     for name, transformer, names in columns.transformers_:
         if name in CATEGORICAL_BLOCKS:
-            encoder = transformer[-1]
-            for column, categories in zip(names, encoder.categories_, strict=True):
-                known[column] = [str(c) for c in categories]
+            for column, categories in zip(names, transformer.categories_, strict=True):
+                known[column] = [c for c in categories if c != OTHER]
     return known

@@ -12,33 +12,41 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kedro.io import Version
+from kedro.io import CachedDataset, Version
+
+
+def _files(dataset: Any) -> Any:
+    """The dataset that holds the files: the wrapped one of a
+    ``CachedDataset`` (a versioned dataset kept in memory after its first
+    save or load, so a run does not read back what it just wrote)."""
+    return dataset._dataset if isinstance(dataset, CachedDataset) else dataset
 
 
 def is_versioned(dataset: Any) -> bool:
     """Whether ``dataset`` is a versioned file dataset (``versioned: true``)."""
-    return isinstance(getattr(dataset, "_version", None), Version)
+    return isinstance(getattr(_files(dataset), "_version", None), Version)
 
 
 def pinned_load_version(dataset: Any) -> str | None:
     """The version the dataset was told to load (``--load-versions``, or
     pinned by this package), or None when it would load the newest."""
-    return dataset._version.load
+    return _files(dataset)._version.load
 
 
 def pin_load_version(dataset: Any, version: str) -> None:
     """Makes ``dataset`` load ``version``; its save version is untouched."""
-    dataset._version = Version(version, dataset._version.save)
+    files = _files(dataset)
+    files._version = Version(version, files._version.save)
 
 
 def load_version(dataset: Any) -> str | None:
     """The version the dataset loads now (public Kedro API)."""
-    return dataset.resolve_load_version()
+    return _files(dataset).resolve_load_version()
 
 
 def versioned_path(dataset: Any, version: str) -> Path:
     """The file of ``version`` of a versioned dataset."""
-    return Path(str(dataset._get_versioned_path(version)))
+    return Path(str(_files(dataset)._get_versioned_path(version)))
 
 
 def version_folder(dataset: Any) -> Path:

@@ -108,7 +108,7 @@ def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
     preprocessor = fit_preprocessor(validated, features, {})
     encoded = encode_features(validated, preprocessor, features["id_column"])
     categories = sorted(raw["product_category"].unique())  # learned from the data
-    one_hot = [f"product_category_{c}" for c in categories]
+    one_hot = [f"product_category_{c}" for c in [*categories, "other"]]
     assert list(encoded.columns) == ["customer_id", *features["numeric"], *one_hot]
     assert encoded["customer_id"].tolist() == raw["customer_id"].tolist()
     assert not encoded.drop(columns="customer_id").isna().any().any()
@@ -133,7 +133,7 @@ def test_categories_are_learned_and_rare_or_unseen_ones_are_other(raw, features)
     # "gadgets" (3 of 600 rows) is rare: it, the unseen "garden" and a missing
     # value (never missing in training) are all "other".
     assert "product_category_gadgets" not in encoded.columns
-    assert encoded["product_category_infrequent_sklearn"].tolist() == [1.0, 1.0, 0.0]
+    assert encoded["product_category_other"].tolist() == [1.0, 1.0, 0.0]
     assert encoded["product_category_fashion"].tolist() == [0.0, 0.0, 1.0]
     assert encoded.sum(axis=1).tolist() == [1.0, 1.0, 1.0]
 

@@ -4,17 +4,17 @@ from customer_segmentation.pipelines.segment_analysis import create_pipeline
 from tests.conftest import run_in_memory
 
 
-def test_pipeline_segments_profiles_recommends_and_reports(parameters, customers):
-    prepared = run_in_memory(preprocessing(), parameters, raw_customers=customers)
+def test_pipeline_segments_profiles_recommends_and_reports(fast_parameters, customers):
+    prepared = run_in_memory(preprocessing(), fast_parameters, raw_customers=customers)
     selected = run_in_memory(
         model_selection(),
-        parameters,
+        fast_parameters,
         encoded_features=prepared["encoded_features"],
         preprocessor=prepared["preprocessor"],
     )
     outputs = run_in_memory(
         create_pipeline(),
-        parameters,
+        fast_parameters,
         validated_customers=prepared["validated_customers"],
         customer_segments=selected["customer_segments"],
         segmentation_model=selected["segmentation_model"],

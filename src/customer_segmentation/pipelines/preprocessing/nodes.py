@@ -16,7 +16,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from customer_segmentation import model
 from customer_segmentation.features import (
@@ -109,8 +109,8 @@ def fit_preprocessor(
     columns, weighted by ``categorical_weight`` so that one-hot blocks do not
     dominate the distances. Categories are learned from the data (those rarer
     than ``min_category_share``, and unseen ones when scoring, become one
-    "other" column), or pinned in ``features.categories``; missing values are
-    the category "missing". With ``pca_components`` set, a PCA follows and
+    "other" column), or pinned in ``features.categories``; a missing value is
+    the category "missing" (``model.CategoryEncoder``). With ``pca_components`` set, a PCA follows and
     the preprocessor is a ``Pipeline``. The training range of each numeric
     column is kept with it for scoring's range check."""
     spec = FeatureSpec.parse(features)
@@ -139,19 +139,12 @@ def fit_preprocessor(
             )
         )
     learned = [column for column in spec.categorical if column not in spec.pinned]
-    share = preprocessing.get("min_category_share") or None
+    share = preprocessing.get("min_category_share", 0.0)
     if learned:
         transformers.append(
             (
                 model.CATEGORICAL_BLOCK,
-                make_pipeline(
-                    FunctionTransformer(model.as_text, feature_names_out="one-to-one"),
-                    OneHotEncoder(
-                        min_frequency=share,
-                        handle_unknown="infrequent_if_exist",
-                        sparse_output=False,
-                    ),
-                ),
+                model.CategoryEncoder(min_share=share),
                 learned,
             )
         )
@@ -159,14 +152,7 @@ def fit_preprocessor(
         transformers.append(
             (
                 model.PINNED_CATEGORICAL_BLOCK,
-                make_pipeline(
-                    FunctionTransformer(model.as_text, feature_names_out="one-to-one"),
-                    OneHotEncoder(
-                        categories=[[str(v) for v in values] for values in spec.pinned.values()],
-                        handle_unknown="ignore",
-                        sparse_output=False,
-                    ),
-                ),
+                model.CategoryEncoder(categories=[list(v) for v in spec.pinned.values()]),
                 list(spec.pinned),
             )
         )

@@ -152,7 +152,7 @@ def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec)
     known = segmentation.fitted_categories(model)
     unseen = {}
     for column in spec.categorical:
-        values = segmentation.as_text(scorable[[column]])[column]
+        values = segmentation.category_text(scorable[column]).fillna(segmentation.MISSING)
         count = int((~values.isin(known.get(column, []))).sum())
         if count:
             unseen[column] = count

@@ -57,8 +57,8 @@ def plot_segment_scatter(
     """Scatter of two features in original units (by default annual income
     against average order value) coloured by segment; at most ``max_points``
     customers, sampled with ``random_seed``, are drawn so large runs stay fast."""
-    x, y = _plot_axes(segmented_customers, features, scatter)
     segmented = _sample(segmented_customers, scatter)
+    x, y = _plot_axes(segmented, features, scatter)
     figure = Figure(figsize=(8, 6), layout="constrained")
     axes = figure.subplots()
     sizes = segmented_customers["segment"].value_counts()
