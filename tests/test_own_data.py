@@ -158,3 +158,53 @@ def test_wholesale_customers_from_file_to_report_without_hand_edits(project_copy
     profiles = pd.read_csv(version_file(data, "08_reporting/segment_profiles.csv"))
     assert {"Channel=1", "Channel=2"} <= set(profiles.columns)  # profiled, not clustered on
     assert Path(version_file(data, "08_reporting/segment_report.html")).stat().st_size > 10_000
+
+
+def test_camel_case_ids_text_outcomes_and_blank_numbers(tmp_path):
+    """A telecom churn export: customerID, a 0/1 flag, a Yes/No outcome, and
+    a money column with a few blanks written as a space."""
+    rows = 100
+    table = pd.DataFrame(
+        {
+            "customerID": [f"{i:04d}-QWERT" for i in range(rows)],
+            "SeniorCitizen": [i % 2 for i in range(rows)],
+            "tenure": [i % 72 for i in range(rows)],
+            "TotalCharges": [" " if i < 3 else f"{20.5 * i:.2f}" for i in range(rows)],
+            "Churn": ["Yes" if i % 4 == 0 else "No" for i in range(rows)],
+        }
+    )
+    source = tmp_path / "churn.csv"
+    table.to_csv(source, index=False)
+    inspection = inspect_source(str(source))
+    roles = _roles(inspection)
+    assert roles == {
+        "customerID": "id",
+        "SeniorCitizen": "profile_numeric",
+        "tenure": "numeric",
+        "TotalCharges": "numeric",
+        "Churn": "profile_categorical",
+    }
+    assert inspection.load_args["na_values"] == [" "]
+
+
+def test_a_sql_table_gets_a_catalog_entry_and_local_credentials(tmp_path, customers):
+    database = tmp_path / "shop.db"
+    url = f"sqlite:///{database}"
+    customers.drop(columns="persona").astype({"product_category": str}).to_sql(
+        "customers", url, index=False
+    )
+    inspection = inspect_source(url, table="customers")
+    assert inspection.kind == "sql" and inspection.id_column == "customer_id"
+    write_environment(inspection, "shop", tmp_path)
+    catalog = yaml.safe_load((tmp_path / "conf/shop/catalog.yml").read_text())
+    assert catalog["raw_customers"] == {
+        "type": "pandas.SQLTableDataset",
+        "table_name": "customers",
+        "credentials": "shop_database",
+    }
+    credentials = yaml.safe_load((tmp_path / "conf/local/credentials.yml").read_text())
+    assert credentials == {"shop_database": {"con": url}}
+    parameters = yaml.safe_load((tmp_path / "conf/shop/parameters.yml").read_text())
+    assert parameters["preprocessing"]["first_line"] == 1  # rows, not lines
+    with pytest.raises(SourceError, match="name the table with --table"):
+        inspect_source(url)

@@ -44,9 +44,11 @@ MOSTLY_EMPTY_SHARE = 0.5
 NEAR_CONSTANT_SHARE = 0.99
 NUMERIC_SHARE = 0.9
 SKEWNESS = 1.0
-_ID_NAME = re.compile(r"(^|[_\s.-])(id|key|ref|reference|number|no|nr|code)$|^id[_\s.-]", re.I)
+_ID_NAME = re.compile(r"(id|key|ref|reference|number|no|nr|code)$|^id[_\s.-]", re.I)
 _OUTCOME_NAME = re.compile(
-    r"response|accepted|churn|complain|target|label|outcome|converted|responded|cmp\d", re.I
+    r"response|accepted|churn|complain|target|label|outcome|converted|responded|cmp\d"
+    r"|^(y|class|exited|attrition.*)$",
+    re.I,
 )
 _CODE_NAME = re.compile(
     r"channel|region|type|class|group|segment|cluster|status|level|grade|tier|zone|area", re.I
@@ -149,8 +151,8 @@ def _as_numbers(values: pd.Series) -> tuple[pd.Series, list[str]]:
     """The column as numbers, and the distinct texts that are not numbers."""
     if pd.api.types.is_numeric_dtype(values):
         return values.astype(float), []
-    text = values.dropna().astype(str).str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
+    text = values.dropna().astype(str)
+    numbers = pd.to_numeric(text.str.strip(), errors="coerce")
     return numbers.reindex(values.index), sorted(text[numbers.isna()].unique().tolist())
 
 
@@ -203,6 +205,10 @@ def _inspect_numeric(name: str, numbers: pd.Series) -> Column:
 def _inspect_text(name: str, values: pd.Series) -> Column:
     present = values.dropna().astype(str)
     distinct = present.nunique()
+    if _OUTCOME_NAME.search(name) and distinct <= MAX_PROFILE_CATEGORIES:
+        return Column(
+            name, "profile_categorical", "looks like an outcome: profiled, not clustered on"
+        )
     top_share = present.value_counts(normalize=True).iloc[0]
     if top_share >= NEAR_CONSTANT_SHARE:
         return Column(

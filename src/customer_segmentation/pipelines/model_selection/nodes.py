@@ -455,7 +455,8 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
     id_column = key_column(id_column)
     customer_segments = pd.DataFrame(
         {
-            id_column: encoded_features[id_column].to_numpy(),
+            # The ids keep their own (Arrow) storage: no Python string per customer.
+            id_column: encoded_features[id_column].reset_index(drop=True),
             "segment": kmeans.labels_.astype("int64"),
         }
     )

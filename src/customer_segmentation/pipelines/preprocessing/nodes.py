@@ -196,5 +196,5 @@ def encode_features(
     encoded row can be traced back to its customer."""
     id_column = key_column(id_column)
     encoded = preprocessor.transform(validated_customers)
-    encoded.insert(0, id_column, validated_customers[id_column].to_numpy())
+    encoded.insert(0, id_column, validated_customers[id_column].array)
     return encoded.reset_index(drop=True)

@@ -25,8 +25,8 @@ def segment_customers(
     that profiles, pictures and drift read. Every customer must have a
     segment (the model and the customers come from the same run's lineage)."""
     id_column = key_column(id_column)
-    ids, segment_ids = validated_customers[id_column], customer_segments[id_column]
-    if len(ids) == len(segment_ids) and (ids.to_numpy() == segment_ids.to_numpy()).all():
+    ids = validated_customers[id_column].reset_index(drop=True)
+    if ids.equals(customer_segments[id_column].reset_index(drop=True)):
         # The usual case: both in the order of the validated table, so the
         # join by id is a column assignment.
         return validated_customers.assign(segment=customer_segments["segment"].to_numpy("int64"))
