@@ -208,3 +208,19 @@ def test_a_sql_table_gets_a_catalog_entry_and_local_credentials(tmp_path, custom
     assert parameters["preprocessing"]["first_line"] == 1  # rows, not lines
     with pytest.raises(SourceError, match="name the table with --table"):
         inspect_source(url)
+
+
+def test_a_row_counter_is_never_a_feature(tmp_path):
+    """The unnamed index column of a pandas export: the id when nothing else
+    is, never a feature."""
+    rows = 50
+    table = pd.DataFrame(
+        {"spend": [float(i % 7) for i in range(rows)], "age": [30 + i % 20 for i in range(rows)]}
+    )
+    table.to_csv(tmp_path / "with_index.csv")  # writes an unnamed 0, 1, 2, ... column
+    inspection = inspect_source(str(tmp_path / "with_index.csv"))
+    assert inspection.id_column == "Unnamed: 0"
+    table.insert(0, "client_id", [f"c{i}" for i in range(rows)])
+    table.to_csv(tmp_path / "with_ids.csv")
+    roles = _roles(inspect_source(str(tmp_path / "with_ids.csv")))
+    assert roles["client_id"] == "id" and roles["Unnamed: 0"] == "dropped"

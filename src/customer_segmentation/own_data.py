@@ -225,9 +225,19 @@ def _inspect_text(name: str, values: pd.Series) -> Column:
     return Column(name, "dropped", f"free text ({distinct:,} distinct values): not used")
 
 
+def _is_row_counter(values: pd.Series) -> bool:
+    """A column that only counts rows (0, 1, 2, ... or 1, 2, 3, ...), such as
+    the unnamed index column a pandas export leaves behind."""
+    numbers, texts = _as_numbers(values)
+    if texts or numbers.isna().any():
+        return False
+    start = numbers.iloc[0] if len(numbers) else None
+    return start in (0, 1) and bool((numbers.diff().iloc[1:] == 1).all())
+
+
 def _find_id(table: pd.DataFrame) -> str | None:
     """A column that identifies customers: unique and never empty, named like
-    an id (preferred) or holding text."""
+    an id (preferred), holding text, or else a row counter."""
     candidates = [
         name
         for name in table.columns
@@ -240,20 +250,29 @@ def _find_id(table: pd.DataFrame) -> str | None:
         numbers, texts = _as_numbers(table[name])
         if texts:  # text ids such as C0001 or emails
             return name
+    counters = [name for name in candidates if _is_row_counter(table[name])]
+    return counters[0] if counters else None
+
+
+def _unused(name: str, values: pd.Series) -> str | None:
+    """Why a column says nothing segments could differ on, if it does not."""
+    present_share = values.notna().mean()
+    if values.dropna().astype(str).str.strip().nunique() <= 1:
+        return "constant: says nothing"
+    if _is_row_counter(values):
+        return "counts rows (1, 2, 3, ...): says nothing"
+    if present_share < MOSTLY_EMPTY_SHARE:
+        return f"mostly empty ({1 - present_share:.0%} missing)"
+    if _is_date(name, values):
+        return "a date: not clustered on (derive tenure or recency from it first)"
     return None
 
 
 def _inspect_column(name: str, values: pd.Series, id_column: str | None) -> tuple[Column, list]:
     """The role of one column, and the texts of a numeric column to read as missing."""
-    present_share = values.notna().mean()
     if name == id_column:
         return Column(name, "id", "unique and never empty: the customer id, read as text"), []
-    if values.dropna().astype(str).str.strip().nunique() <= 1:
-        return Column(name, "dropped", "constant: says nothing"), []
-    if present_share < MOSTLY_EMPTY_SHARE:
-        return Column(name, "dropped", f"mostly empty ({1 - present_share:.0%} missing)"), []
-    if _is_date(name, values):
-        why = "a date: not clustered on (derive tenure or recency from it first)"
+    if why := _unused(name, values):
         return Column(name, "dropped", why), []
     numbers, texts = _as_numbers(values)
     if numbers.notna().sum() >= NUMERIC_SHARE * values.notna().sum() and len(texts) <= 3:

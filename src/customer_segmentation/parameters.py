@@ -65,6 +65,7 @@ class Preprocessing(_Block):
     min_category_share: float = Field(default=0.01, ge=0, lt=0.5)
     categorical_weight: float = Field(default=1.0, gt=0)
     pca_components: int | float | None = None
+    fit_sample_size: int = Field(default=1_000_000, ge=1000)
     random_seed: int = 0
 
 

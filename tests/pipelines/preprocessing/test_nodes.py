@@ -278,3 +278,19 @@ def test_optional_pca_keeps_the_requested_variance(raw, features):
     assert explained.sum() >= 0.9
     assert list(encoded.columns) == ["customer_id", *[f"pca{i}" for i in range(len(explained))]]
     assert len(explained) < len(features["numeric"]) + 4
+
+
+def test_large_tables_are_fitted_on_a_sample_but_all_rows_are_encoded(raw, features):
+    validated = validate_customers(raw, features, K_MAX)
+    settings = {"fit_sample_size": 1000, "random_seed": 3}
+    full = fit_preprocessor(validated, features, {})
+    sampled = fit_preprocessor(validated, features, {**settings, "fit_sample_size": 100_000})
+    pd.testing.assert_frame_equal(
+        encode_features(validated, full, "customer_id"),
+        encode_features(validated, sampled, "customer_id"),
+    )  # not larger than the sample: every row
+    small = fit_preprocessor(validated, features, {**settings, "fit_sample_size": 200})
+    scaler = small.named_transformers_["numeric"][-1]
+    subset = validated.sample(200, random_state=3)["annual_income"]
+    assert scaler.mean_[0] == pytest.approx(subset.fillna(subset.median()).mean())
+    assert len(encode_features(validated, small, "customer_id")) == len(validated)

@@ -111,8 +111,10 @@ def fit_preprocessor(
     than ``min_category_share``, and unseen ones when scoring, become one
     "other" column), or pinned in ``features.categories``; a missing value is
     the category "missing" (``model.CategoryEncoder``). With ``pca_components`` set, a PCA follows and
-    the preprocessor is a ``Pipeline``. The training range of each numeric
-    column is kept with it for scoring's range check."""
+    the preprocessor is a ``Pipeline``. Tables larger than ``fit_sample_size``
+    are fitted on a seeded sample of that size. The training range (minimum
+    and maximum of all rows) of each numeric column is kept with it for
+    scoring's range check."""
     spec = FeatureSpec.parse(features)
     log_columns = list(preprocessing.get("log_columns") or [])
     _check_log_columns(validated_customers, spec, log_columns)
@@ -177,7 +179,15 @@ def fit_preprocessor(
                 ),
             ]
         )
-    preprocessor = preprocessor.set_output(transform="pandas").fit(validated_customers)
+    fit_rows = validated_customers
+    sample_size = preprocessing.get("fit_sample_size")
+    if sample_size and len(fit_rows) > sample_size:
+        # Medians, means, spreads and categories of a million random customers
+        # are those of all of them; fitting on every row of ten million would
+        # hold several copies of the table at once.
+        fit_rows = fit_rows.sample(sample_size, random_state=preprocessing.get("random_seed", 0))
+        logger.info("Fitting the preprocessor on a seeded sample of %d customers", sample_size)
+    preprocessor = preprocessor.set_output(transform="pandas").fit(fit_rows)
     numeric = validated_customers[list(spec.numeric)]
     model.set_training_range(preprocessor, numeric.min(), numeric.max())
     if (pca := model.pca(preprocessor)) is not None:
