@@ -30,7 +30,8 @@ def test_a_semicolon_crm_export_with_a_byte_order_mark():
     assert roles["Z_CostContact"] == roles["Z_Revenue"] == "dropped"  # constant
     assert roles["Dt_Customer"] == "dropped"  # a date
     assert roles["Response"] == roles["AcceptedCmp1"] == roles["Complain"] == "profile_numeric"
-    assert roles["Education"] == roles["Marital_Status"] == "categorical"
+    assert roles["Education"] == "categorical"
+    assert roles["Marital_Status"] == "profile_categorical"  # a status: described, not clustered
     assert roles["Income"] == roles["MntWines"] == "numeric"
     logs = {c.name for c in inspection.columns if c.log}
     assert {"Income", "MntGoldProds"} <= logs and "NumWebVisitsMonth" not in logs
@@ -224,3 +225,27 @@ def test_a_row_counter_is_never_a_feature(tmp_path):
     table.to_csv(tmp_path / "with_ids.csv")
     roles = _roles(inspect_source(str(tmp_path / "with_ids.csv")))
     assert roles["client_id"] == "id" and roles["Unnamed: 0"] == "dropped"
+
+
+def test_known_labels_are_never_clustered_on(tmp_path):
+    """A demographics file that carries a previous segmentation (A to D) and
+    an id named CLIENTNUM: the labels are profiled, the id is the id."""
+    rows = 80
+    table = pd.DataFrame(
+        {
+            "CLIENTNUM": [700_000_000 + 37 * i for i in range(rows)],
+            "Gender": ["Male", "Female"] * (rows // 2),
+            "Age": [20 + i % 50 for i in range(rows)],
+            "Profession": ["Artist", "Doctor", "Engineer", "Lawyer"] * (rows // 4),
+            "Segmentation": ["A", "B", "C", "D"] * (rows // 4),
+        }
+    )
+    table.to_csv(tmp_path / "demographics.csv", index=False)
+    roles = _roles(inspect_source(str(tmp_path / "demographics.csv")))
+    assert roles == {
+        "CLIENTNUM": "id",
+        "Gender": "categorical",
+        "Age": "numeric",
+        "Profession": "categorical",
+        "Segmentation": "profile_categorical",
+    }

@@ -17,8 +17,9 @@ What is inferred, per column:
   from them first);
 - **profile-only** (described per segment, never clustered on): 0/1 flags,
   outcome columns (response, accepted, churn, complain, ...), near-constant
-  columns, integer codes named like a label (channel, region, type, ...), and
-  categorical text with many categories;
+  columns, codes or text named like a label or grouping (segment, cluster,
+  class, channel, region, type, ...), and categorical text with many
+  categories;
 - **numeric features**: everything else numeric; non-negative ones get a
   lower bound of 0, ages [0, 120]; heavily right-skewed non-negative ones
   (money, counts) are log-transformed;
@@ -44,7 +45,7 @@ MOSTLY_EMPTY_SHARE = 0.5
 NEAR_CONSTANT_SHARE = 0.99
 NUMERIC_SHARE = 0.9
 SKEWNESS = 1.0
-_ID_NAME = re.compile(r"(id|key|ref|reference|number|no|nr|code)$|^id[_\s.-]", re.I)
+_ID_NAME = re.compile(r"(id|key|ref|reference|number|num|no|nr|code)$|^id[_\s.-]", re.I)
 _OUTCOME_NAME = re.compile(
     r"response|accepted|churn|complain|target|label|outcome|converted|responded|cmp\d"
     r"|^(y|class|exited|attrition.*)$",
@@ -208,6 +209,12 @@ def _inspect_text(name: str, values: pd.Series) -> Column:
     if _OUTCOME_NAME.search(name) and distinct <= MAX_PROFILE_CATEGORIES:
         return Column(
             name, "profile_categorical", "looks like an outcome: profiled, not clustered on"
+        )
+    if _CODE_NAME.search(name) and distinct <= MAX_PROFILE_CATEGORIES:
+        return Column(
+            name,
+            "profile_categorical",
+            f"{distinct} categories named like a label or grouping: profiled, not clustered on",
         )
     top_share = present.value_counts(normalize=True).iloc[0]
     if top_share >= NEAR_CONSTANT_SHARE:
