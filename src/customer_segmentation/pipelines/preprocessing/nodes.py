@@ -110,11 +110,11 @@ def fit_preprocessor(
     dominate the distances. Categories are learned from the data (those rarer
     than ``min_category_share``, and unseen ones when scoring, become one
     "other" column), or pinned in ``features.categories``; a missing value is
-    the category "missing" (``model.CategoryEncoder``). With ``pca_components`` set, a PCA follows and
-    the preprocessor is a ``Pipeline``. Tables larger than ``fit_sample_size``
-    are fitted on a seeded sample of that size. The training range (minimum
-    and maximum of all rows) of each numeric column is kept with it for
-    scoring's range check."""
+    the category "missing" (``model.CategoryEncoder``). With ``pca_components``
+    set, a PCA follows and the preprocessor is a ``Pipeline``. Tables larger
+    than ``fit_sample_size`` are fitted on a seeded sample of that size. The
+    training range (minimum and maximum of all rows) of each numeric column is
+    kept with it for scoring's range check."""
     spec = FeatureSpec.parse(features)
     log_columns = list(preprocessing.get("log_columns") or [])
     _check_log_columns(validated_customers, spec, log_columns)

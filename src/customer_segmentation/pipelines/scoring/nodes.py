@@ -146,6 +146,11 @@ def screen_customers_to_score(
     return scorable, rejects
 
 
+def _reason_counts(rejects: pd.DataFrame) -> pd.Series:
+    """How many rows each kind of reason rejected, without the row's value."""
+    return rejects["reason"].str.replace(r": .*$| value .*$", "", regex=True).value_counts()
+
+
 def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec) -> None:
     """One summary line: rejects by reason, and values of categorical
     features the model never saw in training (scored as "other")."""
@@ -156,7 +161,7 @@ def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec)
         count = int((~values.isin(known.get(column, []))).sum())
         if count:
             unseen[column] = count
-    reasons = rejects["reason"].str.replace(r": .*$| value .*$", "", regex=True).value_counts()
+    reasons = _reason_counts(rejects)
     logger.info(
         "Screened %d customers to score: %d scorable, %d rejected %s; unseen categories %s",
         len(batch),
@@ -216,11 +221,7 @@ def check_reject_share(
     total = len(scored_customers) + len(scoring_rejects)
     share = len(scoring_rejects) / total if total else 0.0
     if share > max_reject_share:
-        reasons = (
-            scoring_rejects["reason"]
-            .str.replace(r": .*$| value .*$", "", regex=True)
-            .value_counts()
-        )
+        reasons = _reason_counts(scoring_rejects)
         raise TooManyRejectsError(
             f"Scoring rejected {len(scoring_rejects)} of {total} customers ({share:.0%}, more "
             f"than scoring.max_reject_share {max_reject_share:.0%}): "

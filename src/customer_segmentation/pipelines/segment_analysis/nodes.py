@@ -87,10 +87,10 @@ def _category_mix(
     """Share of each segment (a row, in segment order) in each category of
     ``values`` (missing values count as "missing"): the ``fixed`` categories
     of a feature (other values are in no column), or the ``max_categories``
-    most common values with the rest as "other". Counted with one ``bincount``, as a crosstab of a million
-    text values is slow."""
+    most common values with the rest as "other". Counted with one
+    ``bincount``, as a crosstab of a million text values is slow."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    labels = [*map(str, uniques), "missing"]
+    labels = [*map(str, uniques), segmentation.MISSING]
     codes = np.where(codes < 0, len(uniques), codes)
     k = int(segments.max()) + 1
     counts = np.bincount(segments * len(labels) + codes, minlength=k * len(labels))
@@ -106,7 +106,7 @@ def _category_mix(
         rest = counts.drop(columns=common).sum(axis=1)
         counts = counts[list(common)]
         if rest.any():
-            counts["other"] = rest
+            counts[segmentation.OTHER] = rest
     return counts.div(members, axis=0)
 
 
