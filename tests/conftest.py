@@ -96,7 +96,7 @@ def project_copy(tmp_path, monkeypatch) -> Path:
     outputs) in a temporary folder, made the working directory."""
     project = tmp_path / "project"
     project.mkdir()
-    for name in ("conf", "src", "deployment"):
+    for name in ("conf", "src", "deployment", "notebooks"):
         shutil.copytree(
             PROJECT_ROOT / name,
             project / name,

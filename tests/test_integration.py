@@ -7,11 +7,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro_telemetry.plugin import _check_for_telemetry_consent
+from nbclient import NotebookClient
 
 from customer_segmentation.hooks import SourceDataGuardError
 from tests.conftest import SMALL_RUN, kedro_cli, run_session, version_file, versions
@@ -133,7 +135,7 @@ def test_generation_refuses_to_overwrite_user_data(project_copy, customers):
     assert segments["customer_id"].tolist() == customers["customer_id"].tolist()
 
 
-def test_crm_example_environment(project_copy):
+def test_crm_example_environment_and_the_notebook(project_copy, monkeypatch):
     run_session(project_copy, "segmentation", env="crm_example", params={})
     output = "data/crm_example/08_reporting/segment_profiles.csv"
     profiles = pd.read_csv(version_file(project_copy, output))
@@ -150,7 +152,25 @@ def test_crm_example_environment(project_copy):
     )
     best = recommendations.loc[recommendations["priority"] == 1, "segment"].item()
     assert profiles.set_index("segment").loc[best, "Response"] == profiles["Response"].max()
+    # Segments that differ in spend get different actions, read from the roles.
+    assert recommendations["action"].nunique() >= 2
     assert versions(project_copy, VERSIONED["segment_profiles"]) == []  # default's untouched
+
+    # The notebook explores this run through the catalog, as a user opens it.
+    notebook = nbformat.read(project_copy / "notebooks" / "explore_segments.ipynb", as_version=4)
+    monkeypatch.setenv("KEDRO_ENV", "crm_example")
+    monkeypatch.setenv("PROJECT_PATH", str(project_copy))
+    NotebookClient(
+        notebook, timeout=120, resources={"metadata": {"path": str(project_copy / "notebooks")}}
+    ).execute()
+    printed = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    assert f"k = {len(profiles)} by rule" in printed
+    assert f"segment {best}: {profiles.set_index('segment').loc[best, 'name']}" in printed
 
 
 def test_cli_bad_input_exits_non_zero_with_the_reason_logged(project_copy, customers):

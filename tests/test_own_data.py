@@ -33,8 +33,12 @@ def test_a_semicolon_crm_export_with_a_byte_order_mark():
     assert roles["Education"] == "categorical"
     assert roles["Marital_Status"] == "profile_categorical"  # a status: described, not clustered
     assert roles["Income"] == roles["MntWines"] == "numeric"
-    logs = {c.name for c in inspection.columns if c.log}
-    assert {"Income", "MntGoldProds"} <= logs and "NumWebVisitsMonth" not in logs
+    meanings = {c.name: c.meaning for c in inspection.columns}
+    assert meanings["MntWines"] == meanings["MntGoldProds"] == "monetary"
+    assert meanings["NumStorePurchases"] == meanings["NumWebVisitsMonth"] == "frequency"
+    assert meanings["Recency"] == "recency"
+    assert meanings["Income"] == meanings["Year_Birth"] == meanings["Kidhome"] == "demographic"
+    assert meanings["Response"] is None
 
 
 def test_a_table_without_ids_and_with_label_codes():
@@ -50,7 +54,8 @@ def test_a_table_without_ids_and_with_label_codes():
         "Detergents_Paper",
         "Delicassen",
     ]
-    assert all(c.log and c.bounds == (0, None) for c in inspection.columns if c.role == "numeric")
+    assert all(c.bounds == (0, None) for c in inspection.columns if c.role == "numeric")
+    assert all("skewed" in c.why for c in inspection.columns if c.role == "numeric")
 
 
 def test_ids_with_leading_zeros_free_text_gaps_and_missing_markers(tmp_path):
@@ -79,6 +84,10 @@ def test_ids_with_leading_zeros_free_text_gaps_and_missing_markers(tmp_path):
     assert roles["spend"] == "numeric" and inspection.load_args["na_values"] == ["?"]
     ages = next(c for c in inspection.columns if c.name == "age")
     assert ages.bounds == (0, 120)
+    assert {c.name: c.meaning for c in inspection.columns if c.meaning} == {
+        "age": "demographic",
+        "spend": "monetary",
+    }
 
 
 def test_the_source_is_never_written_and_an_environment_never_overwritten(tmp_path):
@@ -91,7 +100,11 @@ def test_the_source_is_never_written_and_an_environment_never_overwritten(tmp_pa
     assert {p.name for p in written} == {"catalog.yml", "parameters.yml", "globals.yml"}
     parameters = yaml.safe_load((tmp_path / "conf/mine/parameters.yml").read_text())
     assert parameters["features"]["id_column"] is None
-    assert parameters["preprocessing"]["log_columns"] == inspection.named("numeric")
+    # Spend per product group, but not named as spend: no role is proposed.
+    assert parameters["features"]["roles"] == dict.fromkeys(
+        ["monetary", "frequency", "recency", "tenure", "demographic"], []
+    )
+    assert "customer value cannot be judged" in (tmp_path / "conf/mine/parameters.yml").read_text()
     with pytest.raises(SourceError, match="already exists"):
         write_environment(inspection, "mine", tmp_path)
     with pytest.raises(SourceError, match="cannot be an environment name"):

@@ -26,6 +26,13 @@ from customer_segmentation.errors import UserError
 
 _EXAMPLE_ROWS = 3
 ROW_NUMBER = "row_number"
+# Roles a numeric column may play (``features.roles``). Customer value and the
+# default recommendation rules read roles, never column names: monetary and
+# frequency make a segment valuable; recency counts days since the last
+# purchase, so lower is better; tenure is time as a customer; demographic
+# columns describe customers but never make a segment valuable.
+ROLES = ("monetary", "frequency", "recency", "tenure", "demographic")
+VALUE_ROLES = ("monetary", "frequency")
 # A feature whose most common value covers this share of rows cannot separate segments.
 NEAR_CONSTANT_SHARE = 0.99
 _SEPARATORS = {";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}
@@ -46,6 +53,7 @@ class FeatureSpec:
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     profile_numeric: tuple[str, ...] = ()
     profile_categorical: tuple[str, ...] = ()
+    roles: dict[str, str] = field(default_factory=dict)
     numbered_rows: bool = False
 
     @classmethod
@@ -65,6 +73,11 @@ class FeatureSpec:
             bounds=bounds,
             profile_numeric=tuple(profile_only.get("numeric") or ()),
             profile_categorical=tuple(profile_only.get("categorical") or ()),
+            roles={
+                column: role
+                for role, columns in (features.get("roles") or {}).items()
+                for column in columns or ()
+            },
             numbered_rows=features.get("id_column") is None,
         )
 
@@ -97,10 +110,9 @@ class FeatureSpec:
             )
         )
 
-    def one_hot_columns(self, columns: list[str]) -> list[str]:
-        """Those of ``columns`` (encoded column names) that one-hot encode a
-        categorical feature."""
-        return [c for c in columns if any(c.startswith(f"{name}_") for name in self.categorical)]
+    def with_role(self, role: str) -> list[str]:
+        """The described numeric columns that play ``role``."""
+        return [c for c in self.described_numeric if self.roles.get(c) == role]
 
 
 def key_column(id_column: str | None) -> str:

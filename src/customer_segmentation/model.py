@@ -12,7 +12,7 @@ import hashlib
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
@@ -24,6 +24,14 @@ COLUMNS = "columns"
 PCA_STEP = "pca"
 NUMERIC_BLOCK = "numeric"
 LOG_NUMERIC_BLOCK = "log_numeric"
+YEO_JOHNSON_BLOCK = "yeo_johnson_numeric"
+# The numeric blocks and the transform each applies before scaling.
+NUMERIC_BLOCKS = {
+    NUMERIC_BLOCK: "none",
+    LOG_NUMERIC_BLOCK: "log1p",
+    YEO_JOHNSON_BLOCK: "yeo-johnson",
+}
+TRANSFORMS = tuple(NUMERIC_BLOCKS.values())
 CATEGORICAL_BLOCK = "categorical"
 PINNED_CATEGORICAL_BLOCK = "pinned_categorical"
 CATEGORICAL_BLOCKS = (CATEGORICAL_BLOCK, PINNED_CATEGORICAL_BLOCK)
@@ -62,18 +70,56 @@ def fingerprint(model: Pipeline) -> str:
     return hashlib.sha256(centres.tobytes()).hexdigest()[:16]
 
 
-def scaled_numeric(model: Pipeline, numeric: pd.DataFrame) -> pd.DataFrame:
-    """Numeric columns as the model scales them (after imputation and any log
-    transform): distances from the training mean in standard deviations."""
+def scaled_numeric(model: Pipeline, numeric: pd.DataFrame, clipped: bool = True) -> pd.DataFrame:
+    """Numeric columns on the scale the clustering uses (after imputation,
+    the column's transform, scaling and, unless ``clipped`` is false,
+    clipping): distances from the training mean in standard deviations of
+    the transformed column."""
     columns = column_transformer(preprocessor(model))
     scaled = []
     for name, transformer, names in columns.transformers_:
-        if name not in (NUMERIC_BLOCK, LOG_NUMERIC_BLOCK):
+        if name not in NUMERIC_BLOCKS:
             continue
+        steps = transformer if clipped else transformer[:-1]
         with np.errstate(invalid="ignore", divide="ignore"):
-            values = transformer.transform(numeric[list(names)])
+            values = steps.transform(numeric[list(names)])
         scaled.append(pd.DataFrame(np.asarray(values, float), columns=names, index=numeric.index))
     return pd.concat(scaled, axis=1)
+
+
+def column_transforms(preprocessor: ColumnTransformer | Pipeline) -> dict[str, str]:
+    """The transform (``TRANSFORMS``) each numeric feature gets before scaling."""
+    return {
+        column: NUMERIC_BLOCKS[name]
+        for name, _, names in column_transformer(preprocessor).transformers_
+        if name in NUMERIC_BLOCKS
+        for column in names
+    }
+
+
+class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Clips each column to its ``quantile`` and ``1 - quantile`` quantiles,
+    learned in ``fit`` (winsorising): a handful of extreme customers sit at
+    the edge of the bulk instead of pulling a segment centre to themselves.
+    ``quantile=0`` clips nothing."""
+
+    def __init__(self, quantile: float = 0.005):
+        self.quantile = quantile
+
+    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
+        values = np.asarray(X, dtype=float)
+        self.n_features_in_ = values.shape[1]
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.lower_, self.upper_ = np.nanquantile(values, [self.quantile, 1 - self.quantile], 0)
+        # How many training rows each bound clipped, for the metrics and report.
+        self.n_clipped_low_ = (values < self.lower_).sum(axis=0)
+        self.n_clipped_high_ = (values > self.upper_).sum(axis=0)
+        self.n_samples_fit_ = len(values)
+        return self
+
+    def transform(self, X):  # noqa: N803
+        return np.clip(np.asarray(X, dtype=float), self.lower_, self.upper_)
 
 
 def set_training_range(preprocessor, low: pd.Series, high: pd.Series) -> None:
@@ -133,7 +179,11 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):  # noqa: N803
-        frame = pd.DataFrame(X, columns=self.feature_names_in_)
+        blocks = self._blocks(pd.DataFrame(X, columns=self.feature_names_in_))
+        return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
+
+    def _blocks(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """The 0/1 indicator columns of each categorical column."""
         blocks = []
         for column, categories in zip(self.feature_names_in_, self.categories_, strict=True):
             codes = self._codes(frame[column], categories)
@@ -143,7 +193,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
             known = np.flatnonzero(codes >= 0)
             block[known, codes[known]] = 1.0
             blocks.append(block)
-        return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+        return blocks
 
     def _codes(self, values: pd.Series, categories: list[str]) -> np.ndarray:
         """The position of each value in ``categories``; -1 for a value not in
@@ -168,6 +218,19 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
             ],
             dtype=object,
         )
+
+
+def encoded_variables(preprocessor: ColumnTransformer | Pipeline) -> dict[str, list[str]]:
+    """The encoded columns (before any PCA) of each feature: a numeric
+    feature's own column, a categorical feature's one-hot columns."""
+    variables = {}
+    for name, transformer, names in column_transformer(preprocessor).transformers_:
+        if name in NUMERIC_BLOCKS:
+            variables.update({column: [column] for column in names})
+        elif name in CATEGORICAL_BLOCKS:
+            for column, categories in zip(names, transformer.categories_, strict=True):
+                variables[column] = [f"{column}_{category}" for category in categories]
+    return variables
 
 
 def fitted_categories(model: Pipeline) -> dict[str, list[str]]:

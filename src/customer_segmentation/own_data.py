@@ -21,8 +21,12 @@ What is inferred, per column:
   class, channel, region, type, ...), and categorical text with many
   categories;
 - **numeric features**: everything else numeric; non-negative ones get a
-  lower bound of 0, ages [0, 120]; heavily right-skewed non-negative ones
-  (money, counts) are log-transformed;
+  lower bound of 0, ages [0, 120] (skewed ones are transformed by the
+  preprocessing pipeline itself, from the data);
+- **roles** of numeric columns, from their names (``ROLE_NAMES``): monetary
+  (spend, amount, revenue, ``Mnt...``), frequency (purchases, orders,
+  visits), recency (recency, days since), tenure, demographic (age, birth,
+  income, children): customer value and the recommendation rules read them;
 - **categorical features**: text with at most ``MAX_FEATURE_CATEGORIES``
   categories.
 """
@@ -56,6 +60,32 @@ _CODE_NAME = re.compile(
 )
 _DATE_NAME = re.compile(r"date|time|dt_|_dt$|day$|timestamp|created|joined|since", re.I)
 _AGE_NAME = re.compile(r"(^|_)age($|_)", re.I)
+# What a numeric column's name says it means, tried in this order (``features.roles``).
+ROLE_NAMES = {
+    "recency": re.compile(
+        r"recen|days?[_\s]*since|since[_\s]*last|last[_\s]*(purchase|order)", re.I
+    ),
+    "tenure": re.compile(
+        r"tenure|seniority|years?[_\s]*with|months?[_\s]*with|customer[_\s]*for", re.I
+    ),
+    "demographic": re.compile(
+        r"(^|_|\s)age($|_|\s)|birth|income|salary|kid|child|teen|household|family|dependent",
+        re.I,
+    ),
+    "frequency": re.compile(
+        r"purchases|orders|frequency|visits|transactions|sessions|trips|num_?\w*purch", re.I
+    ),
+    "monetary": re.compile(
+        r"spend|spent|amount|amt|revenue|sales|monetary|^mnt|paid|payment|order[_\s]*value"
+        r"|basket|\baov\b|ltv|clv|lifetime[_\s]*value|total[_\s]*value",
+        re.I,
+    ),
+}
+
+
+def propose_role(name: str) -> str | None:
+    """The role a numeric column's name suggests, or None."""
+    return next((role for role, pattern in ROLE_NAMES.items() if pattern.search(name)), None)
 
 
 class SourceError(UserError, ValueError):
@@ -69,7 +99,7 @@ class Column:
     name: str
     role: str  # id, numeric, categorical, profile_numeric, profile_categorical, dropped
     why: str
-    log: bool = False
+    meaning: str | None = None  # its features.roles role, proposed from its name
     bounds: tuple[float | None, float | None] | None = None
 
 
@@ -197,9 +227,8 @@ def _inspect_numeric(name: str, numbers: pd.Series) -> Column:
         column.bounds = (0, None)
         column.why += "; none negative: bounds [0, none]"
     skewness = float(present.skew()) if distinct > 2 else 0.0
-    if low >= 0 and skewness > SKEWNESS and distinct > 10:
-        column.log = True
-        column.why += f"; right-skewed (skewness {skewness:.1f}): log(1 + x)"
+    if abs(skewness) > SKEWNESS and distinct > 10:
+        column.why += f"; skewed ({skewness:.1f}): transformed before scaling"
     return column
 
 
@@ -286,6 +315,8 @@ def _inspect_column(name: str, values: pd.Series, id_column: str | None) -> tupl
         column = _inspect_numeric(name, numbers)
         if texts:
             column.why += f"; {texts} read as missing"
+        if column.role in ("numeric", "profile_numeric"):
+            column.meaning = propose_role(name)
         return column, texts
     return _inspect_text(name, values), []
 
@@ -314,6 +345,12 @@ def inspect_source(source: str, table: str | None = None) -> Inspection:
         inspection.notes.append(
             "No id column found: the rows are numbered (id_column: null, column row_number "
             "from 1). Scoring then numbers a batch's rows the same way."
+        )
+    if not any(c.meaning in ("monetary", "frequency") for c in inspection.columns):
+        inspection.notes.append(
+            "No column name says spend or purchase frequency: customer value cannot be "
+            "judged until you list such columns under features.roles (monetary, frequency) "
+            "in the environment's parameters.yml."
         )
     if not inspection.named("numeric") and not inspection.named("categorical"):
         raise SourceError(
@@ -386,7 +423,11 @@ def parameters_yaml(inspection: Inspection) -> str:
 
     numeric = [c for c in inspection.columns if c.role == "numeric"]
     bounds = {c.name: list(c.bounds) for c in numeric if c.bounds}
-    logs = [c.name for c in numeric if c.log]
+    roles = {role: [c.name for c in inspection.columns if c.meaning == role] for role in ROLE_NAMES}
+    roles = {
+        role: roles[role] for role in ("monetary", "frequency", "recency", "tenure", "demographic")
+    }
+    value_roles = roles["monetary"] or roles["frequency"]
     dropped = "".join(f"#   {c.name}: {c.why}\n" for c in inspection.columns if c.role == "dropped")
     first_line = 2 if inspection.kind == "csv" else 1
     id_column = inspection.id_column
@@ -416,10 +457,20 @@ def parameters_yaml(inspection: Inspection) -> str:
         + "  profile_only:\n"
         + f"    numeric: {_yaml(names('profile_numeric'))}\n"
         + f"    categorical: {_yaml(names('profile_categorical'))}\n"
+        + "  # What numeric columns mean, proposed from their names: monetary and\n"
+        + "  # frequency make a segment valuable, recency is days since the last\n"
+        + "  # purchase (lower is better), tenure is time as a customer, demographic\n"
+        + "  # columns never make a segment valuable. Add the ones the names missed.\n"
+        + (
+            ""
+            if value_roles
+            else "  # No column looks like spend or purchase frequency: until one is marked\n"
+            "  # monetary or frequency, the report says customer value cannot be judged.\n"
+        )
+        + "  roles:\n"
+        + "".join(f"    {role}: {_yaml(columns)}\n" for role, columns in roles.items())
         + "\npreprocessing:\n"
         + f"  first_line: {first_line}  # line of the first data row, for messages\n"
-        + "  # Right-skewed money and count columns, compressed with log(1 + x):\n"
-        + f"  log_columns: {_yaml(logs)}\n"
         + "\nscoring:\n"
         + f"  first_line: {first_line}  # rejects name the batch's own lines\n"
     )
@@ -483,7 +534,8 @@ def summary(inspection: Inspection, env: str, written: list[Path]) -> str:
         + (f", read with {inspection.load_args}" if inspection.load_args else ""),
         "",
         *(
-            f"  {c.name:<{width}}  {roles[c.role] + (' (log)' if c.log else ''):<26} {c.why}"
+            f"  {c.name:<{width}}  "
+            f"{roles[c.role] + (f' ({c.meaning})' if c.meaning else ''):<34} {c.why}"
             for c in inspection.columns
         ),
         "",

@@ -34,6 +34,9 @@ class Features(_Block):
     categories: dict[str, list[Any]] = {}
     bounds: dict[str, tuple[float | None, float | None]] = {}
     profile_only: ProfileOnly = ProfileOnly()
+    roles: dict[
+        Literal["monetary", "frequency", "recency", "tenure", "demographic"], list[str]
+    ] = {}
 
     @model_validator(mode="after")
     def _known_columns(self) -> Features:
@@ -46,6 +49,18 @@ class Features(_Block):
                 raise ValueError(f"bounds names '{column}', which is not a numeric column")
             if low is not None and high is not None and low > high:
                 raise ValueError(f"bounds of '{column}': {low} is above {high}")
+        seen: dict[str, str] = {}
+        for role, columns in self.roles.items():
+            for column in columns:
+                if column not in numeric:
+                    raise ValueError(
+                        f"roles.{role} names '{column}', which is not a numeric feature or "
+                        "profile-only numeric column (environments merge with conf/base role "
+                        f"by role: set {role}: [] to clear the base's list)"
+                    )
+                if column in seen:
+                    raise ValueError(f"'{column}' has two roles: {seen[column]} and {role}")
+                seen[column] = role
         return self
 
 
@@ -61,9 +76,11 @@ class DataGeneration(_Block):
 
 class Preprocessing(_Block):
     first_line: int = Field(ge=0)
-    log_columns: list[str] = []
+    skew_threshold: float = Field(default=1.0, ge=0)
+    transforms: dict[str, Literal["log1p", "yeo-johnson", "none"]] = {}
+    clip_quantile: float = Field(default=0.005, ge=0, lt=0.5)
     min_category_share: float = Field(default=0.01, ge=0, lt=0.5)
-    categorical_weight: float = Field(default=1.0, gt=0)
+    categorical_weight: float = Field(default=0.5, gt=0)
     pca_components: int | float | None = None
     fit_sample_size: int = Field(default=1_000_000, ge=1000)
     random_seed: int = 0
@@ -86,7 +103,9 @@ class ModelSelection(_Block):
     stability_n_init: int = Field(ge=1)
     min_stability: float = Field(ge=-1, le=1)
     bic_sample_size: int = Field(ge=10)
-    structure_margin: float
+    min_segment_share: float = Field(ge=0, lt=0.5)
+    structure_margin: float = Field(ge=0)
+    structure_dip_p_value: float = Field(gt=0, lt=1)
     n_init: int = Field(ge=1)
     random_seed: int
     selection_sample_size: int = Field(ge=10)
@@ -123,7 +142,6 @@ class Rule(_Block):
 
 
 class Recommendations(_Block):
-    value_weights: dict[str, float]
     rules: list[Rule] = Field(min_length=1)
 
 

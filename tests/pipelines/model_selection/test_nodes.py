@@ -4,12 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.pipelines.model_selection import create_pipeline
 from customer_segmentation.pipelines.model_selection.nodes import (
+    _silhouette,
     choose_k_per_criterion,
     describe_preprocessing,
     measure_feature_separation,
@@ -34,6 +35,7 @@ from tests.conftest import fit, fit_model, make_customers, run_node, select
 SCORE_COLUMNS = [
     "k",
     "inertia",
+    "smallest_share",
     "silhouette",
     "calinski_harabasz",
     "davies_bouldin",
@@ -60,12 +62,22 @@ def _score(encoded, id_column, params):
     )
 
 
-def _structure(encoded, scores, id_column, params):
+def _structure(encoded, model, id_column, params):
     return _node(
         "assess_structure",
         params,
         selection_features=select(encoded, params, id_column),
-        cluster_count_scores=scores,
+        segmentation_model=model,
+    )
+
+
+def _choose(scores, params):
+    return select_cluster_count(
+        scores,
+        choose_k_per_criterion(scores),
+        params["criterion"],
+        params["min_stability"],
+        params["min_segment_share"],
     )
 
 
@@ -114,6 +126,7 @@ SCORES = pd.DataFrame(
         "stability_mean": [0.99, 0.95, 0.9, 0.6, 0.5],
         "stability_std": [0.01, 0.02, 0.05, 0.2, 0.2],
         "gmm_bic": [500.0, 400.0, 450.0, 300.0, 350.0],
+        "smallest_share": [0.4, 0.2, 0.1, 0.05, 0.05],
     }
 )
 
@@ -130,56 +143,133 @@ def test_each_criterion_alone():
 
 
 @pytest.mark.parametrize(
-    ("criterion", "expected"),
+    ("criterion", "expected", "rule"),
     [
-        ("consensus", 3),  # best silhouette among the stable k: k=5 is unstable
-        ("silhouette", 5),
-        ("elbow", 4),
-        ("calinski_harabasz", 4),
-        ("davies_bouldin", 2),
-        ("stability", 2),
-        ("gmm_bic", 5),
+        ("consensus", 3, "stable_best_silhouette"),  # k=5 is unstable
+        ("silhouette", 5, "silhouette"),
+        ("elbow", 4, "elbow"),
+        ("calinski_harabasz", 4, "calinski_harabasz"),
+        ("davies_bouldin", 2, "davies_bouldin"),
+        ("stability", 2, "stability"),
+        ("gmm_bic", 5, "gmm_bic"),
     ],
 )
-def test_selection_follows_the_criterion(criterion, expected, caplog):
-    assert (
-        select_cluster_count(SCORES, choose_k_per_criterion(SCORES), criterion, min_stability=0.8)
-        == expected
-    )
+def test_selection_follows_the_criterion(criterion, expected, rule, caplog):
+    k, choice = select_cluster_count(SCORES, choose_k_per_criterion(SCORES), criterion, 0.8, 0.02)
+    assert (k, choice["rule"], choice["selected_k"]) == (expected, rule, expected)
+    assert choice["ineligible_k"] == {}
     assert "criteria disagree" in caplog.text
 
 
 def test_unstable_choice_is_flagged(caplog):
-    assert (
-        select_cluster_count(
-            SCORES, choose_k_per_criterion(SCORES), "silhouette", min_stability=0.8
-        )
-        == 5
-    )
+    k, choice = select_cluster_count(SCORES, choose_k_per_criterion(SCORES), "silhouette", 0.8, 0)
+    assert (k, choice["stable"]) == (5, False)
     assert "k=5 is unstable" in caplog.text
-    assert (
-        select_cluster_count(SCORES, choose_k_per_criterion(SCORES), "consensus", min_stability=1.0)
-        == 5
-    )
+    k, choice = select_cluster_count(SCORES, choose_k_per_criterion(SCORES), "consensus", 1.0, 0)
+    assert (k, choice["rule"]) == (5, "best_silhouette_none_stable")
     assert "No k reaches bootstrap stability" in caplog.text
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_uniform_noise_has_no_clear_structure_and_personas_do(
-    seed, generation_params, features, small_params, caplog
+def test_k_whose_smallest_segment_is_too_small_is_never_chosen(caplog):
+    """k=5 has the best silhouette but a 5% segment: with min_segment_share
+    0.08 every criterion picks among k = 2, 3, 4 only."""
+    choices = choose_k_per_criterion(SCORES)
+    for criterion in ("silhouette", "gmm_bic", "consensus"):
+        k, choice = select_cluster_count(SCORES, choices, criterion, 0.5, 0.08)
+        assert k in (2, 3, 4)
+        assert choice["ineligible_k"] == {5: 0.05, 6: 0.05}
+        assert choice["smallest_share"] >= 0.08
+    assert "k ineligible" in caplog.text
+    k, choice = select_cluster_count(SCORES, choices, "consensus", 0.5, 0.5)
+    assert (k, choice["rule"]) == (2, "largest_smallest_segment")
+    assert "Every k from 2 to 6 has a segment under" in caplog.text
+
+
+def _structure_case(frame: pd.DataFrame, params: dict, seed: int) -> dict:
+    """The structure verdict on a table of numeric columns, through the
+    pipeline's own nodes at default preprocessing (transforms, clipping) and
+    a fast k scan."""
+    features = {"id_column": None, "numeric": list(frame.columns)}
+    params = {**params, "random_seed": seed}
+    validated = validate_customers(frame, features, 10)
+    preprocessor = fit_preprocessor(validated, features, {})
+    encoded = encode_features(validated, preprocessor, None)
+    scores = _score(encoded, None, params)
+    k, _ = _choose(scores, params)
+    return _structure(encoded, fit_model(encoded, preprocessor, k, params, None), None, params)
+
+
+def _no_structure_cases(rng, n=600, d=5):
+    correlation = np.full((d, d), 0.7) + 0.3 * np.eye(d)
+    return {
+        "uniform noise": rng.uniform(size=(n, d)),
+        "one Gaussian blob": rng.normal(size=(n, d)),
+        "one log-normal blob": np.exp(rng.normal(size=(n, d))),
+        "one correlated Gaussian": rng.multivariate_normal(np.zeros(d), correlation, n),
+    }
+
+
+def _structure_cases(rng, n=600, d=5):
+    group = rng.integers(0, 2, n)
+    overlapping = rng.normal(size=(n, d))
+    overlapping[:, :3] += 1.6 * group[:, None]  # 2.8 SD apart in all, overlapping on each
+    centres = rng.normal(0, 3, (4, d))
+    blob = rng.integers(0, 4, n)
+    return {
+        "skewed blobs": np.exp(centres[blob] + 0.5 * rng.normal(size=(n, d))),
+        "two overlapping groups": overlapping,
+    }
+
+
+@pytest.fixture(scope="module")
+def structure_params(model_selection_params):
+    return {
+        **model_selection_params,
+        "k_max": 6,
+        "n_init": 2,
+        "stability_resamples": 2,
+        "stability_n_init": 1,
+        "bic_sample_size": 300,
+        "silhouette_sample_size": 600,
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_structure_check_says_no_for_blobs_and_noise_and_yes_for_groups(
+    seed, structure_params, generation_params, features, caplog
 ):
     rng = np.random.default_rng(seed)
-    noise = pd.DataFrame(rng.uniform(size=(800, 7)), columns=list("abcdefg"))
-    noise.insert(0, "id", range(800))
-    noise_scores = _score(noise, "id", small_params)
-    assert _structure(noise, noise_scores, "id", small_params)["clear_structure"] is False
+    for name, values in _no_structure_cases(rng).items():
+        table = pd.DataFrame(values, columns=list("abcde"))
+        verdict = _structure_case(table, structure_params, seed)
+        assert verdict["clear_structure"] is False, (name, verdict)
     assert "No clear segment structure" in caplog.text
+    for name, values in _structure_cases(rng).items():
+        table = pd.DataFrame(values, columns=list("abcde"))
+        verdict = _structure_case(table, structure_params, seed)
+        assert verdict["clear_structure"] is True, (name, verdict)
+    _, preprocessor, encoded = _prepare(make_customers(generation_params, 600, seed), features)
+    model = fit_model(encoded, preprocessor, 5, structure_params)
+    verdict = _structure(encoded, model, "customer_id", structure_params)
+    assert verdict["clear_structure"] is True
+    assert verdict["evidence"] == "groups across features"
+    assert verdict["k"] == 5
 
-    _, _, encoded = _prepare(make_customers(generation_params, 800, seed=seed), features)
-    scores = _score(encoded, "customer_id", small_params)
-    structure = _structure(encoded, scores, "customer_id", small_params)
-    assert structure["clear_structure"] is True
-    assert structure["best_silhouette"] > structure["reference_silhouette"] + 0.1
+
+def test_sampled_silhouette_is_stratified_so_small_segments_count():
+    """A 1% segment far from the rest: a plain sample of 200 of 5,000 rows
+    sees about two of its members and its estimate swings from seed to seed;
+    the stratified one sees 50 of them, weighs each by its segment's size and
+    stays close to the exact silhouette."""
+    rng = np.random.default_rng(0)
+    values = np.vstack([rng.normal(size=(4_950, 2)), rng.normal(6, 1, size=(50, 2))])
+    labels = np.r_[np.zeros(4_950, int), np.ones(50, int)]
+    labels[rng.permutation(4_950)[:1_500]] = 2  # a third segment, overlapping the first
+    exact = silhouette_score(values, labels)
+    stratified = [_silhouette(values, labels, 200, seed) for seed in range(8)]
+    plain = [silhouette_score(values, labels, sample_size=200, random_state=s) for s in range(8)]
+    assert abs(np.mean(stratified) - exact) < 0.02
+    assert np.std(stratified) < np.std(plain)
 
 
 def test_sampled_silhouette_is_within_002_of_exact(generation_params, features, small_params):
@@ -191,37 +281,37 @@ def test_sampled_silhouette_is_within_002_of_exact(generation_params, features, 
     assert not np.array_equal(sampled["silhouette"], exact["silhouette"])
 
 
-def test_summary_is_json_ready(prepared, small_params, features):
+def test_summary_is_json_ready(prepared, small_params):
     _, preprocessor, encoded = prepared
     scores = _score(encoded, "customer_id", small_params)
-    structure = _structure(encoded, scores, "customer_id", small_params)
     model = fit_model(encoded, preprocessor, 4, small_params)
-    separation = measure_feature_separation(select(encoded, small_params), model, features)
+    structure = _structure(encoded, model, "customer_id", small_params)
+    separation = measure_feature_separation(select(encoded, small_params), model)
+    _, choice = select_cluster_count(scores, choose_k_per_criterion(scores), "silhouette", 0.8, 0)
+    choice = {**choice, "selected_k": 4}
     summary = json.loads(
         json.dumps(
             summarise_model_selection(
                 scores,
                 choose_k_per_criterion(scores),
-                4,
-                "consensus",
+                choice,
                 structure,
                 separation,
                 describe_preprocessing(preprocessor),
                 _compare(select(encoded, small_params), 4, small_params),
-                0.8,
             )
         )
     )
-    assert summary["preprocessing"] == {
-        "log_columns": [],
-        "categorical_weight": 1.0,
-        "pca_components": None,
-        "pca_explained_variance": None,
-    }
+    preprocessing = summary["preprocessing"]
+    assert preprocessing["transforms"]["average_order_value"]["transform"] == "log1p"
+    assert preprocessing["transforms"]["spending_score"]["transform"] == "none"
+    assert preprocessing["categorical_weight"] == 0.5
+    assert preprocessing["clip_quantile"] == 0.005
+    assert summary["k_choice"]["rule"] == "silhouette"
     assert 0 <= summary["feature_separation"]["categorical_share"] <= 1
     assert [row["algorithm"] for row in summary["algorithm_comparison"]][0] == "kmeans"
     assert summary["selected_k"] == 4
-    assert summary["criterion"] == "consensus"
+    assert summary["criterion"] == "silhouette"
     assert summary["clear_structure"] is True
     assert set(summary["choice_per_criterion"]) == {
         "elbow",
@@ -232,10 +322,19 @@ def test_summary_is_json_ready(prepared, small_params, features):
         "gmm_bic",
     }
     assert isinstance(summary["criteria_agree"], bool)
-    stability_at_4 = scores.set_index("k").loc[4, "stability_mean"]
-    assert summary["selected_k_stable"] is bool(stability_at_4 >= 0.8)
     assert [row["k"] for row in summary["scores"]] == [2, 3, 4, 5, 6]
     assert list(summary["scores"][0]) == SCORE_COLUMNS
+
+
+def test_clipped_outliers_are_counted_with_their_bound_in_original_units(customers, features):
+    validated = validate_customers(customers, features, 10)
+    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0.01})
+    outliers = describe_preprocessing(preprocessor)["outliers"]
+    income = validated["annual_income"]
+    above = outliers["annual_income"]["above"]
+    assert above["customers"] == int((income > above["bound"] + 1e-6).sum())
+    assert above["bound"] == pytest.approx(income.quantile(0.99), rel=0.02)
+    assert above["share"] == pytest.approx(0.01, abs=0.003)
 
 
 def test_plots_mark_the_selected_k(prepared, small_params):
@@ -278,12 +377,7 @@ def test_default_settings_recover_the_planted_personas(
     customers = make_customers(generation_params, generation_params["n_customers"], seed=seed)
     _, preprocessor, encoded = _prepare(customers, features)
     scores = _score(encoded, "customer_id", model_selection_params)
-    selected_k = select_cluster_count(
-        scores,
-        choose_k_per_criterion(scores),
-        model_selection_params["criterion"],
-        model_selection_params["min_stability"],
-    )
+    selected_k, _ = _choose(scores, model_selection_params)
     assert selected_k == len(generation_params["personas"])
     _, segments = fit(encoded, preprocessor, selected_k, model_selection_params)
     ari = adjusted_rand_score(customers["persona"], segments["segment"])
@@ -311,18 +405,20 @@ def test_final_fit_on_all_rows_starts_from_the_sample_restarts(prepared, small_p
     assert ari > 0.95
 
 
-def test_feature_separation_shares_sum_to_one_and_follow_the_categorical_weight(
+def test_feature_separation_by_feature_and_block_follows_the_categorical_weight(
     customers, features, small_params
 ):
     shares = {}
-    for weight in (1.0, 0.2):
+    for weight in (0.5, 1.0, 0.2):
         validated = validate_customers(customers, features, 10)
         preprocessor = fit_preprocessor(validated, features, {"categorical_weight": weight})
         encoded = encode_features(validated, preprocessor, "customer_id")
-        selection = select(encoded, small_params)
         model = fit_model(encoded, preprocessor, 5, small_params)
-        separation = measure_feature_separation(selection, model, features)
-        assert sum(separation["share_per_column"].values()) == pytest.approx(1.0, abs=1e-3)
+        separation = measure_feature_separation(select(encoded, small_params), model)
+        per_feature = separation["share_per_feature"]
+        assert set(per_feature) == {*features["numeric"], *features["categorical"]}
+        assert sum(per_feature.values()) == pytest.approx(1.0, abs=1e-3)
+        assert separation["numeric_share"] + separation["categorical_share"] == pytest.approx(1)
         shares[weight] = separation["categorical_share"]
     assert shares[0.2] < shares[1.0]
 
@@ -336,8 +432,10 @@ def test_pca_is_described_and_has_no_categorical_share(customers, features, smal
     assert len(summary["pca_explained_variance"]) == 3
     model = fit_model(encoded, preprocessor, 4, small_params)
     selection = select(encoded, small_params)
-    assert measure_feature_separation(selection, model, features)["categorical_share"] is None
+    assert measure_feature_separation(selection, model)["categorical_share"] is None
     assert len(set(model.predict(validated))) == 4
+    # The structure check runs in the encoded columns' space, where PCA keeps distances.
+    assert _structure(encoded, model, "customer_id", small_params)["clear_structure"] is True
 
 
 def test_algorithms_are_compared_on_the_same_sample(prepared, small_params):

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation import model as segmentation
 from customer_segmentation.features import InvalidCustomerDataError
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
@@ -105,16 +106,21 @@ def test_raw_input_is_not_modified(raw, features):
 def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
     raw.loc[:4, "annual_income"] = np.nan
     validated = validate_customers(raw, features, K_MAX)
-    preprocessor = fit_preprocessor(validated, features, {})
+    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0})
     encoded = encode_features(validated, preprocessor, features["id_column"])
     categories = sorted(raw["product_category"].unique())  # learned from the data
     one_hot = [f"product_category_{c}" for c in [*categories, "other"]]
-    assert list(encoded.columns) == ["customer_id", *features["numeric"], *one_hot]
+    assert encoded.columns[0] == "customer_id"
+    assert set(encoded.columns[1 : -len(one_hot)]) == set(features["numeric"])
+    assert list(encoded.columns[-len(one_hot) :]) == one_hot
     assert encoded["customer_id"].tolist() == raw["customer_id"].tolist()
     assert not encoded.drop(columns="customer_id").isna().any().any()
     np.testing.assert_allclose(encoded[features["numeric"]].mean(), 0, atol=1e-9)
     np.testing.assert_allclose(encoded[features["numeric"]].std(ddof=0), 1, atol=1e-9)
-    assert (encoded[one_hot].sum(axis=1) == 1).all()
+    # k-prototypes weighting: one column of 0.5 per row, so customers in two
+    # different categories are 2 * 0.5^2 = 0.5 apart in squared distance.
+    assert (encoded[one_hot].sum(axis=1) == 0.5).all()
+    assert (encoded[one_hot].gt(0).sum(axis=1) == 1).all()
 
 
 def test_categories_are_learned_and_rare_or_unseen_ones_are_other(raw, features):
@@ -124,7 +130,9 @@ def test_categories_are_learned_and_rare_or_unseen_ones_are_other(raw, features)
         .astype(object)
         .where(validated.index >= 3, "gadgets")
     )
-    preprocessor = fit_preprocessor(rare, features, {"min_category_share": 0.01})
+    preprocessor = fit_preprocessor(
+        rare, features, {"min_category_share": 0.01, "categorical_weight": 1}
+    )
     batch = validated.head(3).copy()
     batch["product_category"] = ["garden", None, "fashion"]
     encoded = encode_features(batch, preprocessor, features["id_column"]).filter(
@@ -213,7 +221,7 @@ def test_no_categorical_features(raw, features):
     encoded = encode_features(
         validated, fit_preprocessor(validated, numeric_only, {}), numeric_only["id_column"]
     )
-    assert list(encoded.columns) == ["customer_id", *features["numeric"]]
+    assert set(encoded.columns) == {"customer_id", *features["numeric"]}
 
 
 def test_defaults_from_parameters_change_nothing(raw, features, preprocessing_params):
@@ -230,39 +238,59 @@ def test_defaults_from_parameters_change_nothing(raw, features, preprocessing_pa
     )
 
 
-def test_log_columns_are_compressed_before_scaling(raw, features):
+def test_skewed_columns_are_transformed_as_the_data_says(raw, features):
     validated = validate_customers(raw, features, K_MAX)
-    settings = {"log_columns": ["annual_income", "average_order_value"]}
-    encoded = encode_features(
-        validated, fit_preprocessor(validated, features, settings), features["id_column"]
+    validated["activity_per_week"] = validated["activity_per_week"] - 5  # skewed, negatives
+    validated["activity_per_week"] = np.where(
+        validated.index < 30, validated["activity_per_week"] * 8, validated["activity_per_week"]
     )
-    income = np.log1p(validated["annual_income"].fillna(validated["annual_income"].median()))
-    expected = (income - income.mean()) / income.std(ddof=0)
-    np.testing.assert_allclose(encoded["annual_income"], expected, atol=1e-9)
-    assert abs(encoded["average_order_value"].skew()) < abs(validated["average_order_value"].skew())
-    assert set(encoded.columns) == set(
-        encode_features(
-            validated, fit_preprocessor(validated, features, {}), features["id_column"]
-        ).columns
+    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0})
+    transforms = segmentation.column_transforms(preprocessor)
+    assert transforms["average_order_value"] == "log1p"  # money: log-normal personas
+    assert transforms["spending_score"] == "none"  # a 1-100 score, nearly symmetric
+    assert transforms["activity_per_week"] == "yeo-johnson"  # negative values
+    encoded = encode_features(validated, preprocessor, features["id_column"])
+    value = np.log1p(
+        validated["average_order_value"].fillna(validated["average_order_value"].median())
     )
+    np.testing.assert_allclose(
+        encoded["average_order_value"], (value - value.mean()) / value.std(ddof=0), atol=1e-9
+    )
+    assert abs(encoded["activity_per_week"].skew()) < abs(validated["activity_per_week"].skew())
 
 
-def test_log_columns_must_be_non_negative_numeric_features(raw, features):
+def test_transforms_can_be_set_per_column_and_log1p_needs_non_negative_values(raw, features):
     validated = validate_customers(raw, features, K_MAX)
-    with pytest.raises(ValueError, match="'product_category', which is not one of the numeric"):
-        fit_preprocessor(validated, features, {"log_columns": ["product_category"]})
+    settings = {"transforms": {"average_order_value": "none", "age": "yeo-johnson"}}
+    transforms = segmentation.column_transforms(fit_preprocessor(validated, features, settings))
+    assert (transforms["average_order_value"], transforms["age"]) == ("none", "yeo-johnson")
+    with pytest.raises(ValueError, match=r"names \['product_category'\], which are not numeric"):
+        fit_preprocessor(validated, features, {"transforms": {"product_category": "log1p"}})
     validated.loc[3, "annual_income"] = -5.0
     with pytest.raises(
         InvalidCustomerDataError, match=r"'annual_income': 1 negative values \(first in row 3\)"
     ):
-        fit_preprocessor(validated, features, {"log_columns": ["annual_income"]})
+        fit_preprocessor(validated, features, {"transforms": {"annual_income": "log1p"}})
+
+
+def test_extreme_values_are_clipped_at_fitted_quantiles(raw, features):
+    validated = validate_customers(raw, features, K_MAX)
+    validated.loc[0, "spending_score"] = 10_000  # a unit error, say
+    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0.01})
+    encoded = encode_features(validated, preprocessor, features["id_column"])
+    score = encoded["spending_score"]
+    assert score.iloc[0] == score.max()
+    assert score.max() < 3  # at the 99th percentile, not 400 SD away
+    assert (score == score.max()).mean() == pytest.approx(0.01, abs=0.005)
+    unclipped = fit_preprocessor(validated, features, {"clip_quantile": 0})
+    assert encode_features(validated, unclipped, "customer_id")["spending_score"].max() > 5
 
 
 def test_categorical_weight_scales_the_one_hot_columns(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     encoded = encode_features(
         validated,
-        fit_preprocessor(validated, features, {"categorical_weight": 0.5}),
+        fit_preprocessor(validated, features, {"categorical_weight": 0.5, "clip_quantile": 0}),
         features["id_column"],
     )
     one_hot = encoded.filter(like="product_category_")
@@ -290,7 +318,8 @@ def test_large_tables_are_fitted_on_a_sample_but_all_rows_are_encoded(raw, featu
         encode_features(validated, sampled, "customer_id"),
     )  # not larger than the sample: every row
     small = fit_preprocessor(validated, features, {**settings, "fit_sample_size": 200})
-    scaler = small.named_transformers_["numeric"][-1]
-    subset = validated.sample(200, random_state=3)["annual_income"]
+    scaler = small.named_transformers_["numeric"][-2]
+    assert small.named_transformers_["numeric"].feature_names_in_[0] == "spending_score"
+    subset = validated.sample(200, random_state=3)["spending_score"]
     assert scaler.mean_[0] == pytest.approx(subset.fillna(subset.median()).mean())
     assert len(encode_features(validated, small, "customer_id")) == len(validated)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from customer_segmentation import model as segmentation
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
     fit_preprocessor,
@@ -33,6 +34,12 @@ def segmented(customers, features, model_selection_params):
     return segment_customers(validated, segments, "customer_id"), segments, model
 
 
+@pytest.fixture(scope="module")
+def profiles(segmented, features):
+    validated, _, model = segmented
+    return profile_segments(validated, model, features, NAMING)
+
+
 def test_every_customer_gets_one_segment(segmented):
     validated, segments, model = segmented
     assert list(segments.columns) == ["customer_id", "segment"]
@@ -47,14 +54,19 @@ def test_profiles_in_original_units(segmented, features):
     assert profiles["segment"].tolist() == [0, 1, 2, 3]
     assert profiles["customers"].sum() == len(validated)
     assert profiles["share"].sum() == pytest.approx(1.0)
-    members = validated[segments["segment"].to_numpy() == 2]
+    members = (segments["segment"] == 2).to_numpy()
     row = profiles.set_index("segment").loc[2]
+    # z-scores on the scale the clustering used (log of money, clipped).
+    scaled = segmentation.scaled_numeric(model, validated[features["numeric"]])
     for column in features["numeric"]:
-        assert row[column] == pytest.approx(members[column].mean())
-        assert row[f"{column}_median"] == pytest.approx(members[column].median())
-        overall = validated[column]
-        z = (members[column].mean() - overall.mean()) / overall.std(ddof=0)
+        assert row[column] == pytest.approx(validated.loc[members, column].mean())
+        assert row[f"{column}_median"] == pytest.approx(validated.loc[members, column].median())
+        overall = scaled[column]
+        z = (overall[members].mean() - overall.mean()) / overall.std(ddof=0)
         assert row[f"{column}_z"] == pytest.approx(z)
+    income = validated["annual_income"]  # log-scaled: its z is not the raw one
+    raw_z = (income[members].mean() - income.mean()) / income.std(ddof=0)
+    assert row["annual_income_z"] != pytest.approx(raw_z, abs=0.01)
     for column in ("gender", "city"):  # profile-only columns are profiled too
         mix = profiles.filter(like=f"{column}=")
         assert len(mix.columns) > 1
@@ -81,7 +93,7 @@ def test_customers_without_segment_are_reported(segmented):
 
 
 def test_scatter_uses_configured_axes_in_original_units(
-    segmented, features, segment_analysis_params
+    segmented, profiles, features, segment_analysis_params
 ):
     validated, segments, model = segmented
     scatter = {
@@ -89,33 +101,39 @@ def test_scatter_uses_configured_axes_in_original_units(
         "x": "annual_income",
         "y": "average_order_value",
     }
-    figure = plot_segment_scatter(validated, features, scatter)
+    figure = plot_segment_scatter(validated, profiles, features, scatter)
     axes = figure.axes[0]
     assert axes.get_xlabel() == "annual income"
     assert axes.get_ylabel() == "average order value"
     assert len(axes.collections) == 4
     drawn = sum(len(collection.get_offsets()) for collection in axes.collections)
     assert drawn == len(validated)
+    # The legend names every segment, as the report's cards do.
+    legend = [text.get_text() for text in axes.get_legend().get_texts()]
+    for row in profiles.itertuples():
+        assert any(label.startswith(f"{row.segment}: {row.name[:20]}") for label in legend)
 
 
-def test_scatter_samples_large_tables(segmented, features, segment_analysis_params):
+def test_scatter_samples_large_tables(segmented, profiles, features, segment_analysis_params):
     validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "max_points": 100}
-    axes = plot_segment_scatter(validated, features, scatter).axes[0]
+    axes = plot_segment_scatter(validated, profiles, features, scatter).axes[0]
     assert sum(len(c.get_offsets()) for c in axes.collections) == 100
     assert "100 of 600 customers shown" in axes.get_title()
 
 
 def test_scatter_falls_back_to_the_most_separating_features(
-    segmented, features, segment_analysis_params, caplog
+    segmented, profiles, features, segment_analysis_params, caplog
 ):
     validated, segments, model = segmented
     scatter = {**segment_analysis_params["scatter"], "x": "Income", "y": "MntWines"}
     with caplog.at_level(logging.WARNING):
-        axes = plot_segment_scatter(validated, features, scatter).axes[0]
+        axes = plot_segment_scatter(validated, profiles, features, scatter).axes[0]
     assert "not in the data" in caplog.text
     # The two features whose segment means differ most, as with null axes.
-    default = plot_segment_scatter(validated, features, segment_analysis_params["scatter"])
+    default = plot_segment_scatter(
+        validated, profiles, features, segment_analysis_params["scatter"]
+    )
     assert default.axes[0].get_xlabel() == axes.get_xlabel()
     assert {axes.get_xlabel(), axes.get_ylabel()} <= {
         c.replace("_", " ") for c in features["numeric"]
@@ -124,12 +142,12 @@ def test_scatter_falls_back_to_the_most_separating_features(
 
 
 def test_scatter_keeps_extreme_values_from_squashing_the_plot(
-    segmented, features, segment_analysis_params
+    segmented, profiles, features, segment_analysis_params
 ):
     validated, segments, model = segmented
     validated = validated.copy()
     validated.loc[0, "annual_income"] = 10_000_000
     scatter = {**segment_analysis_params["scatter"], "x": "annual_income", "y": "age"}
-    axes = plot_segment_scatter(validated, features, scatter).axes[0]
+    axes = plot_segment_scatter(validated, profiles, features, scatter).axes[0]
     assert axes.get_xlim()[1] < 1_000_000
     assert re.search(r"\n\d+ extreme values? beyond the axes", axes.get_title())

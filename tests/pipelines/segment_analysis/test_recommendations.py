@@ -53,25 +53,35 @@ def test_names_come_from_the_largest_differences_and_are_unique(analysed):
     richest = profiles.loc[profiles["annual_income_z"].idxmax()]
     assert richest["annual_income_z"] >= 1.5
     assert richest["name"].lower().startswith("high income")
+    # Tech enthusiasts (80% electronics) are named by their category too.
+    electronics = profiles.loc[profiles["product_category=electronics"].idxmax()]
+    assert "product category electronics" in electronics["name"]
 
 
 def test_name_rules():
     profiles = pd.DataFrame(
         {
             "segment": [0, 1, 2, 3],
+            "customers": [100, 100, 100, 100],
             "income_z": [1.2, 1.2, 0.1, -0.8],
             "spend_z": [0.9, 0.9, 0.2, 0.1],
             "age_z": [0.0, -0.6, 0.3, 0.0],
+            # The base is half male; segment 3 is 95% male, segment 2 "mostly"
+            # nothing: 49% male is no majority.
+            "gender=male": [0.3, 0.3, 0.49, 0.95],
+            "gender=female": [0.7, 0.7, 0.51, 0.05],
+            "gender=other": [0.0, 0.0, 0.0, 0.0],
         }
     )
     naming = {"threshold": 0.5, "max_terms": 2, "labels": {"spend": "spending"}}
-    names = name_segments(
-        profiles, naming, {"id_column": "id", "numeric": ["income", "spend", "age"]}
-    )
+    spec = {"id_column": "id", "numeric": ["income", "spend", "age"], "categorical": ["gender"]}
+    names = name_segments(profiles, naming, spec)
     assert names[0] == "High income, high spending"
     assert names[1] == "High income, high spending, low age"  # a clash takes a further term
     assert names[2] == "Typical customers"
-    assert names[3] == "Low income"
+    assert names[3] == "Gender male, low income"  # (0.95 - 0.5) / 0.5 = 0.9 SD beats 0.8
+    labelled = {**naming, "labels": {"gender=male": "men"}}
+    assert name_segments(profiles, labelled, spec)[3] == "Men, low income"
 
 
 def test_priorities_are_a_permutation_by_value(analysed):
@@ -86,52 +96,105 @@ def test_priorities_are_a_permutation_by_value(analysed):
     assert set(recommendations["name"]) == set(analysed[3]["name"])
 
 
-def test_first_matching_rule_wins_and_missing_columns_never_match(features):
-    profiles = pd.DataFrame(
+ROLES = {
+    "id_column": "id",
+    "numeric": ["spend", "orders", "age"],
+    "profile_only": {"numeric": ["days_since"]},
+    "roles": {
+        "monetary": ["spend"],
+        "frequency": ["orders"],
+        "recency": ["days_since"],
+        "demographic": ["age"],
+    },
+}
+
+
+def _profiles(**z) -> pd.DataFrame:
+    rows = len(next(iter(z.values())))
+    return pd.DataFrame(
         {
-            "segment": [0, 1],
-            "name": ["A", "B"],
-            "customers": [10, 20],
-            "share": [1 / 3, 2 / 3],
-            "annual_income_z": [1.5, -0.5],
+            "segment": range(rows),
+            "name": [f"S{i}" for i in range(rows)],
+            "customers": [10] * rows,
+            "share": [1 / rows] * rows,
+            **{f"{column}_z": values for column, values in z.items()},
         }
     )
+
+
+def test_default_rules_follow_the_rfm_playbook_by_roles():
+    profiles = _profiles(
+        spend=[1.0, 0.8, 0.1, 0.9, -0.9, 0.0],
+        orders=[1.0, 0.6, 1.0, -0.2, -0.8, 0.0],
+        days_since=[-0.5, 0.9, 0.0, 0.0, 1.0, 0.0],
+        age=[0.0, 0.0, 0.0, 0.0, 0.0, 2.0],
+    )
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}).set_index("segment")
+    actions = table["action"].str.split().str[:3].str.join(" ")
+    assert actions.to_dict() == {
+        0: "reward as champions",
+        1: "win back before",
+        2: "reward loyalty and",
+        3: "upsell premium products",
+        4: "reactivate at low",
+        5: "nurture with newsletters",  # older, and nothing else: age is not value
+    }
+    assert (
+        "spend +1.0 SD, purchase frequency +1.0 SD, days since last purchase -0.5 SD"
+        in (table.loc[0, "reason"])
+    )
+    # Value is spend and frequency only: the older segment 5 is not valuable.
+    assert table.loc[5, "value"] == pytest.approx(0.0)
+    assert table["priority"].to_dict()[0] == 1
+
+
+def test_without_monetary_or_frequency_value_cannot_be_judged(caplog):
+    demographics = {**ROLES, "roles": {"demographic": ["age"]}}
+    profiles = _profiles(spend=[1.5, -1.5], orders=[1.0, -1.0], age=[2.0, -2.0])
+    profiles["customers"] = [10, 30]
+    table = recommend_actions(profiles, RECOMMENDATIONS, demographics, {})
+    assert table["value"].isna().all()
+    assert table.set_index("segment")["priority"].to_dict() == {1: 1, 0: 2}  # by size
+    assert set(table["action"]) == {"nurture with newsletters and onboarding content"}
+    assert all(
+        reason.endswith(
+            "(customer value cannot be judged: no column has a monetary or frequency role)."
+        )
+        for reason in table["reason"]
+    )
+    assert "customer value cannot be judged" in caplog.text
+
+
+def test_first_matching_rule_wins_and_missing_columns_never_match():
+    profiles = _profiles(spend=[1.5, -0.5], orders=[1.5, -0.5], age=[0.0, 0.0])
     recommendations = {
-        "value_weights": {"annual_income": 1.0, "not_in_data": 5.0},
         "rules": [
             {"action": "never", "why": "Needs a missing column", "when": {"shoe_size": ">= 0"}},
+            {"action": "never", "why": "Needs a role the data lacks", "when": {"tenure": "<= 9"}},
             {"action": "premium", "why": "Rich", "when": {"value": ">= 1.0"}},
             {"action": "default", "why": "Everyone else", "when": {}},
         ],
     }
-    table = recommend_actions(
-        profiles, recommendations, {"id_column": "id", "numeric": ["annual_income"]}, {}
-    )
+    table = recommend_actions(profiles, recommendations, ROLES, {})
     assert table.set_index("segment")["action"].to_dict() == {0: "premium", 1: "default"}
     assert table.set_index("segment")["priority"].to_dict() == {0: 1, 1: 2}
     assert "customer value +1.5 SD" in table.loc[0, "reason"]
 
 
 def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
-    profiles = pd.DataFrame(
-        {"segment": [0], "name": ["A"], "customers": [1], "share": [1.0], "annual_income_z": [0.0]}
-    )
-    rules = {"value_weights": {"annual_income": 1.0}}
+    profiles = _profiles(spend=[0.0], orders=[0.0], age=[0.0])
     with pytest.raises(ValueError, match="'about 0.5' must be an operator"):
         recommend_actions(
             profiles,
-            {**rules, "rules": [{"action": "a", "why": "b", "when": {"value": "about 0.5"}}]},
-            features,
+            {"rules": [{"action": "a", "why": "b", "when": {"value": "about 0.5"}}]},
+            ROLES,
             {},
         )
     with pytest.raises(
         ValueError, match="No segment_analysis.recommendations rule matches segment 0"
     ):
         recommend_actions(
-            profiles,
-            {**rules, "rules": [{"action": "a", "why": "b", "when": {"value": "> 9"}}]},
-            features,
-            {},
+            profiles, {"rules": [{"action": "a", "why": "b", "when": {"value": "> 9"}}]}, ROLES, {}
         )
 
 
@@ -166,8 +229,10 @@ def test_new_plots(analysed, features):
     labels = [t.get_text() for t in heatmap.get_yticklabels()]
     assert labels[0] == "income"
     scatter = {**SEGMENT_ANALYSIS["scatter"], "max_points": 200}
-    segment_map = plot_segment_map(validated, model, scatter).axes[0]
+    segment_map = plot_segment_map(validated, profiles, model, scatter).axes[0]
     assert sum(len(c.get_offsets()) for c in segment_map.collections) == 200
+    legend = [text.get_text() for text in segment_map.get_legend().get_texts()]
+    assert legend[0].startswith(f"0: {profiles.loc[0, 'name'][:20]}")
     assert "principal component" in segment_map.get_xlabel()
 
 
@@ -176,11 +241,22 @@ def test_report_is_self_contained_and_warns(analysed, features):
     metrics = {
         "selected_k": 5,
         "criterion": "consensus",
+        "k_choice": {
+            "rule": "best_silhouette_none_stable",
+            "min_segment_share": 0.02,
+            "ineligible_k": {6: 0.004},
+        },
         "clear_structure": False,
-        "structure": {"best_silhouette": 0.2, "reference_silhouette": 0.18},
         "choice_per_criterion": {"silhouette": 5, "elbow": 4},
-        "selected_k_stable": True,
+        "selected_k_stable": False,
         "feature_separation": {"categorical_share": 0.1},
+        "preprocessing": {
+            "transforms": {
+                "annual_income": {"transform": "log1p"},
+                "age": {"transform": "none"},
+            },
+            "outliers": {"annual_income": {"above": {"customers": 3, "bound": 178220.2}}},
+        },
         "scores": [
             {
                 "k": k,
@@ -197,9 +273,11 @@ def test_report_is_self_contained_and_warns(analysed, features):
         for name, figure in {
             "segment_sizes_plot": plot_segment_sizes(profiles),
             "profile_heatmap_plot": plot_profile_heatmap(profiles, features, NAMING),
-            "segment_map_plot": plot_segment_map(validated, model, SEGMENT_ANALYSIS["scatter"]),
+            "segment_map_plot": plot_segment_map(
+                validated, profiles, model, SEGMENT_ANALYSIS["scatter"]
+            ),
             "segment_scatter_plot": plot_segment_scatter(
-                validated, features, SEGMENT_ANALYSIS["scatter"]
+                validated, profiles, features, SEGMENT_ANALYSIS["scatter"]
             ),
         }.items()
     }
@@ -213,8 +291,22 @@ def test_report_is_self_contained_and_warns(analysed, features):
         labels=NAMING["labels"],
         highlight_columns=[],
     )
-    assert "No clear segment structure" in html
-    assert "elbow prefers k = 4" in html
+    text = re.sub(r"\s+", " ", html)
+    # Plain words first: what is wrong, how the data was read, why this many segments.
+    assert "do not fall into clearly separate groups" in text
+    assert "The 5 segments are not stable" in text
+    assert "compared on a log-like scale, so that a customer spending ten times more" in text
+    assert "Skewed columns" in text and ": income." in text
+    assert "3 with income above 178,220" in text
+    assert "Splits into 6 segments were not considered" in text
+    assert "No split came back the same" in text  # the fallback, not the consensus rule
+    assert "For analysts: Selected k = 5; silhouette also points to it; elbow prefers k = 4" in (
+        text
+    )
+    # Cards in segment order, headed by the numbers the pictures use.
+    headings = re.findall(r"<h3>Segment (\d+): ", html)
+    assert headings == [str(s) for s in sorted(profiles["segment"])]
+    assert "mostly" not in text or re.search(r"mostly \S+ \((5[1-9]|[6-9]\d|100)%\)", text)
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(images) == 4
     assert all(base64.b64decode(image)[:4] == b"\x89PNG" for image in images)

@@ -22,13 +22,15 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
+    silhouette_samples,
     silhouette_score,
 )
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec, key_column
+from customer_segmentation.features import key_column
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +87,26 @@ def _bootstrap_stability(
 
 
 def _silhouette(features, labels, sample_size: int, random_seed: int) -> float:
-    """Mean silhouette, exact up to ``sample_size`` rows and estimated on a
-    seeded sample of that size beyond (its cost grows with the square of n)."""
-    return float(
-        silhouette_score(
-            features,
-            labels,
-            sample_size=sample_size if len(features) > sample_size else None,
-            random_state=random_seed,
-        )
-    )
+    """Mean silhouette: exact up to ``sample_size`` rows (its cost grows with
+    the square of n), estimated beyond on a seeded sample stratified by
+    segment. Each segment gets its proportional part of the sample but at
+    least ``sample_size / (2 k)`` rows (or all of them), and each sampled
+    row's silhouette is weighted by its segment's size over its rows drawn:
+    a small segment is always seen, and still counts by its size."""
+    values, labels = np.asarray(features, dtype=float), np.asarray(labels)
+    if len(labels) <= sample_size:
+        return float(silhouette_score(values, labels))
+    rng = np.random.default_rng(random_seed)
+    segments, sizes = np.unique(labels, return_counts=True)
+    floor = sample_size // (2 * len(segments))
+    rows, weights = [], []
+    for segment, size in zip(segments, sizes, strict=True):
+        take = int(min(size, max(floor, round(sample_size * size / len(labels)))))
+        rows.append(rng.choice(np.flatnonzero(labels == segment), take, replace=False))
+        weights.append(np.full(take, size / take))
+    rows = np.concatenate(rows)
+    scores = silhouette_samples(values[rows], labels[rows])
+    return float(np.average(scores, weights=np.concatenate(weights)))
 
 
 def score_cluster_counts(  # noqa: PLR0913 - one keyword per setting it uses
@@ -112,7 +124,8 @@ def score_cluster_counts(  # noqa: PLR0913 - one keyword per setting it uses
     """Fits KMeans (``n_init`` seeded restarts) for every k from ``k_min`` to
     ``k_max`` and scores each partition by inertia, silhouette,
     Calinski-Harabasz, Davies-Bouldin and bootstrap stability (mean and spread
-    of the adjusted Rand index), and scores a Gaussian mixture with k
+    of the adjusted Rand index) and the share of its smallest segment, and
+    scores a Gaussian mixture with k
     components by BIC on a seeded sample of at most ``bic_sample_size`` rows."""
     features = selection_features
     if len(features) <= k_max:
@@ -143,6 +156,7 @@ def score_cluster_counts(  # noqa: PLR0913 - one keyword per setting it uses
             {
                 "k": k,
                 "inertia": float(kmeans.inertia_),
+                "smallest_share": float(np.bincount(labels).min() / len(labels)),
                 "silhouette": _silhouette(features, labels, silhouette_sample_size, random_seed),
                 "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
                 "davies_bouldin": float(davies_bouldin_score(features, labels)),
@@ -178,15 +192,45 @@ def select_cluster_count(
     k_per_criterion: dict[str, int | None],
     criterion: str,
     min_stability: float,
-) -> int:
-    """Picks k by ``criterion``. The default, ``consensus``, takes the best
-    silhouette among the k whose bootstrap stability reaches ``min_stability``
-    (all k when none does); any single criterion or ``elbow`` may be named
-    instead. Disagreement between the criteria is logged, not hidden."""
+    min_segment_share: float,
+) -> tuple[int, dict]:
+    """Picks k by ``criterion`` among the eligible k: those whose smallest
+    segment holds at least ``min_segment_share`` of the customers, so that a
+    handful of extreme customers is never deployed as a segment of its own.
+    The default, ``consensus``, takes the best silhouette among the eligible
+    k whose bootstrap stability reaches ``min_stability`` (the best silhouette
+    of all eligible k when none does); any single criterion or ``elbow`` may
+    be named instead. When no k is eligible, the k with the largest smallest
+    segment is taken. Returns k and how it was chosen (``rule``: which rule
+    actually decided, fallbacks included), for the metrics and the report."""
     scores = cluster_count_scores.set_index("k")
-    choices = k_per_criterion
-    if criterion == "consensus":
-        stable = scores[scores["stability_mean"] >= min_stability]
+    eligible = scores[scores["smallest_share"] >= min_segment_share]
+    too_small = {
+        int(k): round(float(share), 4)
+        for k, share in scores["smallest_share"].items()
+        if share < min_segment_share
+    }
+    if too_small:
+        logger.info(
+            "k ineligible because a segment would hold less than %.1f%% of customers: %s",
+            100 * min_segment_share,
+            too_small,
+        )
+    if eligible.empty:
+        selected_k = int(scores["smallest_share"].idxmax())
+        rule = "largest_smallest_segment"
+        logger.warning(
+            "Every k from %d to %d has a segment under min_segment_share %.1f%%; choosing "
+            "k=%d, whose smallest segment is largest (%.1f%%)",
+            scores.index.min(),
+            scores.index.max(),
+            100 * min_segment_share,
+            selected_k,
+            100 * scores.loc[selected_k, "smallest_share"],
+        )
+    elif criterion == "consensus":
+        stable = eligible[eligible["stability_mean"] >= min_stability]
+        rule = "stable_best_silhouette"
         if stable.empty:
             logger.warning(
                 "No k reaches bootstrap stability %.2f (best: %.2f at k=%d); "
@@ -195,65 +239,165 @@ def select_cluster_count(
                 scores["stability_mean"].max(),
                 scores["stability_mean"].idxmax(),
             )
-            stable = scores
+            stable, rule = eligible, "best_silhouette_none_stable"
         selected_k = int(stable["silhouette"].idxmax())
-    elif criterion == "elbow" and choices["elbow"] is None:
-        selected_k = choices["silhouette"]
-        logger.warning("The inertia curve has no elbow; choosing k by silhouette")
+    elif criterion == "elbow" and k_per_criterion["elbow"] not in eligible.index:
+        selected_k, rule = int(eligible["silhouette"].idxmax()), "best_silhouette_no_elbow"
+        logger.warning("The inertia curve has no eligible elbow; choosing k by silhouette")
+    elif criterion == "elbow":
+        selected_k, rule = int(k_per_criterion["elbow"]), "elbow"
     else:
-        selected_k = choices[criterion]
-    if len(set(choices.values()) - {None}) > 1:
-        logger.warning("The criteria disagree on k: %s; selected k=%d", choices, selected_k)
-    if scores.loc[selected_k, "stability_mean"] < min_stability:
+        column, higher_is_better = CRITERIA[criterion]
+        values = eligible[column]
+        selected_k = int(values.idxmax() if higher_is_better else values.idxmin())
+        rule = criterion
+    if len(set(k_per_criterion.values()) - {None}) > 1:
+        logger.warning("The criteria disagree on k: %s; selected k=%d", k_per_criterion, selected_k)
+    stable_k = bool(scores.loc[selected_k, "stability_mean"] >= min_stability)
+    if not stable_k:
         logger.warning(
             "k=%d is unstable: bootstrap adjusted Rand index %.2f < %.2f",
             selected_k,
             scores.loc[selected_k, "stability_mean"],
             min_stability,
         )
-    logger.info("Selected k=%d by %s", selected_k, criterion)
-    return selected_k
+    logger.info("Selected k=%d by %s (rule: %s)", selected_k, criterion, rule)
+    return selected_k, {
+        "selected_k": selected_k,
+        "criterion": criterion,
+        "rule": rule,
+        "stable": stable_k,
+        "min_segment_share": min_segment_share,
+        "ineligible_k": too_small,
+        "smallest_share": round(float(scores.loc[selected_k, "smallest_share"]), 4),
+    }
 
 
-def assess_structure(
+def _permuted(values: pd.DataFrame, variables: list[list[str]], rng) -> pd.DataFrame:
+    """Each variable's columns shuffled over the rows, independently of the
+    other variables (a one-hot block moves as one): every variable keeps its
+    distribution, and any dependence between variables, groups included, is gone."""
+    permuted = values.copy()
+    for columns in variables:
+        permuted[columns] = values[columns].to_numpy()[rng.permutation(len(values))]
+    return permuted
+
+
+def _null_silhouette(reference: np.ndarray, k: int, n_init: int, random_seed: int) -> float:
+    labels = KMeans(n_clusters=k, n_init=n_init, random_state=random_seed).fit_predict(reference)
+    return float(silhouette_score(reference, labels)) if len(set(labels)) > 1 else 0.0
+
+
+def _dip_p_value(numeric: np.ndarray, n_init: int, random_seed: int) -> float | None:
+    """Hartigan's dip test p-value of the numeric features projected on the
+    line between the two centres of a 2-means fit: small when the customers
+    fall into two or more modes along it. None when the projection takes too
+    few distinct values (counts of a few levels) for the test to mean anything."""
+    import diptest  # noqa: PLC0415 - its compiled module is only needed here
+
+    centres = KMeans(n_clusters=2, n_init=n_init, random_state=random_seed).fit(numeric)
+    direction = centres.cluster_centers_[1] - centres.cluster_centers_[0]
+    projection = numeric @ (direction / (np.linalg.norm(direction) or 1.0))
+    if len(np.unique(projection)) < max(20, 0.1 * len(projection)):
+        return None
+    return float(diptest.diptest(projection)[1])
+
+
+def assess_structure(  # noqa: PLR0913 - one keyword per setting it uses
     selection_features: pd.DataFrame,
-    cluster_count_scores: pd.DataFrame,
+    segmentation_model: Pipeline,
     structure_margin: float,
+    structure_dip_p_value: float,
     silhouette_sample_size: int,
     n_init: int,
     random_seed: int,
 ) -> dict:
-    """Compares the best silhouette of the data with that of structure-free
-    reference data (uniform in the same feature box, seeded; KMeans with
-    ``n_init`` restarts per k). Data whose best silhouette does not beat the
-    reference by ``structure_margin`` has no clear segments, and the log and
-    metrics say so."""
-    features = selection_features.to_numpy()
+    """Says whether the customers fall into groups at all, judged on the
+    deployed partition (the selected k) of a seeded sample of at most
+    ``silhouette_sample_size`` customers.
+
+    Structure is clear when either holds:
+
+    - **groups across features**: the silhouette beats, by ``structure_margin``,
+      that of KMeans with the same k on two kinds of structure-free reference
+      data of the same size (three draws each): the features shuffled
+      independently over the customers (each keeps its own distribution, so
+      skew is no evidence), and one Gaussian blob with the data's mean and
+      covariance (so correlation is no evidence). Uniform noise and skewed
+      blobs pass the first test, one correlated blob the second; only groups
+      beat both;
+    - **modes along one direction**: Hartigan's dip test rejects a single mode
+      of the numeric features along the 2-means direction at
+      ``structure_dip_p_value`` (groups split on one feature, which shuffling
+      keeps).
+
+    After PCA the check runs in the space of the encoded columns (the PCA's
+    inverse, which keeps distances)."""
+    k = segmentation.clustering(segmentation_model).n_clusters
+    size = min(len(selection_features), silhouette_sample_size)
+    sample = selection_features.sample(size, random_state=random_seed)
+    labels = segmentation.clustering(segmentation_model).predict(sample)
+    preprocessor = segmentation.preprocessor(segmentation_model)
+    variables = segmentation.encoded_variables(preprocessor)
+    columns = [column for group in variables.values() for column in group]
+    if (pca := segmentation.pca(preprocessor)) is not None:
+        values = pd.DataFrame(pca.inverse_transform(sample.to_numpy()), columns=columns)
+    else:
+        values = sample[columns].reset_index(drop=True)
+    silhouette = float(silhouette_score(values, labels)) if len(set(labels)) > 1 else 0.0
     rng = np.random.default_rng(random_seed)
-    size = min(len(features), silhouette_sample_size)
-    reference = rng.uniform(features.min(axis=0), features.max(axis=0), (size, features.shape[1]))
-    reference_silhouette = max(
-        silhouette_score(
-            reference,
-            KMeans(n_clusters=k, n_init=n_init, random_state=random_seed).fit_predict(reference),
-        )
-        for k in cluster_count_scores["k"]
+    draws = 3
+    permuted = np.mean(
+        [
+            _null_silhouette(_permuted(values, list(variables.values()), rng), k, n_init, seed)
+            for seed in range(random_seed, random_seed + draws)
+        ]
     )
-    data_silhouette = float(cluster_count_scores["silhouette"].max())
-    clear = data_silhouette - reference_silhouette >= structure_margin
-    if not clear:
+    matrix = values.to_numpy()
+    covariance = np.cov(matrix, rowvar=False)
+    gaussian = np.mean(
+        [
+            _null_silhouette(
+                rng.multivariate_normal(matrix.mean(axis=0), covariance, size, method="eigh"),
+                k,
+                n_init,
+                seed,
+            )
+            for seed in range(random_seed, random_seed + draws)
+        ]
+    )
+    numeric = [c for c, group in variables.items() if group == [c]]
+    dip_p = _dip_p_value(values[numeric].to_numpy(), n_init, random_seed)
+    across = bool(silhouette - max(permuted, gaussian) >= structure_margin)
+    modes = dip_p is not None and dip_p < structure_dip_p_value
+    clear = across or modes
+    evidence = (
+        "groups across features" if across else "modes along one direction" if modes else "none"
+    )
+    if clear:
+        logger.info("Clear segment structure at k=%d (%s)", k, evidence)
+    else:
         logger.warning(
-            "No clear segment structure: the best silhouette %.3f is within %.2f of "
-            "structure-free reference data (%.3f); treat the segments as arbitrary cuts",
-            data_silhouette,
+            "No clear segment structure at k=%d: silhouette %.3f against %.3f on shuffled "
+            "features and %.3f on one Gaussian blob (margin %.3f), dip test p=%s; treat the "
+            "segments as cuts of a continuum",
+            k,
+            silhouette,
+            permuted,
+            gaussian,
             structure_margin,
-            reference_silhouette,
+            "n/a" if dip_p is None else f"{dip_p:.3g}",
         )
     return {
         "clear_structure": bool(clear),
-        "best_silhouette": data_silhouette,
-        "reference_silhouette": float(reference_silhouette),
+        "evidence": evidence,
+        "k": int(k),
+        "silhouette": round(silhouette, 4),
+        "shuffled_silhouette": round(float(permuted), 4),
+        "gaussian_silhouette": round(float(gaussian), 4),
         "margin": structure_margin,
+        "dip_p_value": None if dip_p is None else round(dip_p, 6),
+        "sample_size": int(size),
     }
 
 
@@ -335,43 +479,100 @@ def compare_algorithms(  # noqa: PLR0913 - one keyword per setting it uses
 
 
 def measure_feature_separation(
-    selection_features: pd.DataFrame, segmentation_model: Pipeline, features: dict
+    selection_features: pd.DataFrame, segmentation_model: Pipeline
 ) -> dict:
     """Splits the between-segment sum of squares of the final partition by
-    encoded column: the share each column carries of what separates the
-    segments. A large ``categorical_share`` means one-hot blocks, not customer
-    behaviour, drive the segments (``preprocessing.categorical_weight`` < 1
-    reduces it). After PCA the columns are components and there is no share."""
+    feature (a categorical feature's one-hot columns together) and by block:
+    the share each carries of what separates the segments. A large
+    ``categorical_share`` means categories, not customer behaviour, drive the
+    segments. After PCA the columns are components and there are no shares."""
+    preprocessor = segmentation.preprocessor(segmentation_model)
+    if segmentation.pca(preprocessor) is not None:
+        return {"numeric_share": None, "categorical_share": None, "share_per_feature": {}}
     labels = segmentation.clustering(segmentation_model).predict(selection_features)
     overall = selection_features.mean()
     grouped = selection_features.groupby(labels)
     between = ((grouped.mean() - overall) ** 2).mul(grouped.size(), axis=0).sum()
-    share = between / between.sum()
-    one_hot = FeatureSpec.parse(features).one_hot_columns(list(selection_features.columns))
-    categorical_share = float(share[one_hot].sum()) if one_hot else None
+    share = between / (between.sum() or 1.0)
+    variables = segmentation.encoded_variables(preprocessor)
+    per_feature = {name: float(share[columns].sum()) for name, columns in variables.items()}
+    numeric = [name for name, columns in variables.items() if columns == [name]]
+    categorical_share = (
+        float(sum(v for n, v in per_feature.items() if n not in numeric))
+        if len(numeric) < len(variables)
+        else None
+    )
     if categorical_share is not None and categorical_share > 0.5:
         logger.warning(
-            "One-hot columns carry %.0f%% of the separation between segments: the "
-            "segments mostly follow categories; consider preprocessing.categorical_weight < 1",
+            "Categorical features carry %.0f%% of the separation between segments: the "
+            "segments mostly follow categories",
             100 * categorical_share,
         )
     return {
-        "categorical_share": categorical_share,
-        "share_per_column": {column: round(float(value), 4) for column, value in share.items()},
+        "numeric_share": round(float(sum(per_feature[n] for n in numeric)), 4),
+        "categorical_share": None if categorical_share is None else round(categorical_share, 4),
+        "share_per_feature": {
+            name: round(value, 4)
+            for name, value in sorted(per_feature.items(), key=lambda item: -item[1])
+        },
     }
 
 
+def _raw_value(block: Pipeline, column: int, scaled: float) -> float:
+    """A value on the clustering scale of one column, back in original units."""
+    scaler = block[-2]
+    value = scaled * scaler.scale_[column] + scaler.mean_[column]
+    transform = block[-3] if len(block) > 3 else None
+    if isinstance(transform, FunctionTransformer):
+        value = float(np.expm1(value))
+    elif transform is not None:
+        row = np.zeros((1, transform.n_features_in_))
+        row[0, column] = value
+        value = float(transform.inverse_transform(row)[0, column])
+    return float(value)
+
+
 def describe_preprocessing(preprocessor: ColumnTransformer | Pipeline) -> dict:
-    """The encoding choices of the fitted preprocessor behind the scores: the
-    log-transformed columns, the one-hot weight and the variance the optional
-    PCA keeps."""
+    """The encoding choices of the fitted preprocessor behind the scores: each
+    numeric feature's transform and skewness, the customers clipped on each
+    (in the training rows, with the bound in original units), the categorical
+    weighting and the variance the optional PCA keeps."""
     columns = segmentation.column_transformer(preprocessor)
-    blocks = {name: list(names) for name, _, names in columns.transformers_}
+    skewness = getattr(columns, "skewness_", {})
+    transforms, outliers = {}, {}
+    for name, block, names in columns.transformers_:
+        if name not in segmentation.NUMERIC_BLOCKS:
+            continue
+        clipper = block[-1]
+        for position, column in enumerate(names):
+            transforms[column] = {
+                "transform": segmentation.NUMERIC_BLOCKS[name],
+                "skewness": skewness.get(column),
+            }
+            for side, count, bound in (
+                ("below", clipper.n_clipped_low_[position], clipper.lower_[position]),
+                ("above", clipper.n_clipped_high_[position], clipper.upper_[position]),
+            ):
+                if count:
+                    outliers.setdefault(column, {})[side] = {
+                        "customers": int(count),
+                        "share": round(float(count / clipper.n_samples_fit_), 4),
+                        "bound": round(_raw_value(block, position, float(bound)), 6),
+                    }
     pca = segmentation.pca(preprocessor)
     return {
-        "log_columns": blocks.get(segmentation.LOG_NUMERIC_BLOCK, []),
+        "transforms": transforms,
+        "clip_quantile": next(
+            (
+                block[-1].quantile
+                for name, block, _ in columns.transformers_
+                if name in segmentation.NUMERIC_BLOCKS
+            ),
+            None,
+        ),
+        "outliers": outliers,
         "categorical_weight": (columns.transformer_weights or {}).get(
-            segmentation.CATEGORICAL_BLOCK, 1.0
+            segmentation.CATEGORICAL_BLOCK
         ),
         "pca_components": None if pca is None else int(pca.n_components_),
         "pca_explained_variance": None
@@ -383,27 +584,25 @@ def describe_preprocessing(preprocessor: ColumnTransformer | Pipeline) -> dict:
 def summarise_model_selection(  # noqa: PLR0913 - one input per result it collects
     cluster_count_scores: pd.DataFrame,
     k_per_criterion: dict[str, int | None],
-    selected_k: int,
-    criterion: str,
+    k_choice: dict,
     structure: dict,
     feature_separation: dict,
     preprocessing_summary: dict,
     algorithm_comparison: pd.DataFrame,
-    min_stability: float,
 ) -> dict:
-    """Collects the chosen k, the rule that chose it, what each criterion alone
-    would choose, whether the data has clear structure, what separates the
-    segments, the encoding choices and every score per k."""
+    """Collects the chosen k and the rule that actually chose it, what each
+    criterion alone would choose, whether the data has clear structure, what
+    separates the segments, the encoding choices (transforms, clipped
+    outliers) and every score per k."""
     return {
-        "selected_k": selected_k,
-        "criterion": criterion,
+        "selected_k": k_choice["selected_k"],
+        "criterion": k_choice["criterion"],
+        "k_choice": k_choice,
         "clear_structure": structure["clear_structure"],
         "structure": structure,
         "choice_per_criterion": k_per_criterion,
         "criteria_agree": len(set(k_per_criterion.values()) - {None}) == 1,
-        "selected_k_stable": bool(
-            cluster_count_scores.set_index("k").loc[selected_k, "stability_mean"] >= min_stability
-        ),
+        "selected_k_stable": k_choice["stable"],
         "feature_separation": feature_separation,
         "preprocessing": preprocessing_summary,
         "algorithm_comparison": algorithm_comparison.replace({np.nan: None}).to_dict(

@@ -16,7 +16,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, PowerTransformer, StandardScaler
 
 from customer_segmentation import model
 from customer_segmentation.features import (
@@ -84,62 +84,115 @@ def validate_customers(
     return customers
 
 
-def _check_log_columns(customers: pd.DataFrame, spec: FeatureSpec, log_columns: list[str]) -> None:
-    """Log-transformed columns must be numeric features without negative values."""
-    for column in log_columns:
-        if column not in spec.numeric:
-            raise ValueError(
-                f"preprocessing.log_columns names '{column}', which is not one of the "
-                f"numeric features {list(spec.numeric)}"
-            )
-        negative = customers[column] < 0
-        if negative.any():
+def _skewness(values: pd.Series) -> float:
+    """Sample skewness of the present values (0 for fewer than three or a constant)."""
+    present = values.dropna().to_numpy(float)
+    spread = present.std() if len(present) > 2 else 0.0
+    if spread == 0:
+        return 0.0
+    return float(np.mean(((present - present.mean()) / spread) ** 3))
+
+
+def choose_transforms(
+    customers: pd.DataFrame, spec: FeatureSpec, preprocessing: dict
+) -> dict[str, dict]:
+    """The transform of every numeric feature before scaling, with the
+    skewness it removes: the one set in ``preprocessing.transforms``, or,
+    for the others, ``none`` when the column's skewness is within
+    ``skew_threshold``; ``log1p`` when it is non-negative and log(1 + x)
+    leaves a skewness within 0.5 (money and counts, read as "times more");
+    ``yeo-johnson`` (a fitted power transform that also takes negative
+    values) otherwise."""
+    chosen = preprocessing.get("transforms") or {}
+    unknown = [c for c in chosen if c not in spec.numeric]
+    if unknown:
+        raise ValueError(
+            f"preprocessing.transforms names {unknown}, which are not numeric features "
+            f"{list(spec.numeric)}"
+        )
+    threshold = preprocessing.get("skew_threshold", 1.0)
+    transforms = {}
+    for column in spec.numeric:
+        values = customers[column]
+        before = _skewness(values)
+        transform = chosen.get(column)
+        if transform == "log1p" and (values < 0).any():
             raise InvalidCustomerDataError(
-                f"column '{column}': {int(negative.sum())} negative values (first in row "
-                f"{negative.idxmax()}), but preprocessing.log_columns takes log(1 + x) "
-                "of it; expected values >= 0, or remove it from log_columns"
+                f"column '{column}': {int((values < 0).sum())} negative values (first in row "
+                f"{(values < 0).idxmax()}), but preprocessing.transforms takes log(1 + x) of "
+                "it; expected values >= 0, or use yeo-johnson"
             )
+        log_skew = _skewness(np.log1p(values)) if values.min() >= 0 else None
+        if transform is None:
+            if abs(before) <= threshold:
+                transform = "none"
+            elif log_skew is not None and abs(log_skew) <= 0.5:
+                transform = "log1p"
+            else:
+                transform = "yeo-johnson"
+        transforms[column] = {"transform": transform, "skewness": round(before, 3)}
+    changed = {c: t["transform"] for c, t in transforms.items() if t["transform"] != "none"}
+    if changed:
+        logger.info("Skewed numeric features transformed before scaling: %s", changed)
+    return transforms
+
+
+def _numeric_block(transform: str, clip_quantile: float) -> Pipeline:
+    """Median imputation, the transform, standard scaling and clipping at
+    fitted quantiles, in that order (the clipper is always the last step)."""
+    steps = [SimpleImputer(strategy="median")]
+    if transform == "log1p":
+        steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
+    elif transform == "yeo-johnson":
+        steps.append(PowerTransformer(method="yeo-johnson", standardize=False))
+    steps += [StandardScaler(), model.QuantileClipper(clip_quantile)]
+    return make_pipeline(*steps)
 
 
 def fit_preprocessor(
     validated_customers: pd.DataFrame, features: dict, preprocessing: dict
 ) -> ColumnTransformer | Pipeline:
-    """Fits median imputation and scaling of numeric columns (after log(1 + x)
-    for the skewed ``log_columns``) and a one-hot encoding of categorical
-    columns, weighted by ``categorical_weight`` so that one-hot blocks do not
-    dominate the distances. Categories are learned from the data (those rarer
-    than ``min_category_share``, and unseen ones when scoring, become one
-    "other" column), or pinned in ``features.categories``; a missing value is
-    the category "missing" (``model.CategoryEncoder``). With ``pca_components``
-    set, a PCA follows and the preprocessor is a ``Pipeline``. Tables larger
-    than ``fit_sample_size`` are fitted on a seeded sample of that size. The
-    training range (minimum and maximum of all rows) of each numeric column is
-    kept with it for scoring's range check."""
+    """Fits the encoding of every customer row into the space KMeans clusters in.
+
+    Numeric features: median imputation; a transform of skewed columns
+    (``choose_transforms``: log(1 + x) or Yeo-Johnson, chosen from the data
+    unless ``transforms`` sets it), so that distances compare ratios rather
+    than letting a few big spenders set them; standard scaling; then
+    clipping at the ``clip_quantile`` and ``1 - clip_quantile`` quantiles,
+    so that a handful of extreme customers cannot pull a segment of their own.
+
+    Categorical features: one 0/1 column per category (``model.CategoryEncoder``:
+    categories learned from the data, those rarer than ``min_category_share``
+    and unseen ones as "other", a missing value as "missing"; or pinned in
+    ``features.categories``), multiplied by ``categorical_weight`` w: two
+    customers in different categories of a variable are then 2 w² apart in
+    squared distance, whatever its number of categories. The default, 0.5,
+    makes that 0.5: Huang's k-prototypes weighting (a category mismatch
+    costs gamma = 1/3 to 2/3 of a numeric feature's variance), so that
+    neither the numeric nor the categorical block dominates.
+
+    With ``pca_components`` set, a PCA follows and the preprocessor is a
+    ``Pipeline``. Tables larger than ``fit_sample_size`` are fitted on a
+    seeded sample of that size. The training range (minimum and maximum of
+    all rows) of each numeric column is kept for scoring's range check, and
+    each column's transform and skewness for the metrics."""
     spec = FeatureSpec.parse(features)
-    log_columns = list(preprocessing.get("log_columns") or [])
-    _check_log_columns(validated_customers, spec, log_columns)
-    plain_columns = [column for column in spec.numeric if column not in log_columns]
+    fit_rows = validated_customers
+    sample_size = preprocessing.get("fit_sample_size")
+    if sample_size and len(fit_rows) > sample_size:
+        # Medians, means, spreads and categories of a million random customers
+        # are those of all of them; fitting on every row of ten million would
+        # hold several copies of the table at once.
+        fit_rows = fit_rows.sample(sample_size, random_state=preprocessing.get("random_seed", 0))
+        logger.info("Fitting the preprocessor on a seeded sample of %d customers", sample_size)
+    transforms = choose_transforms(fit_rows, spec, preprocessing)
+    clip_quantile = preprocessing.get("clip_quantile", 0.005)
     transformers = []
-    if plain_columns:
-        transformers.append(
-            (
-                model.NUMERIC_BLOCK,
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                plain_columns,
-            )
-        )
-    if log_columns:
-        transformers.append(
-            (
-                model.LOG_NUMERIC_BLOCK,
-                make_pipeline(
-                    SimpleImputer(strategy="median"),
-                    FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
-                    StandardScaler(),
-                ),
-                log_columns,
-            )
-        )
+    for block, transform in model.NUMERIC_BLOCKS.items():
+        columns = [c for c in spec.numeric if transforms[c]["transform"] == transform]
+        if columns:
+            transformers.append((block, _numeric_block(transform, clip_quantile), columns))
+    weight = float(preprocessing.get("categorical_weight", 0.5))
     learned = [column for column in spec.categorical if column not in spec.pinned]
     share = preprocessing.get("min_category_share", 0.0)
     if learned:
@@ -162,9 +215,7 @@ def fit_preprocessor(
         transformers,
         remainder="drop",
         verbose_feature_names_out=False,
-        transformer_weights=dict.fromkeys(
-            model.CATEGORICAL_BLOCKS, preprocessing.get("categorical_weight", 1.0)
-        ),
+        transformer_weights=dict.fromkeys(model.CATEGORICAL_BLOCKS, weight),
     )
     if preprocessing.get("pca_components"):
         preprocessor = Pipeline(
@@ -179,17 +230,12 @@ def fit_preprocessor(
                 ),
             ]
         )
-    fit_rows = validated_customers
-    sample_size = preprocessing.get("fit_sample_size")
-    if sample_size and len(fit_rows) > sample_size:
-        # Medians, means, spreads and categories of a million random customers
-        # are those of all of them; fitting on every row of ten million would
-        # hold several copies of the table at once.
-        fit_rows = fit_rows.sample(sample_size, random_state=preprocessing.get("random_seed", 0))
-        logger.info("Fitting the preprocessor on a seeded sample of %d customers", sample_size)
     preprocessor = preprocessor.set_output(transform="pandas").fit(fit_rows)
     numeric = validated_customers[list(spec.numeric)]
     model.set_training_range(preprocessor, numeric.min(), numeric.max())
+    model.column_transformer(preprocessor).skewness_ = {
+        column: chosen["skewness"] for column, chosen in transforms.items()
+    }
     if (pca := model.pca(preprocessor)) is not None:
         logger.info(
             "PCA keeps %d components explaining %.1f%% of the variance",

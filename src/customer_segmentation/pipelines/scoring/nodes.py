@@ -64,7 +64,7 @@ def _range_reasons(
 ) -> list[tuple]:
     """Values outside the training range and more than ``max_abs_z`` standard
     deviations from the training mean (a unit error, say)."""
-    scaled = segmentation.scaled_numeric(model, values)
+    scaled = segmentation.scaled_numeric(model, values, clipped=False)
     ranges = segmentation.training_range(model)
     reasons = []
     for column in scaled.columns:

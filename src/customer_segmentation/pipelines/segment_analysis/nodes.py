@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec, key_column
+from customer_segmentation.features import ROLES, VALUE_ROLES, FeatureSpec, key_column
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +47,58 @@ def column_label(column: str, labels: dict) -> str:
     return labels.get(column, column.replace("_", " "))
 
 
+def _category_terms(profiles: pd.DataFrame, columns: list[str], labels: dict) -> pd.DataFrame:
+    """For each segment (a row) and category of the ``columns`` (a column
+    ``column=value``), the z-score of the segment's share against the whole
+    base's share p, ``(share - p) / sqrt(p (1 - p))`` (the z-score of the
+    category's 0/1 indicator, comparable with numeric z-scores), kept only
+    where the segment is mostly that category (share above one half).
+    "other" and "missing" never name a segment."""
+    weights = profiles["customers"] / profiles["customers"].sum()
+    terms = {}
+    for name in profiles.columns:
+        column, _, value = name.partition("=")
+        if column not in columns or value in (segmentation.OTHER, segmentation.MISSING):
+            continue
+        shares = profiles[name].astype(float)
+        base = float((shares * weights).sum())
+        if not 0 < base < 1:
+            continue
+        z = (shares - base) / np.sqrt(base * (1 - base))
+        label = labels.get(name, f"{column_label(column, labels)} {value}")
+        terms[label] = z.where(shares > 0.5)
+    return pd.DataFrame(terms, index=profiles.index)
+
+
 def name_segments(profiles: pd.DataFrame, naming: dict, features: dict) -> pd.Series:
     """Names each segment after the (at most ``max_terms``) naming features on
-    which it differs most from the whole customer base, where that difference
-    is at least ``threshold`` standard deviations: "High income, low activity".
-    A segment with no such feature is "Typical customers". Names are unique:
-    clashing names take further terms, and finally the segment number."""
-    numeric = FeatureSpec.parse(features).numeric
-    columns = [c for c in (naming.get("features") or numeric) if f"{c}_z" in profiles]
+    which it differs most from the whole customer base, numeric and
+    categorical alike, where that difference is at least ``threshold``
+    standard deviations: "High income, low activity", "Marital status
+    Single, low income". Numeric features compare on the scale the
+    clustering used (their ``_z`` columns); a categorical feature names a
+    segment by the category most of it has (``_category_terms``). A segment
+    with no such feature is "Typical customers". Names are unique: clashing
+    names take further terms, and finally the segment number."""
+    spec = FeatureSpec.parse(features)
+    columns = naming.get("features") or spec.model_columns
     labels = naming.get("labels") or {}
+    profiles = profiles.set_index("segment")
+    numeric = [c for c in columns if f"{c}_z" in profiles]
+    numeric_z = profiles[[f"{c}_z" for c in numeric]].astype(float).set_axis(numeric, axis=1)
+    categorical_z = _category_terms(profiles, columns, labels)
     names = {}
-    for segment, row in profiles.set_index("segment").iterrows():
-        z = row[[f"{c}_z" for c in columns]].astype(float)
-        z.index = columns
-        ranked = z[z.abs() >= naming["threshold"]].abs().sort_values(ascending=False).index
-        terms = [f"{'high' if z[c] > 0 else 'low'} {column_label(c, labels)}" for c in ranked]
-        names[segment] = terms
+    for segment in profiles.index:
+        candidates = {
+            f"{'high' if z > 0 else 'low'} {column_label(c, labels)}": abs(z)
+            for c, z in numeric_z.loc[segment].items()
+        }
+        candidates.update(categorical_z.loc[segment].dropna().to_dict())
+        ranked = sorted(
+            (term for term, z in candidates.items() if z >= naming["threshold"]),
+            key=lambda term: -candidates[term],
+        )
+        names[segment] = ranked
 
     def sentence(parts: list[str]) -> str:
         text = ", ".join(parts) or "typical customers"
@@ -117,12 +153,17 @@ def profile_segments(
     naming: dict,
 ) -> pd.DataFrame:
     """Describes each segment: its name, size and share of customers; the mean
-    (under the column's own name), median and z-score (difference of the mean
-    from the whole customer base, in standard deviations) of every numeric
-    feature and profile-only column in original units; and the mix of every
-    categorical column (share of the segment in each category; profile-only
-    columns keep their ``max_categories`` most common values, the rest is
-    "other"), with the fingerprint of the model that made the segments."""
+    (under the column's own name) and median of every numeric feature and
+    profile-only column in original units, and its z-score (``_z``: the
+    difference of the segment's mean from the whole customer base's, in
+    standard deviations). A feature's z-score is measured on the scale the
+    clustering used (after its log or power transform and clipping), so a
+    segment with six times the median spend reads as far from the base even
+    when a few giants inflate the raw spread; profile-only columns use their
+    original units. Then the mix of every categorical column (share of the
+    segment in each category; profile-only columns keep their
+    ``max_categories`` most common values, the rest is "other"), and the
+    fingerprint of the model that made the segments."""
     spec = FeatureSpec.parse(features)
     numeric, categorical = spec.described_numeric, spec.described_categorical
     segmented = segmented_customers
@@ -130,9 +171,11 @@ def profile_segments(
     profile = pd.DataFrame({"customers": grouped.size()})
     profile["share"] = profile["customers"] / len(segmented)
     means = grouped[numeric].mean()
-    spread = segmented[numeric].std(ddof=0).replace(0, float("nan"))
-    z_scores = ((means - segmented[numeric].mean()) / spread).fillna(0.0)
     profile = profile.join(means).join(grouped[numeric].median().add_suffix("_median"))
+    features_scaled = segmentation.scaled_numeric(segmentation_model, segmented[list(spec.numeric)])
+    scale = segmented[numeric].assign(**{c: features_scaled[c] for c in spec.numeric})
+    spread = scale.std(ddof=0).replace(0, float("nan"))
+    z_scores = ((scale.groupby(segmented["segment"]).mean() - scale.mean()) / spread).fillna(0.0)
     profile = profile.join(z_scores.add_suffix("_z"))
     for column in categorical:
         fixed = list(spec.pinned[column]) if column in spec.pinned else None
@@ -159,65 +202,110 @@ def _condition(text: str) -> tuple[str, float]:
     )
 
 
-def _value_scores(profiles: pd.DataFrame, weights: dict, features: dict) -> pd.Series:
-    """Customer value of each segment: the weighted sum of its z-scores on the
-    value columns present in the data (all numeric features, equally, when none is)."""
-    present = {c: w for c, w in weights.items() if f"{c}_z" in profiles}
-    if not present:
-        logger.info(
-            "segment_analysis.recommendations.value_weights names none of this data's "
-            "columns; customer value is the mean z-score of all numeric features"
+# How a role reads in a recommendation's evidence.
+ROLE_LABELS = {
+    "monetary": "spend",
+    "frequency": "purchase frequency",
+    "recency": "days since last purchase",
+    "tenure": "tenure",
+    "demographic": "demographics",
+}
+
+
+def role_scores(profiles: pd.DataFrame, features: dict) -> pd.DataFrame:
+    """Each segment's score on each role the data has: the mean z-score of
+    the columns that play it (``features.roles``), and its ``value``: the
+    mean of its monetary and frequency scores, NaN when the data has neither
+    (demographic columns, tenure and recency never make a segment valuable)."""
+    spec = FeatureSpec.parse(features)
+    scores = pd.DataFrame(index=profiles.index)
+    for role in ROLES:
+        columns = [c for c in spec.with_role(role) if f"{c}_z" in profiles]
+        if columns:
+            scores[role] = profiles[[f"{c}_z" for c in columns]].astype(float).mean(axis=1)
+    present = [role for role in VALUE_ROLES if role in scores]
+    scores["value"] = scores[present].mean(axis=1) if present else np.nan
+    return scores
+
+
+def _matches(rule: dict, segment: pd.Series, scores: pd.Series, labels: dict) -> list[str] | None:
+    """The evidence for each condition of ``rule`` if the segment meets them
+    all, else None. A condition names ``value``, a role or a column, compared
+    with a number of standard deviations; one on a role or column the data
+    does not have, or on a value that cannot be judged, never holds."""
+    evidence = []
+    for key, text in (rule.get("when") or {}).items():
+        symbol, threshold = _condition(text)
+        score = (
+            scores.get(key, np.nan)
+            if key == "value" or key in ROLES
+            else segment.get(f"{key}_z", np.nan)
         )
-        numeric = FeatureSpec.parse(features).numeric
-        present = {c: 1.0 / len(numeric) for c in numeric}
-    return sum(profiles[f"{c}_z"] * w for c, w in present.items())
+        if pd.isna(score) or not _OPERATORS[symbol](float(score), threshold):
+            return None
+        label = (
+            "customer value"
+            if key == "value"
+            else ROLE_LABELS[key]
+            if key in ROLES
+            else column_label(key, labels)
+        )
+        evidence.append(f"{label} {float(score):+.1f} SD")
+    return evidence
 
 
 def recommend_actions(
     segment_profiles: pd.DataFrame, recommendations: dict, features: dict, naming: dict
 ) -> pd.DataFrame:
-    """Ranks segments by customer value (``priority`` 1 = most valuable to act
-    on) and gives each the action of the first rule whose conditions it meets,
-    with the reason in one sentence. Conditions compare the segment's z-score
-    on a column, or its ``value``, with a number of standard deviations; a rule
-    that names a column the data lacks never matches."""
-    profiles = segment_profiles.copy()
-    profiles["value"] = _value_scores(profiles, recommendations["value_weights"], features)
+    """Gives each segment the action of the first rule it meets, with the
+    reason in one sentence, and ranks the segments by customer value
+    (``priority`` 1 = most valuable to act on; ``role_scores``). Rules speak
+    in roles (``monetary: ">= 0.5"``, ``recency: "<= 0"``), ``value`` or
+    column names. When the data has no monetary or frequency column, value
+    cannot be judged: ``value`` is empty, the segments are ranked by size and
+    the reason says so, rather than calling anyone a high spender."""
     labels = naming.get("labels") or {}
+    profiles = segment_profiles.reset_index(drop=True)
+    scores = role_scores(profiles, features)
+    judged = scores["value"].notna().any()
     rows = []
-    for _, segment in profiles.iterrows():
+    for position, segment in profiles.iterrows():
+        facts = scores.loc[position]
         for rule in recommendations["rules"]:
-            conditions = rule.get("when") or {}
-            details, matched = [], True
-            for column, text in conditions.items():
-                symbol, threshold = _condition(text)
-                key = "value" if column == "value" else f"{column}_z"
-                if key not in segment or not _OPERATORS[symbol](float(segment[key]), threshold):
-                    matched = False
-                    break
-                label = "customer value" if column == "value" else column_label(column, labels)
-                details.append(f"{label} {float(segment[key]):+.1f} SD")
-            if matched:
+            evidence = _matches(rule, segment, facts, labels)
+            if evidence is not None:
                 break
         else:
             raise ValueError(
                 f"No segment_analysis.recommendations rule matches segment {segment['segment']}; "
                 "end the rules with one that has no conditions (when: {})"
             )
-        evidence = ", ".join(details) or f"customer value {segment['value']:+.1f} SD"
+        if not evidence and judged:
+            evidence = [f"customer value {facts['value']:+.1f} SD"]
+        detail = (
+            f"{', '.join(evidence)} against all customers"
+            if evidence
+            else "customer value cannot be judged: no column has a monetary or frequency role"
+        )
         rows.append(
             {
                 "segment": int(segment["segment"]),
                 "name": segment["name"],
                 "customers": int(segment["customers"]),
                 "share": float(segment["share"]),
-                "value": float(segment["value"]),
+                "value": float(facts["value"]) if judged else None,
                 "action": rule["action"],
-                "reason": f"{rule['why']} ({evidence} against all customers).",
+                "reason": f"{rule['why']} ({detail}).",
             }
         )
     table = pd.DataFrame(rows)
-    table["priority"] = table["value"].rank(ascending=False, method="first").astype(int)
+    rank_by = table["value"] if judged else table["customers"]
+    table["priority"] = rank_by.rank(ascending=False, method="first").astype(int)
+    if not judged:
+        logger.warning(
+            "features.roles names no monetary or frequency column: customer value cannot be "
+            "judged, so segments are ranked by size"
+        )
     columns = ["priority", "segment", "name", "customers", "share", "value", "action", "reason"]
     return table[columns].sort_values("priority").reset_index(drop=True)
 

@@ -77,13 +77,23 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 plot_segment_map,
-                inputs=["segmented_customers", "segmentation_model", P + "scatter"],
+                inputs=[
+                    "segmented_customers",
+                    "segment_profiles",
+                    "segmentation_model",
+                    P + "scatter",
+                ],
                 outputs="segment_map_plot",
                 name="plot_segment_map",
             ),
             Node(
                 plot_segment_scatter,
-                inputs=["segmented_customers", "params:features", P + "scatter"],
+                inputs=[
+                    "segmented_customers",
+                    "segment_profiles",
+                    "params:features",
+                    P + "scatter",
+                ],
                 outputs="segment_scatter_plot",
                 name="plot_segment_scatter",
             ),

@@ -51,24 +51,38 @@ def _sample(segmented_customers: pd.DataFrame, scatter: dict) -> pd.DataFrame:
     return segmented_customers.sample(scatter["max_points"], random_state=scatter["random_seed"])
 
 
+def _legend_labels(segment_profiles: pd.DataFrame) -> dict[int, str]:
+    """Each segment as the legends show it: its number, name and size."""
+    return {
+        int(row.segment): textwrap.shorten(f"{row.segment}: {row.name}", 64)
+        + f" ({row.customers:,})"
+        for row in segment_profiles.itertuples()
+    }
+
+
 def plot_segment_scatter(
-    segmented_customers: pd.DataFrame, features: dict, scatter: dict
+    segmented_customers: pd.DataFrame,
+    segment_profiles: pd.DataFrame,
+    features: dict,
+    scatter: dict,
 ) -> Figure:
-    """Scatter of two features in original units (by default annual income
-    against average order value) coloured by segment; at most ``max_points``
-    customers, sampled with ``random_seed``, are drawn so large runs stay fast."""
+    """Scatter of two features in original units (by default the two that
+    separate the segments most) coloured by segment, the legend naming each
+    segment; at most ``max_points`` customers, sampled with ``random_seed``,
+    are drawn so large runs stay fast."""
     segmented = _sample(segmented_customers, scatter)
     x, y = _plot_axes(segmented, features, scatter)
     figure = Figure(figsize=(8, 6), layout="constrained")
     axes = figure.subplots()
-    sizes = segmented_customers["segment"].value_counts()
+    labels = _legend_labels(segment_profiles)
     for segment, members in segmented.groupby("segment"):
         axes.scatter(
             members[x],
             members[y],
             s=12,
             alpha=0.6,
-            label=f"{segment} ({sizes[segment]:,} customers)",
+            color=f"C{segment % 10}",
+            label=labels[int(segment)],
         )
     outside = 0
     for column, set_limits in ((x, axes.set_xlim), (y, axes.set_ylim)):
@@ -93,7 +107,7 @@ def plot_segment_scatter(
         title += f"\n{outside:,} extreme {noun} beyond the axes (over 3 IQR from the quartiles)"
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    axes.legend(title="segment", markerscale=2)
+    axes.legend(title="segment (customers)", markerscale=2, fontsize="small")
     return figure
 
 
@@ -157,11 +171,15 @@ def plot_profile_heatmap(segment_profiles: pd.DataFrame, features: dict, naming:
 
 
 def plot_segment_map(
-    segmented_customers: pd.DataFrame, segmentation_model: Pipeline, scatter: dict
+    segmented_customers: pd.DataFrame,
+    segment_profiles: pd.DataFrame,
+    segmentation_model: Pipeline,
+    scatter: dict,
 ) -> Figure:
     """All customers (at most ``max_points``, sampled) on the first two
     principal components of the model's encoded features, coloured by
-    segment: a map of how the segments sit relative to one another."""
+    segment and labelled by name: a map of how the segments sit relative to
+    one another."""
     segmented = _sample(segmented_customers, scatter)
     encoded = segmentation.preprocessor(segmentation_model).transform(segmented)
     pca = PCA(n_components=2, random_state=scatter["random_seed"]).fit(encoded)
@@ -173,6 +191,7 @@ def plot_segment_map(
     )
     figure = Figure(figsize=(8, 6), layout="constrained")
     axes = figure.subplots()
+    labels = _legend_labels(segment_profiles)
     for segment in sorted(segmented["segment"].unique()):
         members = (segmented["segment"] == segment).to_numpy()
         axes.scatter(
@@ -181,7 +200,7 @@ def plot_segment_map(
             s=10,
             alpha=0.5,
             color=f"C{segment % 10}",
-            label=f"segment {segment}",
+            label=labels[int(segment)],
         )
         axes.annotate(
             str(segment),
@@ -202,5 +221,5 @@ def plot_segment_map(
     )
     axes.set_title(f"Map of the segments ({shown}; numbers mark segment centres)")
     axes.grid(alpha=0.3)
-    axes.legend(markerscale=2, fontsize="small")
+    axes.legend(title="segment (customers)", markerscale=2, fontsize="small")
     return figure

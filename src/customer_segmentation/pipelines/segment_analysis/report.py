@@ -16,49 +16,162 @@ from .nodes import column_label
 
 
 def _format(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
 
 
-def _warnings(metrics: dict) -> list[str]:
-    """The model-selection findings a reader must not miss."""
+def _share(value: float) -> str:
+    return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}"
+
+
+def _warnings(metrics: dict, recommendations: pd.DataFrame, labels: dict) -> list[str]:
+    """What a reader must not miss, in plain words: no clear structure,
+    unstable segments, value that cannot be judged, categories driving the
+    segments."""
     warnings = []
-    structure = metrics.get("structure") or {}
     if metrics.get("clear_structure") is False:
         warnings.append(
-            "No clear segment structure: the best silhouette "
-            f"({structure.get('best_silhouette', float('nan')):.2f}) is hardly better than "
-            f"on structure-free data ({structure.get('reference_silhouette', float('nan')):.2f}). "
-            "The segments are useful cuts of a continuum, not separate groups of customers."
+            "These customers do not fall into clearly separate groups. The segments are "
+            "useful cuts of a continuum (from low to high spend, say), not distinct kinds "
+            "of customer, and customers near a boundary may move between segments from "
+            "one run to the next."
         )
     if metrics.get("selected_k_stable") is False:
         warnings.append(
-            f"k = {metrics['selected_k']} is unstable: refits on resampled customers give "
-            "different segments. Treat segment boundaries with caution."
+            f"The {metrics['selected_k']} segments are not stable: repeating the analysis on "
+            "resampled customers gives noticeably different segments. Treat the boundaries "
+            "with caution."
         )
-    share = (metrics.get("feature_separation") or {}).get("categorical_share")
-    if share is not None and share > 0.5:
+    if recommendations["value"].isna().all():
         warnings.append(
-            f"Categorical columns carry {share:.0%} of what separates the segments, so the "
-            "segments mostly follow categories (consider preprocessing.categorical_weight < 1)."
+            "Customer value cannot be judged: no column is marked as spend (monetary) or "
+            "purchase frequency in features.roles, so segments are ordered by size and no "
+            "segment is called valuable."
+        )
+    separation = metrics.get("feature_separation") or {}
+    share = separation.get("categorical_share")
+    if share is not None and share > 0.5:
+        per_feature = separation.get("share_per_feature") or {}
+        numeric = set((metrics.get("preprocessing") or {}).get("transforms") or {})
+        categories = [column_label(c, labels) for c in per_feature if c not in numeric][:3]
+        warnings.append(
+            f"Categories ({', '.join(categories)}) make up {share:.0%} of what sets the "
+            "segments apart: the segments mostly follow those categories."
         )
     return warnings
 
 
-def _why(metrics: dict) -> str:
+def _notes(metrics: dict, labels: dict) -> list[str]:
+    """How the data was read, in plain words: skewed columns compared on a
+    log scale and extreme values held at the edge of the normal range."""
+    preprocessing = metrics.get("preprocessing") or {}
+    notes = []
+    transformed = {
+        column: chosen["transform"]
+        for column, chosen in (preprocessing.get("transforms") or {}).items()
+        if chosen["transform"] != "none"
+    }
+    if transformed:
+        notes.append(
+            "Skewed columns were compared on a log-like scale, so that a customer spending "
+            "ten times more counts as far away, not a thousand times: "
+            + ", ".join(column_label(c, labels) for c in transformed)
+            + "."
+        )
+    outliers = preprocessing.get("outliers") or {}
+    if outliers:
+        parts = []
+        for column, sides in outliers.items():
+            for side, detail in sides.items():
+                parts.append(
+                    f"{detail['customers']:,} with {column_label(column, labels)} {side} "
+                    f"{_format(detail['bound'])}"
+                )
+        shown = "; ".join(parts[:6]) + (
+            f"; and {len(parts) - 6} more (model_selection_metrics.preprocessing.outliers)"
+            if len(parts) > 6
+            else ""
+        )
+        notes.append(
+            "Extreme values were held at the edge of the normal range so that a few "
+            f"unusual customers cannot form a segment of their own: {shown}."
+        )
+    choice = metrics.get("k_choice") or {}
+    if choice.get("ineligible_k"):
+        notes.append(
+            "Splits into "
+            + ", ".join(str(k) for k in choice["ineligible_k"])
+            + f" segments were not considered: one of their segments would hold fewer than "
+            f"{_share(choice['min_segment_share'])} of the customers."
+        )
+    return notes
+
+
+_CRITERIA = {
+    "elbow": "where adding another segment stops paying off",
+    "silhouette": "it keeps customers closest to their own segment",
+    "calinski_harabasz": "its segments are the most separated for their spread",
+    "davies_bouldin": "its segments are the least alike",
+    "stability": "its segments come back most consistently on resampled customers",
+    "gmm_bic": "a mixture of that many groups fits the customers best",
+}
+
+
+def _why(metrics: dict, total: int) -> str:
+    """Why this many segments, in one plain sentence: the rule that actually
+    decided, fallbacks included."""
+    k = metrics["selected_k"]
+    choice = metrics.get("k_choice") or {"rule": metrics.get("criterion")}
+    rule = choice.get("rule")
+    if rule == "stable_best_silhouette":
+        return (
+            f"The {total:,} customers are split into {k} segments because, of the splits "
+            "that come back the same when the analysis is repeated on resampled customers, "
+            "this one keeps customers closest to their own segment and furthest from the others."
+        )
+    if rule == "best_silhouette_none_stable":
+        return (
+            f"No split came back the same when the analysis was repeated on resampled "
+            f"customers, so the {total:,} customers are split into the {k} segments that are "
+            "most distinct; treat the boundaries with caution."
+        )
+    if rule == "largest_smallest_segment":
+        return (
+            f"Every split left a segment with very few customers, so the {total:,} customers "
+            f"are split into the {k} segments whose smallest segment is largest."
+        )
+    if rule == "best_silhouette_no_elbow":
+        return (
+            f"The curve of within-segment spread has no elbow, so the {total:,} customers are "
+            f"split into the {k} segments that are most distinct."
+        )
+    return (
+        f"The {total:,} customers are split into {k} segments because {_CRITERIA.get(rule, rule)} "
+        f"(the '{rule}' criterion set in model_selection.criterion)."
+    )
+
+
+def _details(metrics: dict) -> str:
+    """What every criterion would choose, for analysts."""
     choices = metrics.get("choice_per_criterion") or {}
     agreeing = sorted(c for c, k in choices.items() if k == metrics["selected_k"])
-    text = (
-        f"k = {metrics['selected_k']} was chosen by the '{metrics['criterion']}' rule "
-        "(the best silhouette among the k whose segments come back on resampled customers)"
-        if metrics["criterion"] == "consensus"
-        else f"k = {metrics['selected_k']} was chosen by the '{metrics['criterion']}' criterion"
-    )
+    text = f"Selected k = {metrics['selected_k']}"
     if agreeing:
-        text += f"; {', '.join(agreeing)} also point to it"
+        verb = "points" if len(agreeing) == 1 else "point"
+        text += f"; {', '.join(agreeing)} also {verb} to it"
     others = {c: k for c, k in choices.items() if k not in (None, metrics["selected_k"])}
     if others:
         text += "; " + ", ".join(f"{c} prefers k = {k}" for c, k in sorted(others.items()))
     return text + "."
+
+
+def _mix(shares: pd.Series) -> str:
+    """A categorical column's mix in a segment: "mostly X" only for a majority."""
+    top = shares.astype(float).idxmax()
+    value = top.split("=", 1)[1]
+    word = "mostly" if shares[top] > 0.5 else "largest group"
+    return f"{word} {value} ({shares[top]:.0%})"
 
 
 def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings it shows
@@ -74,12 +187,14 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     labels: dict,
     highlight_columns: list[str],
 ) -> str:
-    """One self-contained HTML page a marketer can open from an email: the
-    chosen k and why, any model-selection warning, a card per segment (name,
-    size, action, reason, and its profile against the whole base: the five
-    features it differs most on, the three most different profile-only
-    columns and every ``highlight_columns`` column) and the four pictures, the
-    PNG files the catalog saved, embedded."""
+    """One self-contained HTML page a marketer can open from an email: any
+    warning and how the data was read, in plain words; why this many segments
+    in one sentence (the metrics below it, for analysts); a card per segment
+    in segment order, the numbers the pictures use (name, priority, size,
+    action, reason, and its profile against the whole base: the five features
+    it differs most on, with z-scores on the clustering's scale, the three
+    most different profile-only columns and every ``highlight_columns``
+    column); and the four pictures, the PNG files the catalog saved, embedded."""
     spec = FeatureSpec.parse(features)
     numeric, categorical = spec.described_numeric, spec.described_categorical
     labels = labels or {}
@@ -88,7 +203,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     highlighted = [c for c in highlight_columns if c in numeric]
     cards = []
     profiles = segment_profiles.set_index("segment")
-    for recommendation in segment_recommendations.itertuples():
+    for recommendation in segment_recommendations.sort_values("segment").itertuples():
         row = profiles.loc[recommendation.segment]
         by_size = sorted(numeric, key=lambda c: -abs(row[f"{c}_z"]))
         shown = [c for c in by_size if c not in profile_only][:5]
@@ -97,10 +212,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         mix = []
         for column in categorical:
             shares = row[[c for c in profiles.columns if c.startswith(f"{column}=")]]
-            top = shares.astype(float).idxmax()
-            mix.append(
-                f"{column_label(column, labels)}: mostly {top.split('=', 1)[1]} ({shares[top]:.0%})"
-            )
+            mix.append(f"{column_label(column, labels)}: {_mix(shares)}")
         cards.append(
             {
                 "priority": recommendation.priority,
@@ -156,8 +268,10 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     return environment.get_template("segment_report.html.j2").render(
         total=len(segmented_customers),
         k=model_selection_metrics["selected_k"],
-        warnings=_warnings(model_selection_metrics),
-        why=_why(model_selection_metrics),
+        warnings=_warnings(model_selection_metrics, segment_recommendations, labels),
+        notes=_notes(model_selection_metrics, labels),
+        why=_why(model_selection_metrics, len(segmented_customers)),
+        details=_details(model_selection_metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,
         scores=scores,
