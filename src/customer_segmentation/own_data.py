@@ -24,7 +24,7 @@ What is inferred, per column:
   lower bound of 0, ages [0, 120] (skewed ones are transformed by the
   preprocessing pipeline itself, from the data);
 - **roles** of numeric columns, from their names (``ROLE_NAMES``): monetary
-  (spend, amount, revenue, ``Mnt...``), frequency (purchases, orders,
+  (spend, amount, revenue, charges, ``Mnt...``), frequency (purchases, orders,
   visits), recency (recency, days since), tenure, demographic (age, birth,
   income, children): customer value and the recommendation rules read them;
 - **categorical features**: text with at most ``MAX_FEATURE_CATEGORIES``
@@ -77,6 +77,7 @@ ROLE_NAMES = {
     ),
     "monetary": re.compile(
         r"spend|spent|amount|amt|revenue|sales|monetary|^mnt|paid|payment|order[_\s]*value"
+        r"|charge|billed|billing|fee"
         r"|basket|\baov\b|ltv|clv|lifetime[_\s]*value|total[_\s]*value",
         re.I,
     ),
