@@ -86,6 +86,43 @@ class Preprocessing(_Block):
     random_seed: int = 0
 
 
+class TransactionColumns(_Block):
+    customer_id: str
+    timestamp: str
+    amount: str | None = None
+    quantity: str | None = None
+    unit_price: str | None = None
+    order_id: str | None = None
+    category: str | None = None
+    channel: str | None = None
+
+
+class CustomerFeatures(_Block):
+    columns: TransactionColumns
+    date_format: str | None = None
+    dayfirst: bool = False
+    snapshot_date: str | None = None
+    cancellation_prefix: str | None = None
+    duplicates: Literal["drop", "keep"] = "drop"
+    category_top_n: int = Field(default=8, ge=1)
+    compute: list[
+        Literal[
+            "recency_days",
+            "frequency",
+            "monetary_total",
+            "average_order_value",
+            "tenure_days",
+            "mean_days_between_orders",
+            "orders_per_week",
+            "return_share",
+            "category_shares",
+            "top_category",
+            "top_channel",
+        ]
+    ] = []
+    first_line: int = Field(default=2, ge=0)
+
+
 class ModelSelection(_Block):
     k_min: int = Field(ge=2)
     k_max: int = Field(ge=2)
@@ -180,6 +217,7 @@ class Scoring(_Block):
 
 class ProjectParameters(_Block):
     features: Features
+    customer_features: CustomerFeatures
     data_generation: DataGeneration
     preprocessing: Preprocessing
     model_selection: ModelSelection

@@ -3,6 +3,7 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/"""
 
 import warnings
 
+from customer_segmentation.config import ProjectConfigLoader
 from customer_segmentation.errors import ReadableErrors
 from customer_segmentation.hooks import NodeTimingHook, ParameterCheck, SourceDataGuard
 from customer_segmentation.versioning import RunVersioning
@@ -23,6 +24,9 @@ DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
 # An environment's parameters merge into base key by key (soft merge): an
 # environment overrides one nested key, say segment_analysis.naming.labels,
 # without repeating its whole block. Lists are replaced whole.
+# Credentials come from conf/local/credentials.yml whatever the run environment
+# (Kedro alone reads conf/local only when no --env is given).
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -1,6 +1,9 @@
-"""Validate ``raw_customers`` once, then fit and apply one ColumnTransformer."""
+"""Record what ``raw_customers`` held, validate it once, then fit and apply one
+ColumnTransformer."""
 
 from kedro.pipeline import Node, Pipeline
+
+from customer_segmentation.sources import describe_table
 
 from .nodes import encode_features, fit_preprocessor, validate_customers
 
@@ -8,6 +11,12 @@ from .nodes import encode_features, fit_preprocessor, validate_customers
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
+            Node(
+                describe_table,
+                inputs="raw_customers",
+                outputs="raw_customers_summary",
+                name="describe_raw_customers",
+            ),
             Node(
                 validate_customers,
                 inputs=[

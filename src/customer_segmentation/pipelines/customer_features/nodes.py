@@ -1,0 +1,347 @@
+"""Nodes of the customer_features pipeline: clean a transaction log by
+explicit, counted rules, then aggregate it into one row of behavioural
+features per customer, the table the segmentation pipelines read.
+
+The log's columns are named in ``customer_features.columns`` (customer id,
+timestamp, the line's amount or its quantity and unit price, and optionally
+an order id, a product category and a channel). Everything is vectorised
+pandas and NumPy over integer codes: ten million lines for a million
+customers aggregate in seconds on one machine (``benchmarks/transactions.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+
+from customer_segmentation.errors import UserError
+from customer_segmentation.sources import describe_table
+
+logger = logging.getLogger(__name__)
+
+# The columns of a cleaned log, whatever the source calls them.
+CUSTOMER, TIMESTAMP, ORDER, AMOUNT, CATEGORY, CHANNEL = (
+    "customer_id",
+    "timestamp",
+    "order_id",
+    "amount",
+    "category",
+    "channel",
+)
+RETURN = "is_return"
+# The rules that leave a line out, in the order they are checked: a line is
+# rejected for the first one it breaks.
+RULES = {
+    "no_customer_id": "no customer id",
+    "bad_timestamp": "timestamp missing or not a date",
+    "bad_amount": "amount, quantity or unit price missing or not a number",
+    "duplicate": "duplicate of an earlier line",
+    "future": "dated after the snapshot date (or today, without one)",
+    "zero_or_negative_price": "zero or negative price",
+    "return": "return or cancellation: counted in return_share, not in spend",
+}
+# Every feature the pipeline can compute; customer_features.compute picks them.
+FEATURES = (
+    "recency_days",
+    "frequency",
+    "monetary_total",
+    "average_order_value",
+    "tenure_days",
+    "mean_days_between_orders",
+    "orders_per_week",
+    "return_share",
+    "category_shares",
+    "top_category",
+    "top_channel",
+)
+_DAY = np.timedelta64(1, "D")
+
+
+class InvalidTransactionsError(UserError, ValueError):
+    """A transaction log that does not match ``customer_features.columns``."""
+
+
+def _column(transactions: pd.DataFrame, columns: dict, role: str) -> pd.Series | None:
+    name = columns.get(role)
+    return None if name is None else transactions[name]
+
+
+def _check_columns(transactions: pd.DataFrame, columns: dict) -> None:
+    """The roles that must be given, and the named columns that must exist."""
+    problems = []
+    for role in ("customer_id", "timestamp"):
+        if not columns.get(role):
+            problems.append(f"customer_features.columns.{role} is not set")
+    if not columns.get("amount") and not (columns.get("quantity") and columns.get("unit_price")):
+        problems.append(
+            "customer_features.columns needs amount (the line's value), or quantity and "
+            "unit_price (multiplied)"
+        )
+    missing = [
+        f"'{name}' ({role})"
+        for role, name in columns.items()
+        if name is not None and name not in transactions.columns
+    ]
+    if missing:
+        problems.append(
+            f"columns {', '.join(missing)} are not in transactions, which has "
+            f"{list(transactions.columns)[:12]}"
+        )
+    if problems:
+        raise InvalidTransactionsError(
+            "transactions does not match customer_features.columns:\n  - " + "\n  - ".join(problems)
+        )
+
+
+def _customer_ids(values: pd.Series) -> pd.Series:
+    """Ids as text: whole numbers without ".0" (a column of ids with gaps is
+    read as floats), text as it is, missing and blank ids as <NA>."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
+
+
+def _timestamps(values: pd.Series, date_format: str | None, dayfirst: bool) -> pd.Series:
+    """Parses dates and times: ``date_format`` when given; else whole numbers
+    as YYYYMMDD and text in ISO or the usual day/month forms; NaT when not a date."""
+    if date_format:
+        return pd.to_datetime(values, format=date_format, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize(None) if values.dt.tz is not None else values
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.to_datetime(
+            values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce"
+        )
+    text = values.astype("string").str.strip()
+    if text.dropna().str.fullmatch(r"\d{8}").all():
+        return pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+    return pd.to_datetime(text, format="mixed", dayfirst=dayfirst, errors="coerce")
+
+
+def _numbers(values: pd.Series | None) -> pd.Series | None:
+    return None if values is None else pd.to_numeric(values, errors="coerce")
+
+
+def clean_transactions(
+    transactions: pd.DataFrame, customer_features: dict, today: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Splits the log into purchase and return lines in standard columns
+    (``customer_id`` as text, ``timestamp``, ``order_id``, ``amount``,
+    ``is_return``, optional ``category`` and ``channel``) and the lines left
+    out, each with its line in the source (``first_line`` is the first data
+    row's) and the reason (``RULES``). Every rule logs how many lines it
+    touched, zero included. A return or cancellation is a negative quantity
+    or amount, or an order id starting with ``cancellation_prefix``; it is
+    kept (as a positive amount, ``is_return``) for the return share and also
+    listed among the rejects, since it is not spend. A line identical to an
+    earlier one is a duplicate unless ``duplicates: keep`` (a log without
+    order ids or times may hold two equal purchases on one day). ``today`` (ISO date;
+    default: the run's date) bounds the dates when no ``snapshot_date`` is set.
+    Also returns what was read (rows, columns, content hash) and the lines
+    each rule touched, for ``transactions_summary``.
+    """
+    columns = customer_features["columns"]
+    _check_columns(transactions, columns)
+    first_line = customer_features.get("first_line", 2)
+    ids = _customer_ids(_column(transactions, columns, "customer_id"))
+    stamps = _timestamps(
+        _column(transactions, columns, "timestamp"),
+        customer_features.get("date_format"),
+        customer_features.get("dayfirst", False),
+    )
+    quantity = _numbers(_column(transactions, columns, "quantity"))
+    price = _numbers(_column(transactions, columns, "unit_price"))
+    amount = _numbers(_column(transactions, columns, "amount"))
+    if amount is None:
+        amount = quantity * price
+    orders = _column(transactions, columns, "order_id")
+    prefix = customer_features.get("cancellation_prefix")
+    cancelled = (
+        orders.astype("string").str.startswith(prefix).fillna(False).to_numpy(bool)
+        if orders is not None and prefix
+        else np.zeros(len(transactions), bool)
+    )
+    negative = (amount < 0).to_numpy() | (
+        (quantity < 0).to_numpy() if quantity is not None else False
+    )
+    snapshot = customer_features.get("snapshot_date")
+    limit = pd.Timestamp(snapshot or today or dt.date.today().isoformat())
+    checks = {
+        "no_customer_id": ids.isna().to_numpy(),
+        "bad_timestamp": stamps.isna().to_numpy(),
+        "bad_amount": amount.isna().to_numpy(),
+        "duplicate": (
+            transactions.duplicated().to_numpy()
+            if customer_features.get("duplicates", "drop") == "drop"
+            else np.zeros(len(transactions), bool)
+        ),
+        "future": (stamps >= limit + pd.Timedelta(days=1 if not snapshot else 0)).to_numpy(),
+        "zero_or_negative_price": (
+            (price <= 0).to_numpy() if price is not None else (amount == 0).to_numpy()
+        ),
+        "return": negative | cancelled,
+    }
+    reason = np.full(len(transactions), "", dtype=object)
+    touched = {}
+    for rule, broken in checks.items():
+        fresh = broken & (reason == "")
+        reason[fresh] = RULES[rule]
+        touched[rule] = int(fresh.sum())
+        logger.info(
+            "transactions rule '%s': %d of %d lines (%s)",
+            rule,
+            int(fresh.sum()),
+            len(transactions),
+            RULES[rule],
+        )
+    kept = (reason == "") | (reason == RULES["return"])
+    clean = pd.DataFrame(
+        {
+            CUSTOMER: ids[kept].to_numpy(),
+            TIMESTAMP: stamps[kept].to_numpy(),
+            ORDER: (orders if orders is not None else stamps.astype("int64"))[kept].to_numpy(),
+            AMOUNT: amount[kept].abs().to_numpy(float),
+            RETURN: (reason[kept] == RULES["return"]),
+        }
+    )
+    for role, name in ((CATEGORY, "category"), (CHANNEL, "channel")):
+        values = _column(transactions, columns, name)
+        if values is not None:
+            clean[role] = values[kept].astype("string").fillna("missing").to_numpy()
+    left_out = reason != ""
+    rejects = transactions.loc[left_out].copy()
+    rejects.insert(0, "line", np.flatnonzero(left_out) + first_line)
+    rejects.insert(1, "reason", reason[left_out])
+    if not clean[RETURN].lt(1).any():
+        raise InvalidTransactionsError(
+            f"no purchase is left in transactions after the rules ({len(transactions):,} "
+            f"lines; reasons: {pd.Series(reason).value_counts().head(3).to_dict()})"
+        )
+    summary = {
+        **describe_table(transactions),
+        "lines_per_rule": touched,
+        "purchase_lines": int((~clean[RETURN]).sum()),
+        "return_lines": int(clean[RETURN].sum()),
+    }
+    return clean, rejects.reset_index(drop=True), summary
+
+
+def _per_customer(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(codes, weights=values, minlength=size)
+
+
+def build_customer_features(
+    clean_transactions: pd.DataFrame, customer_features: dict
+) -> pd.DataFrame:
+    """One row per customer with at least one purchase, id first, with the
+    features named in ``compute`` (definitions in the README):
+
+    ``recency_days`` (days from the last purchase to the snapshot date),
+    ``frequency`` (orders: distinct order ids, or distinct timestamps of the
+    customer without an order id), ``monetary_total`` (spend), ``average_order_value``,
+    ``tenure_days`` (days from the first purchase to the snapshot date),
+    ``mean_days_between_orders`` (empty for one order), ``orders_per_week``
+    (over the weeks from the first purchase to the snapshot, at least one),
+    ``return_share`` (returned value over bought and returned value),
+    ``category_shares`` (``share_<category>``: the share of spend in each of
+    the ``category_top_n`` most common categories, the rest as
+    ``share_other``), ``top_category`` and ``top_channel`` (by spend).
+
+    The snapshot date is ``snapshot_date``, or the day after the last purchase."""
+    compute = list(customer_features.get("compute") or FEATURES)
+    unknown = sorted(set(compute) - set(FEATURES))
+    if unknown:
+        raise InvalidTransactionsError(
+            f"customer_features.compute names {unknown}; known features: {list(FEATURES)}"
+        )
+    lines = clean_transactions
+    codes, ids = pd.factorize(lines[CUSTOMER], sort=True)
+    returns = lines[RETURN].to_numpy(bool)
+    size = len(ids)
+    bought = ~returns
+    spend = _per_customer(codes[bought], lines[AMOUNT].to_numpy()[bought], size)
+    returned = _per_customer(codes[returns], lines[AMOUNT].to_numpy()[returns], size)
+    buyers = np.bincount(codes[bought], minlength=size) > 0
+    if (~buyers).any():
+        logger.info("%d customers have only returns or cancellations: left out", (~buyers).sum())
+    purchases = lines.loc[bought]
+    purchase_codes = codes[bought]
+    order_codes = pd.factorize(purchases[ORDER])[0]
+    distinct_orders = pd.unique(
+        purchase_codes.astype(np.int64) * (order_codes.max() + 1) + order_codes
+    )
+    frequency = np.bincount(distinct_orders // (order_codes.max() + 1), minlength=size)
+    days = purchases[TIMESTAMP].to_numpy("datetime64[ns]")
+    by_customer = pd.Series(days).groupby(purchase_codes)
+    first = by_customer.min().reindex(range(size)).to_numpy("datetime64[ns]")
+    last = by_customer.max().reindex(range(size)).to_numpy("datetime64[ns]")
+    snapshot = customer_features.get("snapshot_date")
+    snapshot = (
+        np.datetime64(pd.Timestamp(snapshot), "ns")
+        if snapshot
+        else (days.max().astype("datetime64[D]") + 1).astype("datetime64[ns]")
+    )
+    logger.info("Customer features as of %s", str(snapshot)[:10])
+    tenure = (snapshot - first) / _DAY
+    table = {}
+    values = {
+        "recency_days": (snapshot - last) / _DAY,
+        "frequency": frequency,
+        "monetary_total": spend,
+        "average_order_value": spend / np.maximum(frequency, 1),
+        "tenure_days": tenure,
+        "mean_days_between_orders": np.where(
+            frequency > 1, ((last - first) / _DAY) / np.maximum(frequency - 1, 1), np.nan
+        ),
+        "orders_per_week": frequency / np.maximum(tenure / 7, 1),
+        "return_share": np.divide(
+            returned, spend + returned, out=np.zeros(size), where=(spend + returned) > 0
+        ),
+    }
+    table[CUSTOMER] = ids
+    for name in FEATURES:
+        if name in compute and name in values:
+            table[name] = values[name]
+    features = pd.DataFrame(table)
+    for column, name, wanted in (
+        (CATEGORY, "category", "category_shares" in compute or "top_category" in compute),
+        (CHANNEL, "channel", "top_channel" in compute),
+    ):
+        if column not in lines or not wanted:
+            continue
+        mix = _spend_mix(
+            purchase_codes, purchases[column], purchases[AMOUNT], size, customer_features
+        )
+        if name == "category" and "category_shares" in compute:
+            shares = mix.div(np.where(spend > 0, spend, 1), axis=0)
+            features = pd.concat([features, shares.add_prefix("share_")], axis=1)
+        if f"top_{name}" in compute:
+            features[f"top_{name}"] = mix.idxmax(axis=1).where(mix.sum(axis=1) > 0)
+    features = features.loc[buyers].reset_index(drop=True)
+    logger.info("customer_features: %d customers, %d columns", len(features), features.shape[1] - 1)
+    return features
+
+
+def _spend_mix(
+    codes: np.ndarray, values: pd.Series, amount: pd.Series, size: int, settings: dict
+) -> pd.DataFrame:
+    """Spend per customer (a row) in each of the ``category_top_n`` values
+    with the most spend (a column), the rest as "other"."""
+    value_codes, labels = pd.factorize(values)
+    totals = np.bincount(value_codes, weights=amount.to_numpy(), minlength=len(labels))
+    top_n = settings.get("category_top_n", 8)
+    keep = np.argsort(-totals, kind="stable")[:top_n]
+    mapping = np.full(len(labels), len(keep))
+    mapping[keep] = np.arange(len(keep))
+    names = [str(labels[i]) for i in keep] + (["other"] if len(labels) > len(keep) else [])
+    mapped = mapping[value_codes]
+    counts = np.bincount(
+        codes * (len(keep) + 1) + mapped,
+        weights=amount.to_numpy(),
+        minlength=size * (len(keep) + 1),
+    ).reshape(size, len(keep) + 1)
+    return pd.DataFrame(counts[:, : len(names)], columns=names)

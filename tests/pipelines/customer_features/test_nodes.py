@@ -1,0 +1,202 @@
+"""Cleaning a transaction log by counted rules, and the customer features."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.pipelines.customer_features.nodes import (
+    RULES,
+    InvalidTransactionsError,
+    build_customer_features,
+    clean_transactions,
+)
+
+SETTINGS = {
+    "columns": {
+        "customer_id": "CustomerID",
+        "timestamp": "InvoiceDate",
+        "amount": None,
+        "quantity": "Quantity",
+        "unit_price": "UnitPrice",
+        "order_id": "InvoiceNo",
+        "category": "Category",
+        "channel": None,
+    },
+    "date_format": None,
+    "dayfirst": False,
+    "snapshot_date": None,
+    "cancellation_prefix": "C",
+    "duplicates": "drop",
+    "category_top_n": 8,
+    "compute": [],
+    "first_line": 2,
+}
+
+
+def _log(rows: list[tuple]) -> pd.DataFrame:
+    """A log shaped like the UCI Online Retail export: float customer ids,
+    month-first dates with times, cancelled invoices prefixed with C."""
+    return pd.DataFrame(
+        rows,
+        columns=["InvoiceNo", "CustomerID", "InvoiceDate", "Quantity", "UnitPrice", "Category"],
+    )
+
+
+CLEAN_LOG = _log(
+    [
+        ("536365", 17850.0, "12/1/2010 8:26", 6, 2.55, "home"),
+        ("536365", 17850.0, "12/1/2010 8:26", 2, 5.00, "toys"),
+        ("536400", 17850.0, "12/11/2010 9:00", 1, 10.00, "home"),
+        ("C536401", 17850.0, "12/12/2010 9:00", -1, 10.00, "home"),
+        ("536500", 12345.0, "12/21/2010 10:00", 4, 5.00, "toys"),
+    ]
+)
+
+
+def _clean(log: pd.DataFrame, **settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    clean, rejects, _ = clean_transactions(log, {**SETTINGS, **settings}, today="2011-12-31")
+    return clean, rejects
+
+
+def test_each_rule_leaves_out_its_lines_with_their_line_and_reason(caplog):
+    dirty = _log(
+        [
+            ("1", 1.0, "2010-12-01", 1, 1.0, "a"),  # line 2: fine
+            ("2", None, "2010-12-01", 1, 1.0, "a"),  # 3: no customer id
+            ("3", 1.0, "not a date", 1, 1.0, "a"),  # 4: bad timestamp
+            ("4", 1.0, "2010-12-02", None, 1.0, "a"),  # 5: no quantity
+            ("1", 1.0, "2010-12-01", 1, 1.0, "a"),  # 6: duplicate of line 2
+            ("5", 1.0, "2099-01-01", 1, 1.0, "a"),  # 7: future
+            ("6", 1.0, "2010-12-03", 1, 0.0, "a"),  # 8: zero price
+            ("7", 1.0, "2010-12-03", 1, -2.0, "a"),  # 9: negative price
+            ("8", 1.0, "2010-12-04", -3, 1.0, "a"),  # 10: return (negative quantity)
+            ("C9", 1.0, "2010-12-05", 1, 1.0, "a"),  # 11: cancelled invoice
+        ]
+    )
+    with caplog.at_level(logging.INFO):
+        clean, rejects, summary = clean_transactions(dirty, SETTINGS, today="2011-12-31")
+    reasons = dict(zip(rejects["line"], rejects["reason"], strict=True))
+    assert reasons == {
+        3: RULES["no_customer_id"],
+        4: RULES["bad_timestamp"],
+        5: RULES["bad_amount"],
+        6: RULES["duplicate"],
+        7: RULES["future"],
+        8: RULES["zero_or_negative_price"],
+        9: RULES["zero_or_negative_price"],
+        10: RULES["return"],
+        11: RULES["return"],
+    }
+    assert list(rejects.columns[:2]) == ["line", "reason"]
+    assert set(dirty.columns) <= set(rejects.columns)  # the rows as they were
+    # Purchases, and returns kept (positive amounts) for the return share.
+    assert clean["is_return"].tolist() == [False, True, True]
+    assert clean["amount"].tolist() == [1.0, 3.0, 1.0]
+    for rule in RULES:  # every rule says how many lines it touched, zero included
+        assert f"transactions rule '{rule}'" in caplog.text
+    assert "transactions rule 'zero_or_negative_price': 2 of 10 lines" in caplog.text
+    assert summary["rows"] == 10 and len(summary["sha256"]) == 64
+    assert summary["lines_per_rule"]["return"] == 2
+    assert (summary["purchase_lines"], summary["return_lines"]) == (1, 2)
+
+
+def test_duplicates_can_be_kept_and_the_snapshot_bounds_the_dates():
+    log = _log(
+        [("1", 1.0, "2010-12-01", 1, 1.0, "a")] * 2 + [("2", 1.0, "2010-12-09", 1, 1.0, "a")]
+    )
+    clean, rejects = _clean(log, duplicates="keep", snapshot_date="2010-12-05")
+    assert len(clean) == 2
+    assert rejects["reason"].tolist() == [RULES["future"]]
+
+
+def test_dates_in_the_usual_forms_and_ids_as_text():
+    for stamps, expected in (
+        ([19970101, 19970112], ["1997-01-01", "1997-01-12"]),  # CDNOW: YYYYMMDD numbers
+        (["2024-03-01T10:00:00", "2024-03-02 11:30"], ["2024-03-01", "2024-03-02"]),
+        (["12/1/2010 8:26", "1/13/2011 9:00"], ["2010-12-01", "2011-01-13"]),  # month first
+    ):
+        log = pd.DataFrame({"id": ["00001", "00002"], "date": stamps, "value": [1.0, 2.0]})
+        columns = {"customer_id": "id", "timestamp": "date", "amount": "value"}
+        clean, _, _ = clean_transactions(log, {**SETTINGS, "columns": columns}, today="2030-01-01")
+        assert clean["timestamp"].dt.strftime("%Y-%m-%d").tolist() == expected
+        assert clean["customer_id"].tolist() == ["00001", "00002"]
+    day_first = pd.DataFrame({"id": [1, 2], "date": ["01/02/2024", "13/02/2024"], "value": [1, 1]})
+    settings = {**SETTINGS, "columns": columns, "dayfirst": True}
+    clean, _, _ = clean_transactions(day_first, settings, today="2030-01-01")
+    assert clean["timestamp"].dt.strftime("%Y-%m-%d").tolist() == ["2024-02-01", "2024-02-13"]
+    assert clean["customer_id"].tolist() == ["1", "2"]
+    clean, _ = _clean(CLEAN_LOG)
+    assert clean["customer_id"].iloc[0] == "17850"  # float ids read back without ".0"
+
+
+def test_columns_that_do_not_match_are_named():
+    with pytest.raises(InvalidTransactionsError) as error:
+        clean_transactions(
+            CLEAN_LOG,
+            {**SETTINGS, "columns": {**SETTINGS["columns"], "timestamp": "Date", "quantity": None}},
+        )
+    message = str(error.value)
+    assert "needs amount (the line's value), or quantity and unit_price" in message
+    assert "'Date' (timestamp) are not in transactions" in message
+    assert "'InvoiceDate'" in message  # the columns it has
+
+
+def test_features_by_their_definitions():
+    clean, _ = _clean(CLEAN_LOG)
+    features = build_customer_features(clean, SETTINGS).set_index("customer_id")
+    # Snapshot: the day after the last purchase, 2010-12-22.
+    first = features.loc["17850"]
+    assert first["recency_days"] == pytest.approx(10 + 15 / 24)  # from 12/11 9:00
+    assert first["frequency"] == 2  # two invoices; the cancelled one is not an order
+    assert first["monetary_total"] == pytest.approx(6 * 2.55 + 2 * 5 + 10)
+    assert first["average_order_value"] == pytest.approx((15.3 + 10 + 10) / 2)
+    assert first["tenure_days"] == pytest.approx(20 + (15 * 60 + 34) / 1440)  # from 12/1 8:26
+    assert first["mean_days_between_orders"] == pytest.approx(10 + 34 / 1440)
+    assert first["orders_per_week"] == pytest.approx(2 / (first["tenure_days"] / 7))
+    assert first["return_share"] == pytest.approx(10 / (35.3 + 10))
+    assert first["share_home"] == pytest.approx((15.3 + 10) / 35.3)
+    assert first["share_toys"] == pytest.approx(10 / 35.3)
+    assert first["top_category"] == "home"
+    second = features.loc["12345"]
+    assert second["frequency"] == 1
+    assert np.isnan(second["mean_days_between_orders"])  # one order: no gap
+    assert second["orders_per_week"] == pytest.approx(1.0)  # at least one week of lifetime
+    assert second["return_share"] == 0
+    assert second["top_category"] == "toys"
+
+
+def test_orders_without_an_order_id_are_a_customers_lines_at_one_timestamp():
+    log = pd.DataFrame(
+        {
+            "id": ["a", "a", "a", "b"],
+            "date": [19970101, 19970101, 19970105, 19970103],
+            "value": [10.0, 5.0, 20.0, 1.0],
+        }
+    )
+    settings = {
+        **SETTINGS,
+        "columns": {"customer_id": "id", "timestamp": "date", "amount": "value"},
+    }
+    clean, _, _ = clean_transactions(log, settings, today="2030-01-01")
+    features = build_customer_features(
+        clean, {**settings, "compute": ["frequency", "monetary_total"]}
+    )
+    assert list(features.columns) == ["customer_id", "frequency", "monetary_total"]
+    assert features.set_index("customer_id")["frequency"].to_dict() == {"a": 2, "b": 1}
+
+
+def test_customers_with_only_returns_are_left_out_and_a_log_of_no_purchases_is_an_error():
+    log = _log(
+        [
+            ("1", 1.0, "2010-12-01", 1, 1.0, "a"),
+            ("C2", 2.0, "2010-12-01", -1, 1.0, "a"),
+        ]
+    )
+    clean, _ = _clean(log)
+    assert build_customer_features(clean, SETTINGS)["customer_id"].tolist() == ["1"]
+    with pytest.raises(InvalidTransactionsError, match="no purchase is left"):
+        _clean(log.iloc[[1]])

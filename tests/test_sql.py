@@ -1,0 +1,83 @@
+"""Customer tables in SQL databases: the embedded SQLite example end to end,
+and a real PostgreSQL server when one is given (skipped otherwise)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from customer_segmentation.sources import content_hash
+from tests.conftest import run_session, version_file
+
+pytestmark = pytest.mark.integration
+
+POSTGRES_URL = os.environ.get("POSTGRES_URL")
+
+
+def _summary(project: Path, env_data: str) -> dict:
+    path = f"{env_data}/08_reporting/raw_customers_summary.json"
+    return json.loads(version_file(project, path).read_text())
+
+
+def test_sqlite_example_generates_segments_and_scores_from_sql(project_copy):
+    """`kedro run --env sqlite_example` writes the synthetic customers into
+    SQLite and segments them from there; scoring reads its batch with a query;
+    the run records what it read, since a SQL table has no versions."""
+    run_session(project_copy, env="sqlite_example")
+    database = project_copy / "data" / "01_raw" / "sqlite_example.db"
+    with sqlite3.connect(database) as connection:
+        table = pd.read_sql("SELECT * FROM customers", connection)
+    assert len(table) == 600
+    summary = _summary(project_copy, "data/sqlite_example")
+    assert summary["rows"] == 600
+    assert summary["sha256"] == content_hash(table)
+    segments = pd.read_parquet(
+        version_file(project_copy, "data/sqlite_example/07_model_output/customer_segments.parquet")
+    )
+    assert segments["customer_id"].tolist() == table["customer_id"].tolist()
+
+    run_session(project_copy, "scoring", env="sqlite_example", params={})
+    scored = pd.read_parquet(
+        version_file(project_copy, "data/sqlite_example/07_model_output/scored_customers.parquet")
+    )
+    expected = table.loc[table["customer_id"] >= "C0001800", "customer_id"]
+    assert sorted(scored["customer_id"]) == sorted(expected)
+
+
+@pytest.mark.skipif(
+    not POSTGRES_URL,
+    reason="no PostgreSQL server given: set POSTGRES_URL=postgresql+psycopg://user:password@"
+    "host:5432/database to run this test against one",
+)
+def test_postgresql_with_credentials_kept_out_of_the_repository_and_the_logs(project_copy):
+    """The customer table in PostgreSQL, its connection (password included)
+    only in conf/local/credentials.yml: generated into the server, segmented
+    from it, and the password in no log line."""
+    env = project_copy / "conf" / "postgres"
+    env.mkdir()
+    (project_copy / "conf" / "local" / "credentials.yml").write_text(
+        f"customers_database:\n  con: {POSTGRES_URL}\n"
+    )
+    (env / "catalog.yml").write_text(
+        "raw_customers:\n"
+        "  type: pandas.SQLTableDataset\n"
+        "  table_name: segmentation_test_customers\n"
+        "  credentials: customers_database\n"
+        "  save_args: {if_exists: replace, index: false}\n"
+        "  metadata: {generated_by: data_generation}\n"
+    )
+    (env / "globals.yml").write_text("data_dir: data/postgres\n")
+    (env / "parameters.yml").write_text("preprocessing:\n  first_line: 1\n")
+    run_session(project_copy, env="postgres")
+    summary = _summary(project_copy, "data/postgres")
+    assert summary["rows"] == 600
+    table = pd.read_sql_table("segmentation_test_customers", POSTGRES_URL)
+    assert summary["sha256"] == content_hash(table)
+    password = POSTGRES_URL.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
+    logged = "".join(path.read_text() for path in (project_copy / "logs").glob("*.log"))
+    assert not password or password not in logged
