@@ -16,9 +16,10 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from customer_segmentation.errors import UserError
-from customer_segmentation.sources import describe_table
+from customer_segmentation.sources import encode, fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +97,23 @@ def _check_columns(transactions: pd.DataFrame, columns: dict) -> None:
         )
 
 
-def _customer_ids(values: pd.Series) -> pd.Series:
-    """Ids as text: whole numbers without ".0" (a column of ids with gaps is
-    read as floats), text as it is, missing and blank ids as <NA>."""
-    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
-        values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
+def _customer_codes(values: pd.Series, encoded: tuple) -> tuple[np.ndarray, pd.Index]:
+    """Each line's customer as a code into the sorted distinct ids (-1: no
+    id). Ids are text: whole numbers without ".0" (ids with gaps are read as
+    floats), text stripped, blank as missing. The cleaning is done on the
+    distinct ids, not on every line."""
+    codes, dictionary = encoded
+    if dictionary is None:  # numbers: their distinct values, as text
+        codes, numbers = pd.factorize(values, use_na_sentinel=True)
+        if pd.api.types.is_float_dtype(numbers) and (numbers % 1 == 0).all():
+            numbers = numbers.astype("int64")
+        distinct = pd.Series(numbers.astype(str), dtype="string")
+    else:
+        distinct = pd.Series(dictionary.to_pandas(), dtype="string").str.strip()
+    distinct = distinct.mask(distinct == "")
+    ids, uniques = pd.factorize(distinct, sort=True, use_na_sentinel=True)
+    remap = np.append(ids, -1)  # code -1 (no id) stays -1
+    return remap[codes], pd.Index(uniques.astype(str))
 
 
 def _timestamps(values: pd.Series, date_format: str | None, dayfirst: bool) -> pd.Series:
@@ -130,24 +141,34 @@ def clean_transactions(
     transactions: pd.DataFrame, customer_features: dict, today: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Splits the log into purchase and return lines in standard columns
-    (``customer_id`` as text, ``timestamp``, ``order_id``, ``amount``,
-    ``is_return``, optional ``category`` and ``channel``) and the lines left
-    out, each with its line in the source (``first_line`` is the first data
-    row's) and the reason (``RULES``). Every rule logs how many lines it
-    touched, zero included. A return or cancellation is a negative quantity
-    or amount, or an order id starting with ``cancellation_prefix``; it is
-    kept (as a positive amount, ``is_return``) for the return share and also
-    listed among the rejects, since it is not spend. A line identical to an
-    earlier one is a duplicate unless ``duplicates: keep`` (a log without
-    order ids or times may hold two equal purchases on one day). ``today`` (ISO date;
-    default: the run's date) bounds the dates when no ``snapshot_date`` is set.
-    Also returns what was read (rows, columns, content hash) and the lines
-    each rule touched, for ``transactions_summary``.
+    (``customer_id`` as a categorical of the text ids, ``timestamp``,
+    ``order_id`` as an integer key, ``amount``, ``is_return``, optional
+    ``category`` and ``channel``) and the lines left out, each with its line
+    in the source (``first_line`` is the first data row's) and the reason
+    (``RULES``). Every rule logs how many lines it touched, zero included.
+
+    A return or cancellation is a negative quantity or amount, or an order id
+    starting with ``cancellation_prefix``; it is kept (as a positive amount,
+    ``is_return``) for the return share and also listed among the rejects,
+    since it is not spend. A line equal to an earlier one in every column (by
+    a 64-bit hash of the line) is a duplicate, unless ``duplicates: keep`` (a
+    log without order ids or times may hold two equal purchases on one day).
+    ``today`` (ISO date; default: the run's date) bounds the dates when no
+    ``snapshot_date`` is set. Also returns what was read (rows, columns,
+    content hash) and the lines each rule touched, for ``transactions_summary``.
     """
     columns = customer_features["columns"]
     _check_columns(transactions, columns)
     first_line = customer_features.get("first_line", 2)
-    ids = _customer_ids(_column(transactions, columns, "customer_id"))
+    encoded = {
+        columns[role]: encode(transactions[columns[role]])
+        for role in ("customer_id", "order_id")
+        if columns.get(role)
+    }
+    summary, line_hashes = fingerprint(transactions, encoded)
+    customers, ids = _customer_codes(
+        transactions[columns["customer_id"]], encoded[columns["customer_id"]]
+    )
     stamps = _timestamps(
         _column(transactions, columns, "timestamp"),
         customer_features.get("date_format"),
@@ -158,75 +179,81 @@ def clean_transactions(
     amount = _numbers(_column(transactions, columns, "amount"))
     if amount is None:
         amount = quantity * price
-    orders = _column(transactions, columns, "order_id")
     prefix = customer_features.get("cancellation_prefix")
-    cancelled = (
-        orders.astype("string").str.startswith(prefix).fillna(False).to_numpy(bool)
-        if orders is not None and prefix
-        else np.zeros(len(transactions), bool)
-    )
+    cancelled = np.zeros(len(transactions), bool)
+    if columns.get("order_id"):
+        orders, dictionary = encoded[columns["order_id"]]
+        if prefix and dictionary is not None:
+            flags = pc.starts_with(dictionary, prefix).fill_null(False).to_numpy(False)
+            cancelled = np.append(flags, False)[orders]
+    else:
+        orders = stamps.to_numpy("datetime64[ns]").view(np.int64)
     negative = (amount < 0).to_numpy() | (
         (quantity < 0).to_numpy() if quantity is not None else False
     )
     snapshot = customer_features.get("snapshot_date")
     limit = pd.Timestamp(snapshot or today or dt.date.today().isoformat())
     checks = {
-        "no_customer_id": ids.isna().to_numpy(),
+        "no_customer_id": customers < 0,
         "bad_timestamp": stamps.isna().to_numpy(),
         "bad_amount": amount.isna().to_numpy(),
         "duplicate": (
-            transactions.duplicated().to_numpy()
+            pd.Series(line_hashes).duplicated().to_numpy()
             if customer_features.get("duplicates", "drop") == "drop"
             else np.zeros(len(transactions), bool)
         ),
-        "future": (stamps >= limit + pd.Timedelta(days=1 if not snapshot else 0)).to_numpy(),
+        "future": (stamps >= limit + pd.Timedelta(days=0 if snapshot else 1)).to_numpy(),
         "zero_or_negative_price": (
             (price <= 0).to_numpy() if price is not None else (amount == 0).to_numpy()
         ),
         "return": negative | cancelled,
     }
-    reason = np.full(len(transactions), "", dtype=object)
+    reason = np.zeros(len(transactions), dtype=np.int8)  # 0: kept, else the rule's number
     touched = {}
-    for rule, broken in checks.items():
-        fresh = broken & (reason == "")
-        reason[fresh] = RULES[rule]
+    for number, (rule, broken) in enumerate(checks.items(), start=1):
+        fresh = broken & (reason == 0)
+        reason[fresh] = number
         touched[rule] = int(fresh.sum())
         logger.info(
             "transactions rule '%s': %d of %d lines (%s)",
             rule,
-            int(fresh.sum()),
+            touched[rule],
             len(transactions),
             RULES[rule],
         )
-    kept = (reason == "") | (reason == RULES["return"])
-    clean = pd.DataFrame(
-        {
-            CUSTOMER: ids[kept].to_numpy(),
-            TIMESTAMP: stamps[kept].to_numpy(),
-            ORDER: (orders if orders is not None else stamps.astype("int64"))[kept].to_numpy(),
-            AMOUNT: amount[kept].abs().to_numpy(float),
-            RETURN: (reason[kept] == RULES["return"]),
-        }
-    )
-    for role, name in ((CATEGORY, "category"), (CHANNEL, "channel")):
-        values = _column(transactions, columns, name)
-        if values is not None:
-            clean[role] = values[kept].astype("string").fillna("missing").to_numpy()
-    left_out = reason != ""
-    rejects = transactions.loc[left_out].copy()
-    rejects.insert(0, "line", np.flatnonzero(left_out) + first_line)
-    rejects.insert(1, "reason", reason[left_out])
-    if not clean[RETURN].lt(1).any():
+    is_return = reason == len(checks)
+    kept = (reason == 0) | is_return
+    if not (reason == 0).any():
         raise InvalidTransactionsError(
             f"no purchase is left in transactions after the rules ({len(transactions):,} "
-            f"lines; reasons: {pd.Series(reason).value_counts().head(3).to_dict()})"
+            f"lines; lines per rule: {touched})"
         )
-    summary = {
-        **describe_table(transactions),
-        "lines_per_rule": touched,
-        "purchase_lines": int((~clean[RETURN]).sum()),
-        "return_lines": int(clean[RETURN].sum()),
-    }
+    clean = pd.DataFrame(
+        {
+            CUSTOMER: pd.Categorical.from_codes(customers[kept], categories=ids),
+            TIMESTAMP: stamps.to_numpy("datetime64[ns]")[kept],
+            ORDER: orders[kept],
+            AMOUNT: np.abs(amount.to_numpy(float)[kept]),
+            RETURN: is_return[kept],
+        }
+    )
+    for role in (CATEGORY, CHANNEL):
+        values = _column(transactions, columns, role)
+        if values is not None:
+            values = values[kept]
+            if not isinstance(values.dtype, pd.CategoricalDtype):
+                values = values.astype("string").fillna("missing").astype("category")
+            clean[role] = values.reset_index(drop=True)
+    names = list(RULES.values())
+    rejects = transactions.loc[~kept | is_return].copy()
+    left_out = np.flatnonzero(~kept | is_return)
+    rejects.insert(0, "line", left_out + first_line)
+    rejects.insert(1, "reason", [names[number - 1] for number in reason[left_out]])
+    summary.update(
+        lines_per_rule=touched,
+        purchase_lines=int((reason == 0).sum()),
+        return_lines=int(is_return.sum()),
+    )
     return clean, rejects.reset_index(drop=True), summary
 
 
@@ -259,26 +286,26 @@ def build_customer_features(
             f"customer_features.compute names {unknown}; known features: {list(FEATURES)}"
         )
     lines = clean_transactions
-    codes, ids = pd.factorize(lines[CUSTOMER], sort=True)
+    codes = lines[CUSTOMER].cat.codes.to_numpy().astype(np.int64)
+    ids = lines[CUSTOMER].cat.categories
     returns = lines[RETURN].to_numpy(bool)
     size = len(ids)
     bought = ~returns
-    spend = _per_customer(codes[bought], lines[AMOUNT].to_numpy()[bought], size)
-    returned = _per_customer(codes[returns], lines[AMOUNT].to_numpy()[returns], size)
+    amount = lines[AMOUNT].to_numpy()
+    spend = _per_customer(codes[bought], amount[bought], size)
+    returned = _per_customer(codes[returns], amount[returns], size)
     buyers = np.bincount(codes[bought], minlength=size) > 0
-    if (~buyers).any():
-        logger.info("%d customers have only returns or cancellations: left out", (~buyers).sum())
-    purchases = lines.loc[bought]
+    only_returns = (np.bincount(codes, minlength=size) > 0) & ~buyers
+    if only_returns.any():
+        logger.info("%d customers have only returns or cancellations: left out", only_returns.sum())
     purchase_codes = codes[bought]
-    order_codes = pd.factorize(purchases[ORDER])[0]
-    distinct_orders = pd.unique(
-        purchase_codes.astype(np.int64) * (order_codes.max() + 1) + order_codes
-    )
-    frequency = np.bincount(distinct_orders // (order_codes.max() + 1), minlength=size)
-    days = purchases[TIMESTAMP].to_numpy("datetime64[ns]")
-    by_customer = pd.Series(days).groupby(purchase_codes)
-    first = by_customer.min().reindex(range(size)).to_numpy("datetime64[ns]")
-    last = by_customer.max().reindex(range(size)).to_numpy("datetime64[ns]")
+    order_codes = pd.factorize(lines[ORDER].to_numpy()[bought])[0].astype(np.int64)
+    pairs = pd.unique(purchase_codes * (order_codes.max() + 1) + order_codes)
+    frequency = np.bincount(pairs // (order_codes.max() + 1), minlength=size)
+    days = lines[TIMESTAMP].to_numpy("datetime64[ns]")[bought]
+    by_customer = pd.Series(days.view(np.int64)).groupby(purchase_codes)
+    first = by_customer.min().reindex(range(size)).to_numpy().astype("datetime64[ns]")
+    last = by_customer.max().reindex(range(size)).to_numpy().astype("datetime64[ns]")
     snapshot = customer_features.get("snapshot_date")
     snapshot = (
         np.datetime64(pd.Timestamp(snapshot), "ns")
@@ -302,7 +329,7 @@ def build_customer_features(
             returned, spend + returned, out=np.zeros(size), where=(spend + returned) > 0
         ),
     }
-    table[CUSTOMER] = ids
+    table[CUSTOMER] = ids.to_numpy()
     for name in FEATURES:
         if name in compute and name in values:
             table[name] = values[name]
@@ -314,7 +341,7 @@ def build_customer_features(
         if column not in lines or not wanted:
             continue
         mix = _spend_mix(
-            purchase_codes, purchases[column], purchases[AMOUNT], size, customer_features
+            purchase_codes, lines[column][bought], amount[bought], size, customer_features
         )
         if name == "category" and "category_shares" in compute:
             shares = mix.div(np.where(spend > 0, spend, 1), axis=0)
@@ -327,21 +354,20 @@ def build_customer_features(
 
 
 def _spend_mix(
-    codes: np.ndarray, values: pd.Series, amount: pd.Series, size: int, settings: dict
+    codes: np.ndarray, values: pd.Series, amount: np.ndarray, size: int, settings: dict
 ) -> pd.DataFrame:
     """Spend per customer (a row) in each of the ``category_top_n`` values
     with the most spend (a column), the rest as "other"."""
     value_codes, labels = pd.factorize(values)
-    totals = np.bincount(value_codes, weights=amount.to_numpy(), minlength=len(labels))
+    totals = np.bincount(value_codes, weights=amount, minlength=len(labels))
     top_n = settings.get("category_top_n", 8)
     keep = np.argsort(-totals, kind="stable")[:top_n]
     mapping = np.full(len(labels), len(keep))
     mapping[keep] = np.arange(len(keep))
     names = [str(labels[i]) for i in keep] + (["other"] if len(labels) > len(keep) else [])
-    mapped = mapping[value_codes]
     counts = np.bincount(
-        codes * (len(keep) + 1) + mapped,
-        weights=amount.to_numpy(),
+        codes * (len(keep) + 1) + mapping[value_codes],
+        weights=amount,
         minlength=size * (len(keep) + 1),
     ).reshape(size, len(keep) + 1)
     return pd.DataFrame(counts[:, : len(names)], columns=names)
