@@ -2,6 +2,7 @@
 
 kedro configure-data data/01_raw/my_customers.csv --env mine
 kedro configure-data sqlite:///data/shop.db --table customers --env shop
+kedro configure-data data/01_raw/orders.csv --env shop --transactions
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from customer_segmentation.own_data import (
     summary,
     write_environment,
 )
+from customer_segmentation.own_transactions import write_transactions_environment
 
 
 @click.group(name="customer-segmentation")
@@ -32,13 +34,25 @@ def cli() -> None:
 @click.option("--env", "-e", "env", required=True, help="Name of the environment to write.")
 @click.option("--table", default=None, help="The table to read, when SOURCE is a database URL.")
 @click.option("--force", is_flag=True, help="Overwrite an existing environment.")
+@click.option(
+    "--transactions",
+    is_flag=True,
+    help="SOURCE is a transaction log (one line per purchase): segment its customers "
+    "with --pipelines segmentation_from_transactions.",
+)
 @click.pass_obj
-def configure_data(metadata, source: str, env: str, table: str | None, force: bool) -> None:
+def configure_data(  # noqa: PLR0913 - one argument per option
+    metadata, source: str, env: str, table: str | None, force: bool, transactions: bool
+) -> None:
     """Inspect SOURCE (a CSV or Parquet file, or a database URL with --table)
     and write conf/ENV: how to read it and what every column is, with a
     comment on each inferred choice. SOURCE is only ever read."""
     project = Path(metadata.project_path) if metadata else Path.cwd()
     try:
+        if transactions:
+            _, lines = write_transactions_environment(source, env, project, table, force)
+            click.echo("\n".join(lines))
+            return
         inspection = inspect_source(source, table)
         written = write_environment(inspection, env, project, force)
     except SourceError as error:

@@ -1,0 +1,233 @@
+"""From a transaction log (a file or SQL table) to a working environment.
+
+``kedro configure-data LOG --env NAME --transactions`` reads the log (never
+writes it), infers what each column is from its name and values, and writes
+``conf/NAME/`` so that ``kedro run --env NAME --pipelines
+segmentation_from_transactions`` goes from the log to segments and a report:
+the ``transactions`` catalog entry, the ``customer_features`` block (column
+roles, date reading, the cancellation prefix) and the ``features`` of the
+derived table with their roles (monetary, frequency, recency, tenure).
+
+What is inferred (``COLUMN_NAMES`` for the names):
+
+- the **customer id**: a column named like a customer, client, user or member
+  id, read as text;
+- the **timestamp**: a column named like a date or time whose values parse as
+  dates (day first when a value such as 13/01/2011 says so);
+- the **amount**, or a **quantity** and a **unit price** to multiply;
+- an **order id** (invoice, order, transaction, receipt); when some of its
+  values start with a letter the others lack (UCI Online Retail's "C" on
+  cancelled invoices), that letter is the **cancellation prefix**;
+- a **category** and a **channel**, when named so.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from customer_segmentation.own_data import (
+    Inspection,
+    SourceError,
+    _source_entry,
+    _yaml,
+    read_source,
+)
+
+COLUMN_NAMES = {
+    "customer_id": re.compile(
+        r"^(customer|client|user|member|account|buyer|shopper|cust)[\s_.-]*(id|no|number|key|code|ref)?$",
+        re.I,
+    ),
+    "order_id": re.compile(
+        r"^(invoice|order|transaction|receipt|basket|ticket|bill)[\s_.-]*(id|no|number|key|code|ref)?$",
+        re.I,
+    ),
+    "timestamp": re.compile(r"date|time|timestamp|datetime|created|purchased|ordered|^day$", re.I),
+    "quantity": re.compile(r"^(quantity|qty|units|number[\s_]*of[\s_]*\w+|items|count)$", re.I),
+    "unit_price": re.compile(r"price|unit[\s_]*cost|rate", re.I),
+    "amount": re.compile(
+        r"amount|value|total|revenue|sales|spend|dollar|euro|pound|sum|paid|net|gross", re.I
+    ),
+    "category": re.compile(r"category|department|genre|product[\s_]*(type|group|line)", re.I),
+    "channel": re.compile(r"channel|platform|source|store[\s_]*type|medium", re.I),
+}
+
+
+def _first(columns: list[str], role: str, taken: set[str]) -> str | None:
+    return next(
+        (c for c in columns if c not in taken and COLUMN_NAMES[role].search(c.strip())), None
+    )
+
+
+def _parses_as_dates(values: pd.Series) -> tuple[bool, bool]:
+    """Whether the values are dates, and whether they are written day first."""
+    present = values.dropna().astype(str).str.strip().head(2000)
+    if present.empty:
+        return False, False
+    if present.str.fullmatch(r"(19|20)\d{6}").mean() > 0.9:
+        return True, False
+    parsed = pd.to_datetime(present, errors="coerce", format="mixed")
+    day_first = bool(present.str.match(r"^(1[3-9]|2\d|3[01])[/.-]\d{1,2}[/.-]").any())
+    if day_first:
+        parsed = pd.to_datetime(present, errors="coerce", format="mixed", dayfirst=True)
+    return bool(parsed.notna().mean() > 0.9), day_first
+
+
+def _cancellation_prefix(values: pd.Series) -> str | None:
+    """A letter some order ids start with and most lack, as "C" in C536379."""
+    text = values.dropna().astype(str).str.strip()
+    letters = text.str.extract(r"^([A-Za-z])\d", expand=False).dropna()
+    if letters.empty or len(letters) > 0.5 * len(text):
+        return None
+    return str(letters.value_counts().index[0])
+
+
+def infer_transaction_columns(log: pd.DataFrame) -> tuple[dict, dict, list[str]]:
+    """The role of each column of a log, the date settings and notes."""
+    columns = [str(c) for c in log.columns]
+    taken: set[str] = set()
+    roles: dict[str, str | None] = {}
+    for role in ("customer_id", "order_id", "quantity", "unit_price"):
+        roles[role] = _first(columns, role, taken)
+        taken.add(roles[role])
+    timestamp, day_first = None, False
+    for column in columns:
+        if column in taken or not COLUMN_NAMES["timestamp"].search(column):
+            continue
+        is_date, day_first = _parses_as_dates(log[column])
+        if is_date:
+            timestamp = column
+            break
+    roles["timestamp"] = timestamp
+    taken.add(timestamp)
+    has_price = roles["quantity"] and roles["unit_price"]
+    roles["amount"] = None if has_price else _first(columns, "amount", taken)
+    if not has_price:
+        roles["quantity"] = roles["unit_price"] = None
+    for role in ("category", "channel"):
+        roles[role] = _first(columns, role, taken)
+        taken.add(roles[role])
+    missing = [
+        role
+        for role, found in (
+            ("customer_id", roles["customer_id"]),
+            ("timestamp", roles["timestamp"]),
+            ("amount (or quantity and unit_price)", roles["amount"] or has_price),
+        )
+        if not found
+    ]
+    if missing:
+        raise SourceError(
+            f"could not tell which columns are the {', '.join(missing)} among {columns}: "
+            "name them in customer_features.columns of an environment by hand "
+            "(see conf/cdnow_example)"
+        )
+    times = log[roles["timestamp"]].dropna().astype(str).str.strip().head(2000)
+    dates_only = bool(
+        times.str.fullmatch(r"(19|20)\d{6}|\d{4}-\d{2}-\d{2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}").all()
+    )
+    settings = {
+        "dayfirst": day_first,
+        # Without order ids or times of day, two equal lines are two equal
+        # purchases on one day, not a duplicate export.
+        "duplicates": "keep" if roles["order_id"] is None and dates_only else "drop",
+        "cancellation_prefix": _cancellation_prefix(log[roles["order_id"]])
+        if roles["order_id"]
+        else None,
+    }
+    notes = [f"{role}: {name}" for role, name in roles.items() if name]
+    return roles, settings, notes
+
+
+def write_transactions_environment(
+    source: str, env: str, project: Path, table: str | None = None, force: bool = False
+) -> tuple[list[Path], list[str]]:
+    """Writes ``conf/<env>/{catalog,parameters,globals}.yml`` for a log."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", env) or env in ("base", "local"):
+        raise SourceError(f"'{env}' cannot be an environment name: use letters, digits, - or _")
+    folder = project / "conf" / env
+    if folder.exists() and any(folder.iterdir()) and not force:
+        raise SourceError(f"{folder} already exists: choose another --env, or add --force")
+    log, kind, load_args = read_source(source, table)
+    if log.empty:
+        raise SourceError(f"{source} has no rows")
+    roles, settings, notes = infer_transaction_columns(log)
+    text_columns = [c for c in (roles["customer_id"], roles["order_id"]) if c]
+    if kind == "csv":
+        load_args = {**load_args, "dtype": dict.fromkeys(text_columns, "str")}
+    inspection = Inspection(source=source, kind=kind, rows=len(log), columns=[], table=table)
+    inspection.load_args = {k: v for k, v in load_args.items() if k in ("sep", "encoding", "dtype")}
+    filepath = source
+    if kind != "sql":
+        path = Path(source).resolve()
+        root = project.resolve()
+        filepath = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    first_line = 2 if kind == "csv" else 1
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog = (
+        f"# Written by `kedro configure-data --transactions` from {source}; edit freely.\n"
+        "# The transaction log, only ever read.\n"
+        + _source_entry(inspection, "transactions", env, filepath)
+        + "\n"
+    )
+    parameters = (
+        f"# Written by `kedro configure-data --transactions` from {source} ({len(log):,} lines).\n"
+        "# Check the column roles, then:\n"
+        f"#   kedro run --env {env} --pipelines segmentation_from_transactions\n"
+        "customer_features:\n"
+        "  columns:\n"
+        + "".join(f"    {role}: {_yaml(name)}\n" for role, name in roles.items())
+        + f"  dayfirst: {_yaml(settings['dayfirst'])}\n"
+        + "  # keep: equal lines are equal purchases (no order id, dates without times).\n"
+        + f"  duplicates: {settings['duplicates']}\n"
+        + "  # Order ids starting with this are cancellations (null: none seen).\n"
+        + f"  cancellation_prefix: {_yaml(settings['cancellation_prefix'])}\n"
+        + f"  first_line: {first_line}\n"
+        + "\n# The derived table, one row per customer: clustered on recency, frequency,\n"
+        "# spend and tenure; the rest is profiled. Roles make names and actions RFM.\n"
+        "features:\n"
+        "  id_column: customer_id\n"
+        "  numeric: [recency_days, frequency, monetary_total, average_order_value, tenure_days]\n"
+        "  categorical: []\n"
+        "  categories: {}\n"
+        "  bounds: {}\n"
+        "  profile_only:\n"
+        "    numeric: [mean_days_between_orders, orders_per_week, return_share]\n"
+        f"    categorical: {'[top_category]' if roles['category'] else '[]'}\n"
+        "  roles:\n"
+        "    monetary: [monetary_total, average_order_value]\n"
+        "    frequency: [frequency, orders_per_week]\n"
+        "    recency: [recency_days]\n"
+        "    tenure: [tenure_days]\n"
+        "    demographic: []\n"
+        "\n# customer_features is Parquet: its first row is row 1.\n"
+        "preprocessing:\n  first_line: 1\n"
+    )
+    written = {
+        folder / "catalog.yml": catalog,
+        folder / "parameters.yml": parameters,
+        folder / "globals.yml": f"# Everything this environment writes.\ndata_dir: data/{env}\n",
+    }
+    for path, text in written.items():
+        path.write_text(text, encoding="utf-8")
+    if kind == "sql":
+        credentials = project / "conf" / "local" / "credentials.yml"
+        credentials.parent.mkdir(parents=True, exist_ok=True)
+        existing = credentials.read_text(encoding="utf-8") if credentials.exists() else ""
+        if f"\n{env}_database:" not in f"\n{existing}":
+            credentials.write_text(
+                existing + f"\n{env}_database:\n  con: {source}\n", encoding="utf-8"
+            )
+    lines = [
+        f"{source}: {len(log):,} lines, read with {inspection.load_args or 'defaults'}",
+        *(f"  {note}" for note in notes),
+        f"  dates day first: {settings['dayfirst']}; cancellation prefix: "
+        f"{settings['cancellation_prefix']}; equal lines: {settings['duplicates']}",
+        "Wrote " + ", ".join(str(p.relative_to(project)) for p in written),
+        "Check the column roles, then run:",
+        f"  kedro run --env {env} --pipelines segmentation_from_transactions",
+    ]
+    return list(written), lines
