@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 from customer_segmentation.sources import content_hash
-from tests.conftest import run_session, version_file
+from tests.conftest import PROJECT_ROOT, run_session, version_file
 
 pytestmark = pytest.mark.integration
 
 POSTGRES_URL = os.environ.get("POSTGRES_URL")
+CDNOW = PROJECT_ROOT / "data" / "01_raw" / "examples" / "cdnow_transactions.txt"
 
 
 def _summary(project: Path, env_data: str) -> dict:
@@ -47,6 +48,43 @@ def test_sqlite_example_generates_segments_and_scores_from_sql(project_copy):
     )
     expected = table.loc[table["customer_id"] >= "C0001800", "customer_id"]
     assert sorted(scored["customer_id"]) == sorted(expected)
+
+
+def test_a_transaction_log_read_with_a_sql_query(project_copy):
+    """transactions as a SQL query over a SQLite table holding the CDNOW log:
+    the same features as from the text file, and the run records the rows
+    and content hash of what the query returned."""
+    log = pd.read_csv(CDNOW, sep=r"\s+", dtype={"customer_id": str})
+    database = project_copy / "data" / "01_raw" / "shop.db"
+    with sqlite3.connect(database) as connection:
+        log.to_sql("purchases", connection, index=False)
+    env = project_copy / "conf" / "shop"
+    env.mkdir()
+    (env / "catalog.yml").write_text(
+        "transactions:\n"
+        "  type: pandas.SQLQueryDataset\n"
+        "  sql: SELECT customer_id, date, dollar_value FROM purchases WHERE dollar_value > 50\n"
+        "  credentials: shop_database\n"
+    )
+    (project_copy / "conf" / "local" / "credentials.yml").write_text(
+        f"shop_database:\n  con: sqlite:///{database}\n"
+    )
+    (env / "globals.yml").write_text("data_dir: data/shop\n")
+    cdnow = (project_copy / "conf" / "cdnow_example" / "parameters.yml").read_text()
+    (env / "parameters.yml").write_text(cdnow)
+    run_session(project_copy, "customer_features", env="shop", params={})
+    summary = json.loads(
+        version_file(project_copy, "data/shop/08_reporting/transactions_summary.json").read_text()
+    )
+    columns = ["customer_id", "date", "dollar_value"]
+    selected = log.loc[log["dollar_value"] > 50, columns].reset_index(drop=True)
+    assert summary["rows"] == len(selected)
+    assert summary["sha256"] == content_hash(selected)
+    features = pd.read_parquet(
+        version_file(project_copy, "data/shop/02_intermediate/customer_features.parquet")
+    )
+    assert len(features) == selected["customer_id"].nunique()
+    assert features["monetary_total"].sum() == pytest.approx(selected["dollar_value"].sum())
 
 
 @pytest.mark.skipif(
