@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import pandas as pd
 import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from project_copy import copy_project
 from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
@@ -42,19 +42,6 @@ PIPELINES = ["data_generation", "preprocessing", "model_selection", "segment_ana
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _copy_project(target: Path) -> None:
-    for name in ("conf", "src"):
-        shutil.copytree(
-            PROJECT_ROOT / name,
-            target / name,
-            ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
-        )
-    (target / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(PROJECT_ROOT / name, target / name)
-    (target / "logs").mkdir()
 
 
 def run_pipeline(project: Path, pipeline: str, n_customers: int) -> dict:
@@ -137,7 +124,7 @@ def main() -> None:
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
             project = Path(folder)
-            _copy_project(project)
+            copy_project(project)
             for pipeline in PIPELINES:
                 result = _child(["pipeline", str(project), pipeline, str(size)])
                 print(

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from project_copy import copy_project
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
@@ -53,20 +54,6 @@ def _kedro(project: Path, *args: str) -> None:
     )
     if done.returncode:
         raise SystemExit(f"kedro {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-
-
-def _copy_project(target: Path) -> None:
-    for name in ("conf", "src"):
-        shutil.copytree(
-            PROJECT_ROOT / name,
-            target / name,
-            ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
-        )
-    (target / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(PROJECT_ROOT / name, target / name)
-    shutil.copytree(EXAMPLES, target / "data" / "01_raw" / "examples")
-    (target / "logs").mkdir()
 
 
 def _newest(folder: Path) -> Path:
@@ -141,7 +128,7 @@ def main() -> None:
     for source, label, outcome, env in files:
         with tempfile.TemporaryDirectory() as folder:
             project = Path(folder)
-            _copy_project(project)
+            copy_project(project, examples=True)
             copied = project / "data" / "01_raw" / source.name
             if not copied.exists():
                 shutil.copy(source, copied)

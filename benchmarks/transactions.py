@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from project_copy import copy_project
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,16 +71,7 @@ def _peak_mb() -> float:
 
 
 def _copy_project(target: Path) -> None:
-    for name in ("conf", "src"):
-        shutil.copytree(
-            PROJECT_ROOT / name,
-            target / name,
-            ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
-        )
-    (target / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy2(PROJECT_ROOT / name, target / name)
-    (target / "logs").mkdir()
+    copy_project(target)
     env = target / "conf" / "bench"
     env.mkdir()
     (env / "catalog.yml").write_text(

@@ -33,6 +33,21 @@ ROW_NUMBER = "row_number"
 # columns describe customers but never make a segment valuable.
 ROLES = ("monetary", "frequency", "recency", "tenure", "demographic")
 VALUE_ROLES = ("monetary", "frequency")
+# The features the customer_features pipeline can derive from a transaction
+# log (customer_features.compute picks them; definitions in the README).
+TRANSACTION_FEATURES = (
+    "recency_days",
+    "frequency",
+    "monetary_total",
+    "average_order_value",
+    "tenure_days",
+    "mean_days_between_orders",
+    "orders_per_week",
+    "return_share",
+    "category_shares",
+    "top_category",
+    "top_channel",
+)
 # A feature whose most common value covers this share of rows cannot separate segments.
 NEAR_CONSTANT_SHARE = 0.99
 _SEPARATORS = {";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}

@@ -508,15 +508,20 @@ def write_environment(
     for path, text in written.items():
         path.write_text(text, encoding="utf-8")
     if inspection.kind == "sql":
-        credentials = project / "conf" / "local" / "credentials.yml"
-        credentials.parent.mkdir(parents=True, exist_ok=True)
-        existing = credentials.read_text(encoding="utf-8") if credentials.exists() else ""
-        if f"\n{env}_database:" not in f"\n{existing}":
-            credentials.write_text(
-                existing + f"\n{env}_database:\n  con: {inspection.source}\n", encoding="utf-8"
-            )
-        written[credentials] = ""
+        written[write_credentials(project, env, inspection.source)] = ""
     return list(written)
+
+
+def write_credentials(project: Path, env: str, url: str) -> Path:
+    """Adds the database connection ``<env>_database`` to
+    ``conf/local/credentials.yml`` (never committed; the project reads it
+    under any environment), unless it is there already."""
+    credentials = project / "conf" / "local" / "credentials.yml"
+    credentials.parent.mkdir(parents=True, exist_ok=True)
+    existing = credentials.read_text(encoding="utf-8") if credentials.exists() else ""
+    if f"\n{env}_database:" not in f"\n{existing}":
+        credentials.write_text(existing + f"\n{env}_database:\n  con: {url}\n", encoding="utf-8")
+    return credentials
 
 
 def summary(inspection: Inspection, env: str, written: list[Path]) -> str:

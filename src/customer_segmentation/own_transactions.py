@@ -34,6 +34,7 @@ from customer_segmentation.own_data import (
     _source_entry,
     _yaml,
     read_source,
+    write_credentials,
 )
 
 COLUMN_NAMES = {
@@ -214,13 +215,7 @@ def write_transactions_environment(
     for path, text in written.items():
         path.write_text(text, encoding="utf-8")
     if kind == "sql":
-        credentials = project / "conf" / "local" / "credentials.yml"
-        credentials.parent.mkdir(parents=True, exist_ok=True)
-        existing = credentials.read_text(encoding="utf-8") if credentials.exists() else ""
-        if f"\n{env}_database:" not in f"\n{existing}":
-            credentials.write_text(
-                existing + f"\n{env}_database:\n  con: {source}\n", encoding="utf-8"
-            )
+        write_credentials(project, env, source)
     lines = [
         f"{source}: {len(log):,} lines, read with {inspection.load_args or 'defaults'}",
         *(f"  {note}" for note in notes),

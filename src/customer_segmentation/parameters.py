@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from customer_segmentation.errors import UserError
+from customer_segmentation.features import TRANSACTION_FEATURES
 
 
 class _Block(BaseModel):
@@ -105,21 +106,7 @@ class CustomerFeatures(_Block):
     cancellation_prefix: str | None = None
     duplicates: Literal["drop", "keep"] = "drop"
     category_top_n: int = Field(default=8, ge=1)
-    compute: list[
-        Literal[
-            "recency_days",
-            "frequency",
-            "monetary_total",
-            "average_order_value",
-            "tenure_days",
-            "mean_days_between_orders",
-            "orders_per_week",
-            "return_share",
-            "category_shares",
-            "top_category",
-            "top_channel",
-        ]
-    ] = []
+    compute: list[Literal[TRANSACTION_FEATURES]] = []
     first_line: int = Field(default=2, ge=0)
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from customer_segmentation.errors import UserError
+from customer_segmentation.features import TRANSACTION_FEATURES as FEATURES
 from customer_segmentation.sources import encode, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -44,20 +45,6 @@ RULES = {
     "zero_or_negative_price": "zero or negative price",
     "return": "return or cancellation: counted in return_share, not in spend",
 }
-# Every feature the pipeline can compute; customer_features.compute picks them.
-FEATURES = (
-    "recency_days",
-    "frequency",
-    "monetary_total",
-    "average_order_value",
-    "tenure_days",
-    "mean_days_between_orders",
-    "orders_per_week",
-    "return_share",
-    "category_shares",
-    "top_category",
-    "top_channel",
-)
 _DAY = np.timedelta64(1, "D")
 
 

@@ -1,0 +1,29 @@
+"""A temporary copy of the project for the benchmark scripts: code and
+configuration, no run outputs, so a benchmark never touches the project's
+own data/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_project(target: Path, examples: bool = False) -> None:
+    """Copies conf/ (without conf/local), src/, pyproject.toml and .telemetry
+    into ``target``, with an empty logs/ and, with ``examples``, the shipped
+    example data."""
+    for name in ("conf", "src"):
+        shutil.copytree(
+            PROJECT_ROOT / name,
+            target / name,
+            ignore=shutil.ignore_patterns("local", "__pycache__", "*.egg-info"),
+        )
+    (target / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy2(PROJECT_ROOT / name, target / name)
+    if examples:
+        examples_folder = Path("data") / "01_raw" / "examples"
+        shutil.copytree(PROJECT_ROOT / examples_folder, target / examples_folder)
+    (target / "logs").mkdir()
