@@ -29,14 +29,19 @@ def test_packaged_wheel_runs_from_an_empty_folder(project_copy, tmp_path):
 
     # A fresh virtual environment with the wheel; its dependencies come from the
     # test environment (a .pth file) instead of the network.
+    # It has no pip of its own: the test environment's pip installs into it.
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
     python = venv / "bin" / "python"
     site = _run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path
     ).stdout.strip()
     Path(site, "project_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    _run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", str(wheel)], tmp_path)
+    _run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps"]
+        + [str(wheel)],
+        tmp_path,
+    )
     location = _run(
         [str(python), "-c", "import customer_segmentation as c; print(c.__file__)"], tmp_path
     )
