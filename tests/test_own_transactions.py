@@ -65,6 +65,30 @@ def test_an_invoice_log_like_uci_online_retail(tmp_path):
         write_transactions_environment(str(source), "retail", tmp_path)
 
 
+def test_an_excel_workbook_as_uci_publishes_it(tmp_path):
+    """Online Retail.xlsx: dates are Excel dates, customer ids numbers."""
+    log = pd.DataFrame(
+        {
+            "InvoiceNo": [536365, 536365, "C536379"],
+            "Quantity": [6, 2, -1],
+            "InvoiceDate": pd.to_datetime(
+                ["2010-12-01 08:26", "2010-12-01 08:26", "2010-12-01 09:41"]
+            ),
+            "UnitPrice": [2.55, 3.39, 27.5],
+            "CustomerID": [17850.0, 17850.0, 14527.0],
+        }
+    )
+    source = tmp_path / "Online Retail.xlsx"
+    log.to_excel(source, index=False)
+    write_transactions_environment(str(source), "retail", tmp_path)
+    catalog = yaml.safe_load((tmp_path / "conf" / "retail" / "catalog.yml").read_text())
+    assert catalog["transactions"]["type"] == "pandas.ExcelDataset"
+    settings = _parameters(tmp_path, "retail")["customer_features"]
+    assert settings["columns"]["timestamp"] == "InvoiceDate"
+    assert settings["cancellation_prefix"] == "C"
+    assert settings["first_line"] == 2
+
+
 def test_a_log_without_order_ids_or_times_keeps_equal_lines(tmp_path):
     write_transactions_environment(str(CDNOW), "cdnow", tmp_path)
     parameters = _parameters(tmp_path, "cdnow")

@@ -161,8 +161,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict]:
 
 
 def read_source(source: str, table: str | None = None) -> tuple[pd.DataFrame, str, dict]:
-    """The whole source as a DataFrame (CSV columns as text), its kind and
-    the load arguments inferred for it."""
+    """The whole source (a CSV, Parquet or Excel file, or a SQL table) as a
+    DataFrame (CSV columns as text), its kind and the load arguments inferred
+    for it."""
     if "://" in source:
         if not table:
             raise SourceError(f"{source} is a database: name the table with --table")
@@ -175,6 +176,9 @@ def read_source(source: str, table: str | None = None) -> tuple[pd.DataFrame, st
         raise SourceError(f"{source} is not a file")
     if path.suffix.lower() in (".parquet", ".pq"):
         return pd.read_parquet(path), "parquet", {}
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        # The first sheet, a header in its first row; numbers stay numbers.
+        return pd.read_excel(path, sheet_name=0), "excel", {}
     frame, load_args = _read_csv(path)
     return frame, "csv", load_args
 
@@ -381,7 +385,10 @@ def _source_entry(inspection: Inspection, name: str, env: str, filepath: str) ->
             f"  credentials: {env}_database  # in conf/local/credentials.yml, never committed",
         ]
     else:
-        kind = "pandas.ParquetDataset" if inspection.kind == "parquet" else "pandas.CSVDataset"
+        kind = {
+            "parquet": "pandas.ParquetDataset",
+            "excel": "pandas.ExcelDataset",
+        }.get(inspection.kind, "pandas.CSVDataset")
         lines += [f"  type: {kind}", f"  filepath: {filepath}"]
     if inspection.load_args:
         lines.append("  load_args:")
@@ -430,7 +437,7 @@ def parameters_yaml(inspection: Inspection) -> str:
     }
     value_roles = roles["monetary"] or roles["frequency"]
     dropped = "".join(f"#   {c.name}: {c.why}\n" for c in inspection.columns if c.role == "dropped")
-    first_line = 2 if inspection.kind == "csv" else 1
+    first_line = 2 if inspection.kind in ("csv", "excel") else 1  # below a header row
     id_column = inspection.id_column
     id_line = (
         f"  id_column: {_yaml(id_column)}  # unique and never empty; read as text\n"

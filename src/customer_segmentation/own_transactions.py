@@ -166,7 +166,7 @@ def write_transactions_environment(
         path = Path(source).resolve()
         root = project.resolve()
         filepath = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-    first_line = 2 if kind == "csv" else 1
+    first_line = 2 if kind in ("csv", "excel") else 1  # below a header row
     folder.mkdir(parents=True, exist_ok=True)
     catalog = (
         f"# Written by `kedro configure-data --transactions` from {source}; edit freely.\n"

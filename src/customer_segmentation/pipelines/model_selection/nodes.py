@@ -632,6 +632,7 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
     id_column: str,
     n_init: int,
     random_seed: int,
+    min_segment_share: float = 0.0,
 ) -> tuple[Pipeline, pd.DataFrame]:
     """Fits KMeans with the selected k on all customers and chains it after the
     fitted preprocessor, so one ``predict`` turns raw customer rows into
@@ -641,7 +642,9 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
     When k was chosen on a sample, the ``n_init`` restarts run on that sample
     and the fit on all customers starts from the best of them: the same
     partition as restarting on all rows, at a fraction of the cost. The saved
-    model keeps only what ``predict`` needs (not the labels of the fit)."""
+    model keeps only what ``predict`` needs (not the labels of the fit). A
+    smallest segment under ``min_segment_share`` on all customers (k was
+    eligible on the sample) is logged as a warning."""
     features = _feature_matrix(encoded_features, id_column)
     kmeans = KMeans(n_clusters=selected_k, n_init=n_init, random_state=random_seed).fit(
         selection_features
@@ -651,6 +654,16 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
             n_clusters=selected_k, init=kmeans.cluster_centers_, n_init=1, random_state=random_seed
         ).fit(features)
     kmeans = _order_segments_by_size(kmeans)
+    smallest = np.bincount(kmeans.labels_).min() / len(kmeans.labels_)
+    if smallest < min_segment_share:
+        # k was eligible on the selection sample; all customers can differ a little.
+        logger.warning(
+            "On all %d customers the smallest segment holds %.1f%%, under "
+            "model_selection.min_segment_share (%.1f%%) met on the selection sample",
+            len(kmeans.labels_),
+            100 * smallest,
+            100 * min_segment_share,
+        )
     id_column = key_column(id_column)
     customer_segments = pd.DataFrame(
         {

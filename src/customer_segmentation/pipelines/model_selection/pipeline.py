@@ -91,6 +91,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "id_column": "params:features.id_column",
                     "n_init": P + "n_init",
                     "random_seed": P + "random_seed",
+                    "min_segment_share": P + "min_segment_share",
                 },
                 outputs=["segmentation_model", "customer_segments"],
                 name="fit_segmentation_model",
