@@ -34,6 +34,9 @@ from customer_segmentation.features import key_column
 
 logger = logging.getLogger(__name__)
 
+# Numeric columns with at most this many distinct values are discrete for the
+# structure check (counts, ratings).
+DISCRETE_LEVELS = 50
 # The score column of each criterion and whether larger means a better partition.
 CRITERIA = {
     "silhouette": ("silhouette", True),
@@ -283,6 +286,20 @@ def _permuted(values: pd.DataFrame, variables: list[list[str]], rng) -> pd.DataF
     return permuted
 
 
+def _spread_discrete(values: pd.DataFrame, columns: list[str], rng) -> pd.DataFrame:
+    """Numeric columns of at most ``DISCRETE_LEVELS`` distinct values (counts,
+    1-5 ratings) with each value spread uniformly over half the gap to its
+    neighbours (seeded): ties on a lattice would otherwise look like modes to
+    the dip test and like tight groups to the silhouette."""
+    spread = values.copy()
+    for column in columns:
+        levels = np.unique(values[column].to_numpy())
+        if 1 < len(levels) <= DISCRETE_LEVELS:
+            gap = float(np.diff(levels).min())
+            spread[column] = values[column] + rng.uniform(-gap / 2, gap / 2, len(values))
+    return spread
+
+
 def _null_silhouette(reference: np.ndarray, k: int, n_init: int, random_seed: int) -> float:
     labels = KMeans(n_clusters=k, n_init=n_init, random_state=random_seed).fit_predict(reference)
     return float(silhouette_score(reference, labels)) if len(set(labels)) > 1 else 0.0
@@ -331,7 +348,9 @@ def assess_structure(  # noqa: PLR0913 - one keyword per setting it uses
       ``structure_dip_p_value`` (groups split on one feature, which shuffling
       keeps).
 
-    After PCA the check runs in the space of the encoded columns (the PCA's
+    Discrete numeric columns (counts, ratings: ``_spread_discrete``) are
+    spread over their gaps first, so that ties are not taken for modes. After
+    PCA the check runs in the space of the encoded columns (the PCA's
     inverse, which keeps distances)."""
     k = segmentation.clustering(segmentation_model).n_clusters
     size = min(len(selection_features), silhouette_sample_size)
@@ -344,8 +363,10 @@ def assess_structure(  # noqa: PLR0913 - one keyword per setting it uses
         values = pd.DataFrame(pca.inverse_transform(sample.to_numpy()), columns=columns)
     else:
         values = sample[columns].reset_index(drop=True)
-    silhouette = float(silhouette_score(values, labels)) if len(set(labels)) > 1 else 0.0
     rng = np.random.default_rng(random_seed)
+    numeric = [c for c, group in variables.items() if group == [c]]
+    values = _spread_discrete(values, numeric, rng)
+    silhouette = float(silhouette_score(values, labels)) if len(set(labels)) > 1 else 0.0
     draws = 3
     permuted = np.mean(
         [
@@ -366,7 +387,6 @@ def assess_structure(  # noqa: PLR0913 - one keyword per setting it uses
             for seed in range(random_seed, random_seed + draws)
         ]
     )
-    numeric = [c for c, group in variables.items() if group == [c]]
     dip_p = _dip_p_value(values[numeric].to_numpy(), n_init, random_seed)
     across = bool(silhouette - max(permuted, gaussian) >= structure_margin)
     modes = dip_p is not None and dip_p < structure_dip_p_value
