@@ -256,6 +256,20 @@ def test_structure_check_says_no_for_blobs_and_noise_and_yes_for_groups(
     assert verdict["k"] == 5
 
 
+def test_counts_and_ratings_are_not_taken_for_modes(structure_params):
+    """Ties on a lattice: independent counts and one correlated blob of 1-5
+    ratings have no clear structure."""
+    rng = np.random.default_rng(0)
+    correlation = np.full((5, 5), 0.6) + 0.4 * np.eye(5)
+    for values in (
+        rng.poisson(2, (600, 4)).astype(float),
+        np.clip(np.round(3 + rng.multivariate_normal(np.zeros(5), correlation, 600)), 1, 5),
+    ):
+        table = pd.DataFrame(values, columns=[f"c{i}" for i in range(values.shape[1])])
+        verdict = _structure_case(table, structure_params, 0)
+        assert verdict["clear_structure"] is False, verdict
+
+
 def test_sampled_silhouette_is_stratified_so_small_segments_count():
     """A 1% segment far from the rest: a plain sample of 200 of 5,000 rows
     sees about two of its members and its estimate swings from seed to seed;
