@@ -90,11 +90,9 @@ def customers(generation_params) -> pd.DataFrame:
     return make_customers(generation_params, 600, seed=7)
 
 
-@pytest.fixture
-def project_copy(tmp_path, monkeypatch) -> Path:
-    """A copy of the project (code, configuration, example data, no run
-    outputs) in a temporary folder, made the working directory."""
-    project = tmp_path / "project"
+def _copy_project(project: Path) -> Path:
+    """The project's code, configuration and example data (no run outputs)
+    copied into ``project``."""
     project.mkdir()
     for name in ("conf", "src", "deployment", "notebooks"):
         shutil.copytree(
@@ -109,6 +107,39 @@ def project_copy(tmp_path, monkeypatch) -> Path:
         PROJECT_ROOT / "data" / "01_raw" / "examples", project / "data" / "01_raw" / "examples"
     )
     (project / "logs").mkdir()
+    return project
+
+
+@pytest.fixture
+def project_copy(tmp_path, monkeypatch) -> Path:
+    """A copy of the project (code, configuration, example data, no run
+    outputs) in a temporary folder, made the working directory."""
+    project = _copy_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    return project
+
+
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory) -> Path:
+    """A project copy after one fast default run of 600 customers, made once
+    per test session."""
+    project = _copy_project(tmp_path_factory.mktemp("trained") / "project")
+    here = Path.cwd()
+    os.chdir(project)
+    try:
+        run_session(project)
+    finally:
+        os.chdir(here)
+    return project
+
+
+@pytest.fixture
+def trained_project(tmp_path, monkeypatch, trained_template) -> Path:
+    """A project copy that has had one fast default run (its versions, marks
+    and log included), as ``project_copy`` would be after ``run_session``,
+    without paying for the run in every test that starts there."""
+    project = tmp_path / "project"
+    shutil.copytree(trained_template, project, symlinks=True)
     monkeypatch.chdir(project)
     return project
 

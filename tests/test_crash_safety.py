@@ -63,17 +63,16 @@ def _kill_after_saving(project: Path, dataset: str, log_name: str) -> None:
     assert run.returncode == -signal.SIGKILL, log.read_text()[-2000:]
 
 
-def test_a_half_written_newest_version_is_ignored(project_copy):
-    run_session(project_copy, params={"data_generation": {"n_customers": 500}})
-    good = versions(project_copy, MODEL)[-1]
+def test_a_half_written_newest_version_is_ignored(trained_project):
+    good = versions(trained_project, MODEL)[-1]
     # What a run killed while saving leaves behind: newer versions, no mark.
     for relative in (MODEL, PROFILES):
-        broken = project_copy / relative / "2099-01-01T00.00.00.000Z"
+        broken = trained_project / relative / "2099-01-01T00.00.00.000Z"
         broken.mkdir()
         (broken / Path(relative).name).write_bytes(b"\\x80half-written")
-    run_session(project_copy, "scoring")
-    assert _scored_model_versions(project_copy) == {good}
-    run_session(project_copy, "segment_analysis")  # reads the complete model too
+    run_session(trained_project, "scoring")
+    assert _scored_model_versions(trained_project) == {good}
+    run_session(trained_project, "segment_analysis")  # reads the complete model too
 
 
 def test_a_killed_first_run_is_never_read(project_copy, monkeypatch):
@@ -91,17 +90,18 @@ def test_a_killed_first_run_is_never_read(project_copy, monkeypatch):
 
 
 @pytest.mark.parametrize("dataset", ["customer_segments", "segment_report"])
-def test_runs_killed_mid_save(project_copy, dataset):
-    run_session(project_copy, params={"data_generation": {"n_customers": 500}})
-    good = versions(project_copy, MODEL)[-1]
-    _kill_after_saving(project_copy, dataset, "killed.log")
+def test_runs_killed_mid_save(trained_project, dataset):
+    good = versions(trained_project, MODEL)[-1]
+    _kill_after_saving(trained_project, dataset, "killed.log")
     unmarked = [
-        v for v in versions(project_copy, RAW) if v not in complete_versions(project_copy / RAW)
+        v
+        for v in versions(trained_project, RAW)
+        if v not in complete_versions(trained_project / RAW)
     ]
     assert unmarked, "the kill must land after the run saved something"
     # The next jobs read complete versions only: the last good model.
-    run_session(project_copy, "scoring")
-    assert _scored_model_versions(project_copy) == {good}
-    run_session(project_copy, "segment_analysis")
-    run_session(project_copy, "scoring")
-    assert _scored_model_versions(project_copy) == {good}
+    run_session(trained_project, "scoring")
+    assert _scored_model_versions(trained_project) == {good}
+    run_session(trained_project, "segment_analysis")
+    run_session(trained_project, "scoring")
+    assert _scored_model_versions(trained_project) == {good}

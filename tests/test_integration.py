@@ -242,23 +242,22 @@ def test_telemetry_is_off_without_any_environment_variable(project_copy, monkeyp
     assert _check_for_telemetry_consent(project_copy) is False
 
 
-def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
-    run_session(project_copy)
-    first = versions(project_copy, VERSIONED["segmentation_model"])[0]
-    run_session(project_copy, params={"data_generation": {"n_customers": 700, "random_seed": 7}})
-    latest = versions(project_copy, VERSIONED["segmentation_model"])[-1]
+def test_scoring_uses_the_latest_or_the_pinned_model(trained_project):
+    first = versions(trained_project, VERSIONED["segmentation_model"])[0]
+    run_session(trained_project, params={"data_generation": {"n_customers": 700, "random_seed": 7}})
+    latest = versions(trained_project, VERSIONED["segmentation_model"])[-1]
     assert latest != first
 
-    run_session(project_copy, "scoring", params={})
+    run_session(trained_project, "scoring", params={})
     batch = pd.read_csv(
-        project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv",
+        trained_project / "data" / "01_raw" / "examples" / "customers_to_score.csv",
         dtype={"customer_id": str},
         skip_blank_lines=False,
     )
     scored = pd.read_parquet(
-        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(trained_project, "data/07_model_output/scored_customers.parquet")
     )
-    rejects = pd.read_csv(version_file(project_copy, "data/08_reporting/scoring_rejects.csv"))
+    rejects = pd.read_csv(version_file(trained_project, "data/08_reporting/scoring_rejects.csv"))
     assert len(scored) + len(rejects) == len(batch)
     assert set(scored["customer_id"]) | set(rejects["customer_id"].dropna()) <= set(
         batch["customer_id"]
@@ -266,16 +265,16 @@ def test_scoring_uses_the_latest_or_the_pinned_model(project_copy):
     assert set(scored["model_version"]) == {latest}
 
     # Pinning the model alone brings the profiles made with it.
-    bootstrap_project(project_copy)
-    with KedroSession.create(project_path=project_copy) as session:
+    bootstrap_project(trained_project)
+    with KedroSession.create(project_path=trained_project) as session:
         session.run(pipeline_names=["scoring"], load_versions={"segmentation_model": first})
     pinned = pd.read_parquet(
-        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(trained_project, "data/07_model_output/scored_customers.parquet")
     )
     assert set(pinned["model_version"]) == {first}
 
     with (
-        KedroSession.create(project_path=project_copy) as session,
+        KedroSession.create(project_path=trained_project) as session,
         pytest.raises(ValueError, match="made with another segmentation_model"),
     ):
         session.run(
@@ -288,58 +287,56 @@ def _drift(project: Path) -> dict:
     return json.loads(version_file(project, VERSIONED["drift_report"]).read_text())
 
 
-def test_pipelines_run_as_separate_jobs_read_matching_versions(project_copy):
+def test_pipelines_run_as_separate_jobs_read_matching_versions(trained_project):
     """As Airflow runs them: one session per pipeline. Scoring between the
     model_selection and segment_analysis jobs uses the previous model with its
     own profiles; drift compares the new model with the one before it."""
-    run_session(project_copy)
-    first = versions(project_copy, VERSIONED["segmentation_model"])[0]
+    first = versions(trained_project, VERSIONED["segmentation_model"])[0]
     other_customers = {"data_generation": {"n_customers": 700, "random_seed": 7}}
     for pipeline in ("data_generation", "preprocessing", "model_selection"):
-        run_session(project_copy, pipeline, params=other_customers)
-    second = versions(project_copy, VERSIONED["segmentation_model"])[-1]
+        run_session(trained_project, pipeline, params=other_customers)
+    second = versions(trained_project, VERSIONED["segmentation_model"])[-1]
 
-    run_session(project_copy, "scoring", params={})
+    run_session(trained_project, "scoring", params={})
     scored = pd.read_parquet(
-        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(trained_project, "data/07_model_output/scored_customers.parquet")
     )
     assert set(scored["model_version"]) == {first}
 
-    run_session(project_copy, "segment_analysis", params=other_customers)
-    drift = _drift(project_copy)
+    run_session(trained_project, "segment_analysis", params=other_customers)
+    drift = _drift(trained_project)
     assert (drift["model_version"], drift["previous_model_version"]) == (second, first)
-    assert drift["previous_version"] == versions(project_copy, VERSIONED["segment_profiles"])[0]
-    run_session(project_copy, "scoring", params={})
+    assert drift["previous_version"] == versions(trained_project, VERSIONED["segment_profiles"])[0]
+    run_session(trained_project, "scoring", params={})
     scored = pd.read_parquet(
-        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(trained_project, "data/07_model_output/scored_customers.parquet")
     )
     assert set(scored["model_version"]) == {second}
 
     # Analysing the same model again still compares it with the one before.
-    run_session(project_copy, "segment_analysis", params=other_customers)
-    assert (_drift(project_copy)["previous_model_version"]) == first
+    run_session(trained_project, "segment_analysis", params=other_customers)
+    assert (_drift(trained_project)["previous_model_version"]) == first
 
 
-def test_failed_runs_leave_earlier_versions_intact_and_are_never_read(project_copy):
-    run_session(project_copy)
-    good = versions(project_copy, VERSIONED["segmentation_model"])[0]
-    before = snapshot(project_copy / "data")
+def test_failed_runs_leave_earlier_versions_intact_and_are_never_read(trained_project):
+    good = versions(trained_project, VERSIONED["segmentation_model"])[0]
+    before = snapshot(trained_project / "data")
     with pytest.raises(ValueError, match="'model_selection.criterion': Input should be"):
-        run_session(project_copy, params={**SMALL_RUN, "model_selection": {"criterion": "gap"}})
+        run_session(trained_project, params={**SMALL_RUN, "model_selection": {"criterion": "gap"}})
     always_drifts = {
         **SMALL_RUN,
         "segment_analysis": {"drift": {"min_ari": 1.01, "fail_on_drift": True}},
     }
     with pytest.raises(Exception, match="Segmentation drift"):
-        run_session(project_copy, params=always_drifts)
-    after = snapshot(project_copy / "data")
+        run_session(trained_project, params=always_drifts)
+    after = snapshot(trained_project / "data")
     assert all(after.get(path) == digest for path, digest in before.items())
-    assert len(versions(project_copy, VERSIONED["segmentation_model"])) == 2  # kept to inspect
+    assert len(versions(trained_project, VERSIONED["segmentation_model"])) == 2  # kept to inspect
 
-    run_session(project_copy, "scoring", params={})
+    run_session(trained_project, "scoring", params={})
     scored = pd.read_parquet(
-        version_file(project_copy, "data/07_model_output/scored_customers.parquet")
+        version_file(trained_project, "data/07_model_output/scored_customers.parquet")
     )
     assert set(scored["model_version"]) == {good}
-    run_session(project_copy)  # the next night compares with the last good model
-    assert _drift(project_copy)["previous_model_version"] == good
+    run_session(trained_project)  # the next night compares with the last good model
+    assert _drift(trained_project)["previous_model_version"] == good

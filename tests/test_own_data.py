@@ -140,21 +140,20 @@ def test_leading_zero_ids_round_trip_through_training_targets_and_scoring(projec
 
 
 @pytest.mark.integration
-def test_a_batch_with_half_its_rows_bad_fails_after_writing_the_rejects(project_copy):
-    run_session(project_copy)
+def test_a_batch_with_half_its_rows_bad_fails_after_writing_the_rejects(trained_project):
     batch = pd.read_csv(EXAMPLES / "customers_to_score.csv", dtype={"customer_id": str})
     batch = batch.astype({"age": object})
     batch.loc[::2, "age"] = "unknown"
-    (project_copy / "data" / "01_raw" / "examples" / "customers_to_score.csv").write_text(
+    (trained_project / "data" / "01_raw" / "examples" / "customers_to_score.csv").write_text(
         batch.to_csv(index=False)
     )
-    result = kedro_cli(project_copy, "run", "--pipelines", "scoring")
+    result = kedro_cli(trained_project, "run", "--pipelines", "scoring")
     assert result.returncode != 0
     assert "Error (TooManyRejectsError): Scoring rejected" in result.stderr
     assert "Traceback" not in result.stderr
-    rejects = pd.read_csv(version_file(project_copy, "data/08_reporting/scoring_rejects.csv"))
+    rejects = pd.read_csv(version_file(trained_project, "data/08_reporting/scoring_rejects.csv"))
     assert len(rejects) >= len(batch) // 2
-    assert "Scoring rejected" in (project_copy / "logs" / "info.log").read_text()
+    assert "Scoring rejected" in (trained_project / "logs" / "info.log").read_text()
 
 
 @pytest.mark.integration
