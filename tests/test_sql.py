@@ -48,6 +48,12 @@ def test_sqlite_example_generates_segments_and_scores_from_sql(project_copy):
     )
     expected = table.loc[table["customer_id"] >= "C0001800", "customer_id"]
     assert sorted(scored["customer_id"]) == sorted(expected)
+    batch = json.loads(
+        version_file(
+            project_copy, "data/sqlite_example/08_reporting/customers_to_score_summary.json"
+        ).read_text()
+    )
+    assert batch["rows"] == len(expected)
 
 
 def test_a_transaction_log_read_with_a_sql_query(project_copy):

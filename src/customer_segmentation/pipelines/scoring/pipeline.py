@@ -1,7 +1,9 @@
-"""Screen a new batch of customers, assign segments with a fitted model, and
-fail the run when too much of the batch was rejected."""
+"""Record what the batch held, screen it, assign segments with a fitted model,
+and fail the run when too much of the batch was rejected."""
 
 from kedro.pipeline import Node, Pipeline
+
+from customer_segmentation.sources import describe_table
 
 from .nodes import check_reject_share, score_customers, screen_customers_to_score
 
@@ -9,6 +11,12 @@ from .nodes import check_reject_share, score_customers, screen_customers_to_scor
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
+            Node(
+                describe_table,
+                inputs="customers_to_score",
+                outputs="customers_to_score_summary",
+                name="describe_customers_to_score",
+            ),
             Node(
                 screen_customers_to_score,
                 inputs=[
