@@ -76,7 +76,10 @@ def test_a_half_written_newest_version_is_ignored(trained_project):
 
 
 def test_a_killed_first_run_is_never_read(project_copy, monkeypatch):
-    _kill_after_saving(project_copy, "segmentation_model", "first.log")
+    # Killed while saving customer_segments, the output saved right after the
+    # model: the model's file is on disk (a kill at "Saving data to
+    # segmentation_model" could land before its file exists).
+    _kill_after_saving(project_copy, "customer_segments", "first.log")
     model = project_copy / MODEL
     assert all_versions(model) and not complete_versions(model)  # the kill landed mid-run
     with pytest.raises(NoCompleteVersionError, match="'segmentation_model' has no complete"):
