@@ -22,6 +22,7 @@ from sklearn.metrics import (
     adjusted_rand_score,
     calinski_harabasz_score,
     davies_bouldin_score,
+    pairwise_distances,
     silhouette_samples,
     silhouette_score,
 )
@@ -34,6 +35,9 @@ from customer_segmentation.features import key_column
 
 logger = logging.getLogger(__name__)
 
+# Up to this many rows, score_cluster_counts computes the pairwise distances
+# once (32 MB at 2,000 rows) for the exact silhouette of every k.
+PRECOMPUTED_DISTANCES_MAX = 4000
 # Numeric columns with at most this many distinct values are discrete for the
 # structure check (counts, ratings).
 DISCRETE_LEVELS = 50
@@ -89,14 +93,20 @@ def _bootstrap_stability(
     return np.array(agreement) if agreement else np.array([np.nan])
 
 
-def _silhouette(features, labels, sample_size: int, random_seed: int) -> float:
+def _silhouette(
+    features, labels, sample_size: int, random_seed: int, distances: np.ndarray | None = None
+) -> float:
     """Mean silhouette: exact up to ``sample_size`` rows (its cost grows with
     the square of n), estimated beyond on a seeded sample stratified by
     segment. Each segment gets its proportional part of the sample but at
     least ``sample_size / (2 k)`` rows (or all of them), and each sampled
     row's silhouette is weighted by its segment's size over its rows drawn:
-    a small segment is always seen, and still counts by its size."""
+    a small segment is always seen, and still counts by its size. With
+    ``distances`` (the pairwise distances of all rows, computed once for
+    every k) the exact value comes from them."""
     values, labels = np.asarray(features, dtype=float), np.asarray(labels)
+    if distances is not None:
+        return float(silhouette_score(distances, labels, metric="precomputed"))
     if len(labels) <= sample_size:
         return float(silhouette_score(values, labels))
     rng = np.random.default_rng(random_seed)
@@ -141,6 +151,12 @@ def score_cluster_counts(  # noqa: PLR0913 - one keyword per setting it uses
         if len(features) > bic_sample_size
         else features
     )
+    # Exact silhouettes of a small table share one distance matrix across k.
+    distances = (
+        pairwise_distances(features)
+        if len(features) <= min(silhouette_sample_size, PRECOMPUTED_DISTANCES_MAX)
+        else None
+    )
     rows = []
     for k in range(k_min, k_max + 1):
         kmeans = KMeans(n_clusters=k, n_init=n_init, random_state=random_seed).fit(features)
@@ -160,7 +176,9 @@ def score_cluster_counts(  # noqa: PLR0913 - one keyword per setting it uses
                 "k": k,
                 "inertia": float(kmeans.inertia_),
                 "smallest_share": float(np.bincount(labels).min() / len(labels)),
-                "silhouette": _silhouette(features, labels, silhouette_sample_size, random_seed),
+                "silhouette": _silhouette(
+                    features, labels, silhouette_sample_size, random_seed, distances
+                ),
                 "calinski_harabasz": float(calinski_harabasz_score(features, labels)),
                 "davies_bouldin": float(davies_bouldin_score(features, labels)),
                 "stability_mean": float(stability.mean()),
