@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import run_command, version_file, versions
+from tests.conftest import FAST_SELECTION, run_command, version_file, versions
 
 pytestmark = pytest.mark.integration
 
@@ -111,6 +111,9 @@ def test_airflow_dags_run_the_pipelines_one_task_each(project_copy, tmp_path, mo
     generation["data_generation"]["n_customers"] = 600
     (project_copy / "conf" / "local" / "parameters_data_generation.yml").write_text(
         yaml.safe_dump(generation)
+    )
+    (project_copy / "conf" / "local" / "parameters_model_selection.yml").write_text(
+        yaml.safe_dump({"model_selection": FAST_SELECTION})  # merged key by key into base
     )
     worker = tmp_path / "worker"
     worker.mkdir()
