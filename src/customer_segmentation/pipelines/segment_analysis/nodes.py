@@ -7,6 +7,7 @@ report in ``report.py``."""
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,13 @@ def segment_customers(
 
 
 def column_label(column: str, labels: dict) -> str:
-    return labels.get(column, column.replace("_", " "))
+    """The words for a column: its ``naming.labels`` entry, or its name in
+    lower-case words ("MntMeatProducts" and "mnt_meat_products" both read
+    "mnt meat products"; acronyms such as "ID" stay as they are)."""
+    if column in labels:
+        return labels[column]
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", column.replace("_", " ")).split()
+    return " ".join(word if word.isupper() and len(word) > 1 else word.lower() for word in words)
 
 
 def _category_terms(profiles: pd.DataFrame, columns: list[str], labels: dict) -> pd.DataFrame:
