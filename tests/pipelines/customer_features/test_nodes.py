@@ -118,6 +118,7 @@ def test_dates_in_the_usual_forms_and_ids_as_text():
         ([19970101, 19970112], ["1997-01-01", "1997-01-12"]),  # CDNOW: YYYYMMDD numbers
         (["2024-03-01T10:00:00", "2024-03-02 11:30"], ["2024-03-01", "2024-03-02"]),
         (["12/1/2010 8:26", "1/13/2011 9:00"], ["2010-12-01", "2011-01-13"]),  # month first
+        (["12/1/2010 8:26", "2011-01-13"], ["2010-12-01", "2011-01-13"]),  # two forms in one log
     ):
         log = pd.DataFrame({"id": ["00001", "00002"], "date": stamps, "value": [1.0, 2.0]})
         columns = {"customer_id": "id", "timestamp": "date", "amount": "value"}
