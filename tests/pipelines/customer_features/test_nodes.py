@@ -132,6 +132,9 @@ def test_dates_in_the_usual_forms_and_ids_as_text():
     assert clean["customer_id"].tolist() == ["1", "2"]
     clean, _ = _clean(CLEAN_LOG)
     assert clean["customer_id"].iloc[0] == "17850"  # float ids read back without ".0"
+    as_text = CLEAN_LOG.assign(CustomerID=["17850.0", "17850.0", "17850.0", "17850.0", "12345.0"])
+    clean, _ = _clean(as_text)  # ids a CSV export wrote as floats, read as text
+    assert sorted(set(clean["customer_id"])) == ["12345", "17850"]
 
 
 def test_columns_that_do_not_match_are_named():

@@ -88,7 +88,7 @@ def _check_columns(transactions: pd.DataFrame, columns: dict) -> None:
 def _customer_codes(values: pd.Series, encoded: tuple) -> tuple[np.ndarray, pd.Index]:
     """Each line's customer as a code into the sorted distinct ids (-1: no
     id). Ids are text: whole numbers without ".0" (ids with gaps are read as
-    floats), text stripped, blank as missing. The cleaning is done on the
+    floats, or exported as "17850.0"), text stripped, blank as missing. The cleaning is done on the
     distinct ids, not on every line."""
     codes, dictionary = encoded
     if dictionary is None:  # numbers: their distinct values, as text
@@ -98,6 +98,8 @@ def _customer_codes(values: pd.Series, encoded: tuple) -> tuple[np.ndarray, pd.I
         distinct = pd.Series(numbers.astype(str), dtype="string")
     else:
         distinct = pd.Series(dictionary.to_pandas(), dtype="string").str.strip()
+        if distinct.str.fullmatch(r"\d+\.0").all():  # numbers exported as 17850.0
+            distinct = distinct.str.removesuffix(".0")
     distinct = distinct.mask(distinct == "")
     ids, uniques = pd.factorize(distinct, sort=True, use_na_sentinel=True)
     remap = np.append(ids, -1)  # code -1 (no id) stays -1
