@@ -484,26 +484,35 @@ def parameters_yaml(inspection: Inspection) -> str:
     )
 
 
+def environment_folder(project: Path, env: str, force: bool) -> Path:
+    """``conf/<env>``, after checking that ``env`` can name an environment and
+    that it holds nothing yet (unless ``force``)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", env) or env in ("base", "local"):
+        raise SourceError(f"'{env}' cannot be an environment name: use letters, digits, - or _")
+    folder = project / "conf" / env
+    if folder.exists() and any(folder.iterdir()) and not force:
+        raise SourceError(f"{folder} already exists: choose another --env, or add --force")
+    return folder
+
+
+def catalog_filepath(source: str, kind: str, project: Path) -> str:
+    """The source as a catalog entry names it: a file relative to the project
+    when it lies inside it, else absolute; a database URL as it is."""
+    if kind == "sql":
+        return source
+    path, root = Path(source).resolve(), project.resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
 def write_environment(
     inspection: Inspection, env: str, project: Path, force: bool = False
 ) -> list[Path]:
     """Writes ``conf/<env>/{catalog,parameters,globals}.yml`` (and, for a
     database, the connection in ``conf/local/credentials.yml``); refuses to
     overwrite an environment unless ``force``. Returns the files written."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", env) or env in ("base", "local"):
-        raise SourceError(f"'{env}' cannot be an environment name: use letters, digits, - or _")
-    folder = project / "conf" / env
-    if folder.exists() and any(folder.iterdir()) and not force:
-        raise SourceError(f"{folder} already exists: choose another --env, or add --force")
+    folder = environment_folder(project, env, force)
     folder.mkdir(parents=True, exist_ok=True)
-    filepath = inspection.source
-    if inspection.kind != "sql":
-        path = Path(inspection.source).resolve()
-        filepath = (
-            str(path.relative_to(project.resolve()))
-            if path.is_relative_to(project.resolve())
-            else str(path)
-        )
+    filepath = catalog_filepath(inspection.source, inspection.kind, project)
     written = {
         folder / "catalog.yml": catalog_yaml(inspection, env, filepath),
         folder / "parameters.yml": parameters_yaml(inspection),

@@ -33,6 +33,8 @@ from customer_segmentation.own_data import (
     SourceError,
     _source_entry,
     _yaml,
+    catalog_filepath,
+    environment_folder,
     read_source,
     write_credentials,
 )
@@ -147,11 +149,7 @@ def write_transactions_environment(
     source: str, env: str, project: Path, table: str | None = None, force: bool = False
 ) -> tuple[list[Path], list[str]]:
     """Writes ``conf/<env>/{catalog,parameters,globals}.yml`` for a log."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", env) or env in ("base", "local"):
-        raise SourceError(f"'{env}' cannot be an environment name: use letters, digits, - or _")
-    folder = project / "conf" / env
-    if folder.exists() and any(folder.iterdir()) and not force:
-        raise SourceError(f"{folder} already exists: choose another --env, or add --force")
+    folder = environment_folder(project, env, force)
     log, kind, load_args = read_source(source, table)
     if log.empty:
         raise SourceError(f"{source} has no rows")
@@ -161,11 +159,7 @@ def write_transactions_environment(
         load_args = {**load_args, "dtype": dict.fromkeys(text_columns, "str")}
     inspection = Inspection(source=source, kind=kind, rows=len(log), columns=[], table=table)
     inspection.load_args = {k: v for k, v in load_args.items() if k in ("sep", "encoding", "dtype")}
-    filepath = source
-    if kind != "sql":
-        path = Path(source).resolve()
-        root = project.resolve()
-        filepath = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    filepath = catalog_filepath(source, kind, project)
     first_line = 2 if kind in ("csv", "excel") else 1  # below a header row
     folder.mkdir(parents=True, exist_ok=True)
     catalog = (
