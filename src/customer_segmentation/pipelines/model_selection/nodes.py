@@ -202,10 +202,16 @@ def choose_k_per_criterion(cluster_count_scores: pd.DataFrame) -> dict[str, int 
     scores = cluster_count_scores.set_index("k")
     knee = KneeLocator(scores.index, scores["inertia"], curve="convex", direction="decreasing").knee
     choices: dict[str, int | None] = {"elbow": None if knee is None else int(knee)}
-    for criterion, (column, higher_is_better) in CRITERIA.items():
-        values = scores[column]
-        choices[criterion] = int(values.idxmax() if higher_is_better else values.idxmin())
+    for criterion in CRITERIA:
+        choices[criterion] = _best_k(scores, criterion)
     return choices
+
+
+def _best_k(scores: pd.DataFrame, criterion: str) -> int:
+    """The k (index of ``scores``) that ``criterion`` scores best."""
+    column, higher_is_better = CRITERIA[criterion]
+    values = scores[column]
+    return int(values.idxmax() if higher_is_better else values.idxmin())
 
 
 def select_cluster_count(
@@ -261,17 +267,14 @@ def select_cluster_count(
                 scores["stability_mean"].idxmax(),
             )
             stable, rule = eligible, "best_silhouette_none_stable"
-        selected_k = int(stable["silhouette"].idxmax())
+        selected_k = _best_k(stable, "silhouette")
     elif criterion == "elbow" and k_per_criterion["elbow"] not in eligible.index:
-        selected_k, rule = int(eligible["silhouette"].idxmax()), "best_silhouette_no_elbow"
+        selected_k, rule = _best_k(eligible, "silhouette"), "best_silhouette_no_elbow"
         logger.warning("The inertia curve has no eligible elbow; choosing k by silhouette")
     elif criterion == "elbow":
         selected_k, rule = int(k_per_criterion["elbow"]), "elbow"
     else:
-        column, higher_is_better = CRITERIA[criterion]
-        values = eligible[column]
-        selected_k = int(values.idxmax() if higher_is_better else values.idxmin())
-        rule = criterion
+        selected_k, rule = _best_k(eligible, criterion), criterion
     if len(set(k_per_criterion.values()) - {None}) > 1:
         logger.warning("The criteria disagree on k: %s; selected k=%d", k_per_criterion, selected_k)
     stable_k = bool(scores.loc[selected_k, "stability_mean"] >= min_stability)
