@@ -97,9 +97,10 @@ def plot_segment_scatter(
             outside += int(outside_column.sum())
     axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    axes.set_xlabel(x.replace("_", " "))
-    axes.set_ylabel(y.replace("_", " "))
-    title = f"Segments by {x.replace('_', ' ')} and {y.replace('_', ' ')}"
+    x_label, y_label = column_label(x, {}), column_label(y, {})
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    title = f"Segments by {x_label} and {y_label}"
     if len(segmented) < len(segmented_customers):
         title += f" ({len(segmented):,} of {len(segmented_customers):,} customers shown)"
     if outside:
