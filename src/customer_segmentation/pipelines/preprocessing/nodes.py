@@ -124,17 +124,17 @@ def choose_transforms(
         values = customers[column]
         before = _skewness(values)
         transform = chosen.get(column)
-        if transform == "log1p" and (values < 0).any():
+        negative = values < 0
+        if transform == "log1p" and negative.any():
             raise InvalidCustomerDataError(
-                f"column '{column}': {int((values < 0).sum())} negative values (first in row "
-                f"{(values < 0).idxmax()}), but preprocessing.transforms takes log(1 + x) of "
+                f"column '{column}': {int(negative.sum())} negative values (first in row "
+                f"{negative.idxmax()}), but preprocessing.transforms takes log(1 + x) of "
                 "it; expected values >= 0, or use yeo-johnson"
             )
-        log_skew = _skewness(np.log1p(values)) if values.min() >= 0 else None
         if transform is None:
             if abs(before) <= threshold:
                 transform = "none"
-            elif log_skew is not None and abs(log_skew) <= 0.5:
+            elif not negative.any() and abs(_skewness(np.log1p(values))) <= 0.5:
                 transform = "log1p"
             else:
                 transform = "yeo-johnson"
@@ -193,7 +193,9 @@ def fit_preprocessor(
         # hold several copies of the table at once.
         fit_rows = fit_rows.sample(sample_size, random_state=preprocessing.get("random_seed", 0))
         logger.info("Fitting the preprocessor on a seeded sample of %d customers", sample_size)
-    transforms = choose_transforms(fit_rows, spec, preprocessing)
+    # All rows: a negative value outside the fit sample would turn log(1 + x)
+    # into NaN (skewness is estimated on a sample of its own).
+    transforms = choose_transforms(validated_customers, spec, preprocessing)
     clip_quantile = preprocessing.get("clip_quantile", 0.005)
     transformers = []
     for block, transform in model.NUMERIC_BLOCKS.items():
