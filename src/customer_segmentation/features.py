@@ -271,7 +271,7 @@ def describe_failures(  # noqa: PLR0912 - one branch per kind of problem
         elif check == "column_in_dataframe":
             missing = list(group["failure_case"])
             messages += [
-                (1, f"column '{c}' is missing: {_where(c, spec)} names it") for c in missing
+                (1, f"column '{c}' is missing: {named_in(c, spec)} names it") for c in missing
             ]
             if hint := _separator_hint(data, missing, spec):
                 messages.append((1, hint))
@@ -333,7 +333,7 @@ def bounds_text(spec: FeatureSpec, column: str) -> str:
     return f"bounds [{low:g}, {high:g}]".replace("-inf", "none").replace("inf", "none")
 
 
-def _where(column: str, spec: FeatureSpec) -> str:
+def named_in(column: str, spec: FeatureSpec) -> str:
     """Which key of the features parameter names ``column``."""
     if column == spec.id_column:
         return "features.id_column"

@@ -1,6 +1,7 @@
 """Project hooks that are not about versions (those are in
-``customer_segmentation.versioning``): the parameter check, the guard that
-keeps synthetic data off a user's own table, and per-node timing."""
+``customer_segmentation.versioning``): the parameter check, the Spark
+session, the guard that keeps synthetic data off a user's own table, and
+per-node timing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from typing import Any
 
 import pandas as pd
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
@@ -27,6 +29,23 @@ class ParameterCheck:
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         check_parameters(context.params)
+
+
+class SparkSessionHook:
+    """Starts the Spark session of an environment that has a ``spark.yml``
+    (``conf/spark``), with its settings, before any dataset needs it; an
+    environment without one never imports pyspark."""
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        try:
+            settings = context.config_loader["spark"]
+        except MissingConfigException:
+            return
+        if settings:
+            from customer_segmentation.spark import start_session  # noqa: PLC0415
+
+            start_session(settings)
 
 
 class SourceDataGuardError(RuntimeError):

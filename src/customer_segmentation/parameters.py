@@ -187,6 +187,7 @@ class Drift(_Block):
 
 
 class SegmentAnalysis(_Block):
+    sample_size: int = Field(ge=10)
     scatter: Scatter
     naming: Naming
     recommendations: Recommendations

@@ -5,7 +5,12 @@ import warnings
 
 from customer_segmentation.config import ProjectConfigLoader
 from customer_segmentation.errors import ReadableErrors
-from customer_segmentation.hooks import NodeTimingHook, ParameterCheck, SourceDataGuard
+from customer_segmentation.hooks import (
+    NodeTimingHook,
+    ParameterCheck,
+    SourceDataGuard,
+    SparkSessionHook,
+)
 from customer_segmentation.versioning import RunVersioning
 
 # Kedro 1.7 calls OmegaConf's deprecated register_new_resolver itself; the
@@ -15,7 +20,14 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 # Hooks run last-in, first-out: SourceDataGuard refuses a run before
 # RunVersioning takes the project's run lock; parameters are checked when the
 # context is created, before either.
-HOOKS = (NodeTimingHook(), RunVersioning(), SourceDataGuard(), ParameterCheck(), ReadableErrors())
+HOOKS = (
+    NodeTimingHook(),
+    RunVersioning(),
+    SourceDataGuard(),
+    SparkSessionHook(),
+    ParameterCheck(),
+    ReadableErrors(),
+)
 
 # No usage data leaves a scheduled job or CI, whatever starts the project (the
 # committed .telemetry file covers `kedro` commands run from the project folder).
@@ -31,4 +43,6 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "merge_strategy": {"parameters": "soft"},
+    # conf/<env>/spark.yml: the Spark settings of an environment that runs on Spark.
+    "config_patterns": {"spark": ["spark*", "spark*/**"]},
 }

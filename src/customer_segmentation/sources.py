@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from customer_segmentation.spark import is_spark
+
 _C1, _C2, _C3 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB), np.uint64(31)
 
 
@@ -77,7 +79,23 @@ def fingerprint(table: pd.DataFrame, encoded: dict | None = None) -> tuple[dict,
 
 
 def describe_table(table: pd.DataFrame) -> dict:
-    """Rows, columns and content hash of a table as it was loaded."""
+    """Rows, columns and content hash of a table as it was loaded. On Spark,
+    the hash is the sum of every row's 64-bit ``xxhash64`` (equal rows in
+    any order or partitioning, equal hash): a SHA-256 of the bytes in order
+    would need one machine to read them all."""
+    if is_spark(table):
+        from pyspark.sql import functions as F  # noqa: PLC0415
+
+        columns = [F.col(f"`{c}`") for c in table.columns]
+        row = table.agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(F.xxhash64(*columns).cast("decimal(38,0)")).alias("hash"),
+        ).first()
+        return {
+            "rows": int(row["rows"]),
+            "columns": [str(column) for column in table.columns],
+            "xxhash64_sum": format(int(row["hash"] or 0) % 2**64, "016x"),
+        }
     return fingerprint(table)[0]
 
 

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from customer_segmentation.errors import UserError
 from customer_segmentation.features import TRANSACTION_FEATURES as FEATURES
 from customer_segmentation.sources import encode, fingerprint
+from customer_segmentation.spark import is_spark
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _column(transactions: pd.DataFrame, columns: dict, role: str) -> pd.Series |
     return None if name is None else transactions[name]
 
 
-def _check_columns(transactions: pd.DataFrame, columns: dict) -> None:
+def check_columns(transactions: pd.DataFrame, columns: dict) -> None:
     """The roles that must be given, and the named columns that must exist."""
     problems = []
     for role in ("customer_id", "timestamp"):
@@ -138,7 +139,7 @@ def _numbers(values: pd.Series | None) -> pd.Series | None:
     return None if values is None else pd.to_numeric(values, errors="coerce")
 
 
-def clean_transactions(
+def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     transactions: pd.DataFrame, customer_features: dict, today: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Splits the log into purchase and return lines in standard columns
@@ -158,8 +159,12 @@ def clean_transactions(
     ``snapshot_date`` is set. Also returns what was read (rows, columns,
     content hash) and the lines each rule touched, for ``transactions_summary``.
     """
+    if is_spark(transactions):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.clean_transactions(transactions, customer_features, today)
     columns = customer_features["columns"]
-    _check_columns(transactions, columns)
+    check_columns(transactions, columns)
     first_line = customer_features.get("first_line", 2)
     encoded = {
         columns[role]: encode(transactions[columns[role]])
@@ -286,6 +291,10 @@ def build_customer_features(
         raise InvalidTransactionsError(
             f"customer_features.compute names {unknown}; known features: {list(FEATURES)}"
         )
+    if is_spark(clean_transactions):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.build_customer_features(clean_transactions, customer_features)
     lines = clean_transactions
     codes = lines[CUSTOMER].cat.codes.to_numpy().astype(np.int64)
     ids = lines[CUSTOMER].cat.categories

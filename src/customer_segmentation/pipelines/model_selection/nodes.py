@@ -32,6 +32,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import key_column
+from customer_segmentation.spark import is_spark
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,12 @@ def sample_for_selection(
     to ``selection_sample_size``, a seeded random sample of that size beyond, so
     choosing k costs the same at ten thousand customers as at ten million (the
     final model is still fitted on every row)."""
+    if is_spark(encoded_features):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.sample_for_selection(
+            encoded_features, id_column, sample_size, random_seed
+        )
     features = _feature_matrix(encoded_features, id_column)
     if len(features) <= sample_size:
         return features
@@ -686,32 +693,45 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
     model keeps only what ``predict`` needs (not the labels of the fit). A
     smallest segment under ``min_segment_share`` on all customers (k was
     eligible on the sample) is logged as a warning."""
-    features = _feature_matrix(encoded_features, id_column)
     kmeans = KMeans(n_clusters=selected_k, n_init=n_init, random_state=random_seed).fit(
         selection_features
     )
-    if len(selection_features) < len(features):
-        kmeans = KMeans(
-            n_clusters=selected_k, init=kmeans.cluster_centers_, n_init=1, random_state=random_seed
-        ).fit(features)
-    kmeans = _order_segments_by_size(kmeans)
-    smallest = np.bincount(kmeans.labels_).min() / len(kmeans.labels_)
+    if is_spark(encoded_features):
+        from . import spark_nodes  # noqa: PLC0415
+
+        kmeans, sizes, customer_segments = spark_nodes.fit_on_all_rows(
+            encoded_features, kmeans, len(selection_features), id_column
+        )
+    else:
+        features = _feature_matrix(encoded_features, id_column)
+        if len(selection_features) < len(features):
+            kmeans = KMeans(
+                n_clusters=selected_k,
+                init=kmeans.cluster_centers_,
+                n_init=1,
+                random_state=random_seed,
+            ).fit(features)
+        kmeans = _order_segments_by_size(kmeans)
+        sizes = np.bincount(kmeans.labels_, minlength=selected_k)
+        customer_segments = pd.DataFrame(
+            {
+                # The ids keep their own (Arrow) storage: no Python string per customer.
+                key_column(id_column): encoded_features[key_column(id_column)].reset_index(
+                    drop=True
+                ),
+                "segment": kmeans.labels_.astype("int64"),
+            }
+        )
+    smallest = sizes.min() / sizes.sum()
     if smallest < min_segment_share:
         # k was eligible on the selection sample; all customers can differ a little.
         logger.warning(
             "On all %d customers the smallest segment holds %.1f%%, under "
             "model_selection.min_segment_share (%.1f%%) met on the selection sample",
-            len(kmeans.labels_),
+            sizes.sum(),
             100 * smallest,
             100 * min_segment_share,
         )
-    id_column = key_column(id_column)
-    customer_segments = pd.DataFrame(
-        {
-            # The ids keep their own (Arrow) storage: no Python string per customer.
-            id_column: encoded_features[id_column].reset_index(drop=True),
-            "segment": kmeans.labels_.astype("int64"),
-        }
-    )
-    del kmeans.labels_
+    if hasattr(kmeans, "labels_"):
+        del kmeans.labels_
     return segmentation.segmentation_model(preprocessor, kmeans), customer_segments

@@ -26,6 +26,7 @@ from customer_segmentation.features import (
     key_column,
     validate_customer_table,
 )
+from customer_segmentation.spark import is_spark
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ def validate_customers(
     that sees the raw table.
     """
     spec = FeatureSpec.parse(features)
+    if is_spark(raw_customers):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.validate_customers(raw_customers, spec, min_rows)
     blank = raw_customers.isna().all(axis=1).to_numpy()
     if blank.any():
         lines = [int(i) + first_line for i in np.flatnonzero(blank)[:5]]
@@ -102,7 +107,10 @@ def _skewness(values: pd.Series) -> float:
 
 
 def choose_transforms(
-    customers: pd.DataFrame, spec: FeatureSpec, preprocessing: dict
+    customers: pd.DataFrame,
+    spec: FeatureSpec,
+    preprocessing: dict,
+    minimum: pd.Series | None = None,
 ) -> dict[str, dict]:
     """The transform of every numeric feature before scaling, with the
     skewness it removes: the one set in ``preprocessing.transforms``, or,
@@ -110,7 +118,9 @@ def choose_transforms(
     ``skew_threshold``; ``log1p`` when it is non-negative and log(1 + x)
     leaves a skewness within 0.5 (money and counts, read as "times more");
     ``yeo-johnson`` (a fitted power transform that also takes negative
-    values) otherwise."""
+    values) otherwise. ``customers`` may be a sample when ``minimum`` holds
+    every row's minimum of each column (a negative value outside the sample
+    would turn log(1 + x) into NaN)."""
     chosen = preprocessing.get("transforms") or {}
     unknown = [c for c in chosen if c not in spec.numeric]
     if unknown:
@@ -125,16 +135,22 @@ def choose_transforms(
         before = _skewness(values)
         transform = chosen.get(column)
         negative = values < 0
-        if transform == "log1p" and negative.any():
+        lowest = float(minimum[column]) if minimum is not None else float("nan")
+        any_negative = bool(negative.any()) or lowest < 0
+        if transform == "log1p" and any_negative:
+            found = (
+                f"{int(negative.sum())} negative values (first in row {negative.idxmax()})"
+                if negative.any()
+                else f"values down to {lowest:g}"
+            )
             raise InvalidCustomerDataError(
-                f"column '{column}': {int(negative.sum())} negative values (first in row "
-                f"{negative.idxmax()}), but preprocessing.transforms takes log(1 + x) of "
-                "it; expected values >= 0, or use yeo-johnson"
+                f"column '{column}': {found}, but preprocessing.transforms takes log(1 + x) "
+                "of it; expected values >= 0, or use yeo-johnson"
             )
         if transform is None:
             if abs(before) <= threshold:
                 transform = "none"
-            elif not negative.any() and abs(_skewness(np.log1p(values))) <= 0.5:
+            elif not any_negative and abs(_skewness(np.log1p(values))) <= 0.5:
                 transform = "log1p"
             else:
                 transform = "yeo-johnson"
@@ -185,6 +201,10 @@ def fit_preprocessor(
     all rows) of each numeric column is kept for scoring's range check, and
     each column's transform and skewness for the metrics."""
     spec = FeatureSpec.parse(features)
+    if is_spark(validated_customers):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.fit_preprocessor(validated_customers, spec, preprocessing)
     fit_rows = validated_customers
     sample_size = preprocessing.get("fit_sample_size")
     if sample_size and len(fit_rows) > sample_size:
@@ -196,6 +216,23 @@ def fit_preprocessor(
     # All rows: a negative value outside the fit sample would turn log(1 + x)
     # into NaN (skewness is estimated on a sample of its own).
     transforms = choose_transforms(validated_customers, spec, preprocessing)
+    numeric = validated_customers[list(spec.numeric)]
+    return build_preprocessor(
+        fit_rows, spec, preprocessing, transforms, numeric.min(), numeric.max()
+    )
+
+
+def build_preprocessor(  # noqa: PLR0913 - the rows, the contract and what was measured on all rows
+    fit_rows: pd.DataFrame,
+    spec: FeatureSpec,
+    preprocessing: dict,
+    transforms: dict[str, dict],
+    low: pd.Series,
+    high: pd.Series,
+) -> ColumnTransformer | Pipeline:
+    """The preprocessor ``fit_preprocessor`` describes, fitted on ``fit_rows``
+    with the chosen ``transforms`` and the training range [``low``, ``high``]
+    of all rows (both engines measure those on every row, then call this)."""
     clip_quantile = preprocessing.get("clip_quantile", 0.005)
     transformers = []
     for block, transform in model.NUMERIC_BLOCKS.items():
@@ -241,8 +278,7 @@ def fit_preprocessor(
             ]
         )
     preprocessor = preprocessor.set_output(transform="pandas").fit(fit_rows)
-    numeric = validated_customers[list(spec.numeric)]
-    model.set_training_range(preprocessor, numeric.min(), numeric.max())
+    model.set_training_range(preprocessor, low, high)
     model.column_transformer(preprocessor).skewness_ = {
         column: chosen["skewness"] for column, chosen in transforms.items()
     }
@@ -260,6 +296,10 @@ def encode_features(
 ) -> pd.DataFrame:
     """Applies the fitted preprocessor; the id column is kept first so every
     encoded row can be traced back to its customer."""
+    if is_spark(validated_customers):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.encode_features(validated_customers, preprocessor, id_column)
     id_column = key_column(id_column)
     encoded = preprocessor.transform(validated_customers)
     encoded.insert(0, id_column, validated_customers[id_column].array)

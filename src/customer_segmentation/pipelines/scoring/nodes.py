@@ -27,6 +27,7 @@ from customer_segmentation.features import (
     ids_as_text,
     key_column,
 )
+from customer_segmentation.spark import is_spark
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +98,70 @@ def screen_customers_to_score(
     ``id_pattern``; no feature value at all; a value far outside the training
     range. A row's first reason in that order is reported."""
     spec = FeatureSpec.parse(features)
-    batch = ids_as_text(customers_to_score.reset_index(drop=True), spec)
+    check_batch_columns(list(customers_to_score.columns), spec)
+    if is_spark(customers_to_score):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.screen_customers_to_score(
+            customers_to_score, segmentation_model, spec, scoring
+        )
     id_column = spec.id_column
-    missing = [c for c in [id_column, *spec.model_columns] if c not in batch]
+    batch, values, first = screen_rows(customers_to_score, segmentation_model, spec, scoring)
+    if batch.empty:
+        logger.warning("customers_to_score is empty: nothing to score")
+        return batch, pd.DataFrame(columns=["line", id_column, "reason"])
+    rejected = batch.index.isin(first.index)
+    scorable = batch.loc[~rejected].copy()
+    scorable[list(spec.numeric)] = values.loc[~rejected]
+    rejects = pd.DataFrame(
+        {
+            "line": batch.index[rejected] + scoring["first_line"],
+            id_column: batch[id_column][rejected].to_numpy(),
+            "reason": first.reindex(batch.index[rejected]).to_numpy(),
+        }
+    )
+    _log_screening(batch, scorable, rejects, segmentation_model, spec)
+    return scorable, rejects
+
+
+def check_batch_columns(columns: list[str], spec: FeatureSpec) -> None:
+    """A batch without the id or a feature column is a configuration error
+    (with ``id_column: null`` the rows are numbered, so only features count)."""
+    id_column = [] if spec.numbered_rows else [spec.id_column]  # numbered rows: no id column
+    missing = [c for c in [*id_column, *spec.model_columns] if c not in columns]
     if missing:
         raise InvalidCustomerDataError(
             f"customers_to_score lacks the columns {missing} that the features parameter "
             "names; every batch must have the id and feature columns the model was trained on"
-            f" (it has {list(batch.columns)[:8]})"
+            f" (it has {columns[:8]})"
         )
+
+
+def screen_rows(
+    customers_to_score: pd.DataFrame,
+    segmentation_model: Pipeline,
+    spec: FeatureSpec,
+    scoring: dict,
+    repeated: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """The checks of ``screen_customers_to_score`` on a batch of rows (the
+    whole batch on one machine, each Arrow batch on Spark): the batch's id
+    and feature columns (ids as text), its numeric columns as numbers, and
+    the first reason of every rejected row (by row position). ``repeated``
+    marks rows whose id occurs elsewhere in the whole batch (Spark finds
+    those across batches)."""
+    batch = ids_as_text(customers_to_score.reset_index(drop=True), spec)
+    id_column = spec.id_column
     blank = customers_to_score.isna().all(axis=1).to_numpy()
     batch = batch[list(dict.fromkeys([id_column, *spec.model_columns]))]
+    values = batch[list(spec.numeric)].apply(pd.to_numeric, errors="coerce")
     if batch.empty:
-        logger.warning("customers_to_score is empty: nothing to score")
-        return batch, pd.DataFrame(columns=["line", id_column, "reason"])
+        return batch, values, pd.Series(dtype="string")
     reasons = [(row, 0, "blank line") for row in batch.index[blank]]
+    if repeated is not None:
+        reasons += [
+            (row, 3, f"duplicate {id_column} in this batch") for row in batch.index[repeated]
+        ]
     try:
         customer_schema(spec).validate(batch, lazy=True)
     except SchemaErrors as errors:
@@ -121,7 +171,6 @@ def screen_customers_to_score(
         malformed = ids.notna() & ~ids.astype(str).str.fullmatch(pattern).fillna(False)
         reason = f"unknown id format: expected ids matching {pattern!r}"
         reasons += [(row, 2, reason) for row in batch.index[malformed]]
-    values = batch[list(spec.numeric)].apply(pd.to_numeric, errors="coerce")
     empty = values.isna().all(axis=1) & batch[list(spec.categorical)].isna().all(axis=1)
     reasons += [(row, 5, "no feature values") for row in batch.index[empty]]
     reasons += _range_reasons(batch, values, segmentation_model, scoring["max_abs_z"])
@@ -132,23 +181,22 @@ def screen_customers_to_score(
         .drop_duplicates("row")
         .set_index("row")["reason"]
     )
-    rejected = batch.index.isin(first.index)
-    scorable = batch.loc[~rejected].copy()
-    scorable[list(spec.numeric)] = values.loc[~rejected]
-    rejects = pd.DataFrame(
-        {
-            "line": batch.index[rejected] + scoring["first_line"],
-            id_column: ids[rejected].to_numpy(),
-            "reason": first.reindex(batch.index[rejected]).to_numpy(),
-        }
-    )
-    _log_screening(batch, scorable, rejects, segmentation_model, spec)
-    return scorable, rejects
+    return batch, values, first
+
+
+# What a reason says without the row's value: its kind.
+_REASON_VALUE = r": .*$| value .*$"
 
 
 def _reason_counts(rejects: pd.DataFrame) -> pd.Series:
-    """How many rows each kind of reason rejected, without the row's value."""
-    return rejects["reason"].str.replace(r": .*$| value .*$", "", regex=True).value_counts()
+    """How many rows each kind of reason rejected, most first."""
+    if is_spark(rejects):
+        from pyspark.sql import functions as F  # noqa: PLC0415
+
+        kinds = rejects.groupBy(F.regexp_replace("reason", _REASON_VALUE, "").alias("kind"))
+        counts = kinds.count().toPandas()
+        return counts.set_index("kind")["count"].sort_values(ascending=False, kind="stable")
+    return rejects["reason"].str.replace(_REASON_VALUE, "", regex=True).value_counts()
 
 
 def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec) -> None:
@@ -194,12 +242,32 @@ def score_customers(
             "example --load-versions segmentation_model:<version>,segment_profiles:<version>"
         )
     version = segmentation_model_version or "unversioned"
+    names = segment_profiles.set_index("segment")["name"]
+    if is_spark(scorable_customers):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.score_customers(
+            scorable_customers, segmentation_model, names, version, id_column
+        )
+    scored = score_rows(scorable_customers, segmentation_model, names, version, id_column)
+    logger.info("Scored %d customers with segmentation_model %s", len(scored), version)
+    return scored
+
+
+def score_rows(
+    scorable_customers: pd.DataFrame,
+    segmentation_model: Pipeline,
+    names: pd.Series,
+    version: str,
+    id_column: str,
+) -> pd.DataFrame:
+    """Each screened row's id, segment, segment name and model version (the
+    whole batch on one machine, each Arrow batch on Spark)."""
     segments = (
         segmentation_model.predict(scorable_customers)
         if len(scorable_customers)
         else np.empty(0, dtype="int64")
     )
-    names = segment_profiles.set_index("segment")["name"]
     scored = pd.DataFrame(
         {
             id_column: scorable_customers[id_column].to_numpy(),
@@ -208,7 +276,6 @@ def score_customers(
     )
     scored["segment_name"] = scored["segment"].map(names)
     scored["model_version"] = version
-    logger.info("Scored %d customers with segmentation_model %s", len(scored), version)
     return scored
 
 
@@ -218,12 +285,14 @@ def check_reject_share(
     """Fails the run, once scored_customers and scoring_rejects are written,
     when more than ``max_reject_share`` of the batch was rejected: a nightly
     job must not stay green while scoring nobody."""
-    total = len(scored_customers) + len(scoring_rejects)
-    share = len(scoring_rejects) / total if total else 0.0
+    rejected = scoring_rejects.count() if is_spark(scoring_rejects) else len(scoring_rejects)
+    scored = scored_customers.count() if is_spark(scored_customers) else len(scored_customers)
+    total = scored + rejected
+    share = rejected / total if total else 0.0
     if share > max_reject_share:
         reasons = _reason_counts(scoring_rejects)
         raise TooManyRejectsError(
-            f"Scoring rejected {len(scoring_rejects)} of {total} customers ({share:.0%}, more "
+            f"Scoring rejected {rejected} of {total} customers ({share:.0%}, more "
             f"than scoring.max_reject_share {max_reject_share:.0%}): "
             + ", ".join(f"{count} {reason}" for reason, count in reasons.head(4).items())
             + "; see scoring_rejects"

@@ -15,6 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import ROLES, VALUE_ROLES, FeatureSpec, key_column
+from customer_segmentation.spark import is_spark
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,10 @@ def segment_customers(
     that profiles, pictures and drift read. Every customer must have a
     segment (the model and the customers come from the same run's lineage)."""
     id_column = key_column(id_column)
+    if is_spark(validated_customers):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.segment_customers(validated_customers, customer_segments, id_column)
     ids = validated_customers[id_column].reset_index(drop=True)
     if ids.equals(customer_segments[id_column].reset_index(drop=True)):
         # The usual case: both in the order of the validated table, so the
@@ -42,6 +47,24 @@ def segment_customers(
             "validated_customers and customer_segments come from different runs"
         )
     return segmented.astype({"segment": "int64"})
+
+
+def sample_segmented_customers(
+    segmented_customers: pd.DataFrame, sample_size: int, id_column: str, random_seed: int
+) -> pd.DataFrame:
+    """At most ``sample_size`` segmented customers (all of them below; beyond,
+    a seeded random sample) for the pictures, drift and the report: what they
+    show costs the same at ten thousand customers as at ten million, on one
+    machine or on Spark. Counts and profiles always come from every customer."""
+    if is_spark(segmented_customers):
+        from customer_segmentation.spark import collect_sample  # noqa: PLC0415
+
+        return collect_sample(segmented_customers, sample_size, random_seed, key_column(id_column))[
+            0
+        ]
+    if len(segmented_customers) <= sample_size:
+        return segmented_customers
+    return segmented_customers.sample(sample_size, random_state=random_seed)
 
 
 def column_label(column: str, labels: dict) -> str:
@@ -124,21 +147,25 @@ def name_segments(profiles: pd.DataFrame, naming: dict, features: dict) -> pd.Se
     return pd.Series(chosen, name="name")
 
 
-def _category_mix(
-    segments: np.ndarray, values: pd.Series, fixed: list | None, max_categories: int
-) -> pd.DataFrame:
-    """Share of each segment (a row, in segment order) in each category of
-    ``values`` (missing values count as "missing"): the ``fixed`` categories
-    of a feature (other values are in no column), or the ``max_categories``
-    most common values with the rest as "other". Counted with one
-    ``bincount``, as a crosstab of a million text values is slow."""
+def _category_counts(segments: np.ndarray, values: pd.Series) -> pd.DataFrame:
+    """Customers of each segment (a row, in segment order) in each value of
+    ``values`` (a column, in order of first appearance; missing values as
+    "missing"). Counted with one ``bincount``, as a crosstab of a million
+    text values is slow."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     labels = [*map(str, uniques), segmentation.MISSING]
     codes = np.where(codes < 0, len(uniques), codes)
     k = int(segments.max()) + 1
     counts = np.bincount(segments * len(labels) + codes, minlength=k * len(labels))
     counts = pd.DataFrame(counts.reshape(k, len(labels)), columns=labels)
-    counts = counts.loc[:, counts.sum() > 0]
+    return counts.loc[:, counts.sum() > 0]
+
+
+def category_mix(counts: pd.DataFrame, fixed: list | None, max_categories: int) -> pd.DataFrame:
+    """Share of each segment (a row) in each category, from ``counts``
+    (``_category_counts``): the ``fixed`` categories of a feature (other
+    values are in no column), or the ``max_categories`` most common values
+    with the rest as "other"."""
     members = counts.sum(axis=1).replace(0, 1)
     if fixed is not None:
         counts = counts.reindex(columns=[str(c) for c in fixed], fill_value=0).set_axis(
@@ -172,23 +199,58 @@ def profile_segments(
     ``max_categories`` most common values, the rest is "other"), and the
     fingerprint of the model that made the segments."""
     spec = FeatureSpec.parse(features)
+    if is_spark(segmented_customers):
+        from . import spark_nodes  # noqa: PLC0415
+
+        statistics = spark_nodes.segment_statistics(segmented_customers, segmentation_model, spec)
+    else:
+        statistics = segment_statistics(segmented_customers, segmentation_model, spec)
+    return assemble_profiles(*statistics, segmentation_model, spec, features, naming)
+
+
+def segment_statistics(
+    segmented: pd.DataFrame, segmentation_model: Pipeline, spec: FeatureSpec
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """What profiles are made of, per segment (the index): customers; mean
+    and median of every described numeric column; its z-score on the
+    clustering's scale (``profile_segments``); the customers in each value
+    of every described categorical column (``_category_counts``)."""
     numeric, categorical = spec.described_numeric, spec.described_categorical
-    segmented = segmented_customers
     grouped = segmented.groupby("segment")
-    profile = pd.DataFrame({"customers": grouped.size()})
-    profile["share"] = profile["customers"] / len(segmented)
+    customers = grouped.size()
     means = grouped[numeric].mean()
-    profile = profile.join(means).join(grouped[numeric].median().add_suffix("_median"))
+    medians = grouped[numeric].median()
     features_scaled = segmentation.scaled_numeric(segmentation_model, segmented[list(spec.numeric)])
     scale = segmented[numeric].assign(**{c: features_scaled[c] for c in spec.numeric})
     spread = scale.std(ddof=0).replace(0, float("nan"))
     z_scores = ((scale.groupby(segmented["segment"]).mean() - scale.mean()) / spread).fillna(0.0)
+    counts = {
+        column: _category_counts(segmented["segment"].to_numpy(), segmented[column])
+        for column in categorical
+    }
+    return customers, means, medians, z_scores, counts
+
+
+def assemble_profiles(  # noqa: PLR0913 - the statistics, the model and the settings
+    customers: pd.Series,
+    means: pd.DataFrame,
+    medians: pd.DataFrame,
+    z_scores: pd.DataFrame,
+    category_counts: dict[str, pd.DataFrame],
+    segmentation_model: Pipeline,
+    spec: FeatureSpec,
+    features: dict,
+    naming: dict,
+) -> pd.DataFrame:
+    """The profile table from ``segment_statistics`` (whichever engine
+    computed them), named by ``name_segments``."""
+    profile = pd.DataFrame({"customers": customers})
+    profile["share"] = profile["customers"] / profile["customers"].sum()
+    profile = profile.join(means).join(medians.add_suffix("_median"))
     profile = profile.join(z_scores.add_suffix("_z"))
-    for column in categorical:
+    for column in spec.described_categorical:
         fixed = list(spec.pinned[column]) if column in spec.pinned else None
-        mix = _category_mix(
-            segmented["segment"].to_numpy(), segmented[column], fixed, naming["max_categories"]
-        )
+        mix = category_mix(category_counts[column], fixed, naming["max_categories"])
         profile = profile.join(mix.set_axis(profile.index).add_prefix(f"{column}="))
     profile = profile.reset_index()
     profile.insert(1, "name", profile["segment"].map(name_segments(profile, naming, features)))
@@ -340,6 +402,10 @@ def select_target_customers(
             f"segments of this run (0 to {len(segment_recommendations) - 1})"
         )
     details = segment_recommendations.set_index("segment")[["name", "action", "priority"]]
+    if is_spark(customer_segments):
+        from . import spark_nodes  # noqa: PLC0415
+
+        return spark_nodes.select_target_customers(customer_segments, details, chosen, id_column)
     targets = customer_segments[customer_segments["segment"].isin(chosen)]
     targets = targets.join(details, on="segment").rename(columns={"name": "segment_name"})
     logger.info("target_customers: %d customers of segments %s", len(targets), sorted(chosen))

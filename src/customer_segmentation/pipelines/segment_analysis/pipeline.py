@@ -7,6 +7,7 @@ from .drift import measure_drift
 from .nodes import (
     profile_segments,
     recommend_actions,
+    sample_segmented_customers,
     segment_customers,
     select_target_customers,
 )
@@ -29,6 +30,17 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["validated_customers", "customer_segments", "params:features.id_column"],
                 outputs="segmented_customers",
                 name="segment_customers",
+            ),
+            Node(
+                sample_segmented_customers,
+                inputs=[
+                    "segmented_customers",
+                    P + "sample_size",
+                    "params:features.id_column",
+                    P + "scatter.random_seed",
+                ],
+                outputs="segmented_customers_sample",
+                name="sample_segmented_customers",
             ),
             Node(
                 profile_segments,
@@ -78,7 +90,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 plot_segment_map,
                 inputs=[
-                    "segmented_customers",
+                    "segmented_customers_sample",
                     "segment_profiles",
                     "segmentation_model",
                     P + "scatter",
@@ -89,7 +101,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 plot_segment_scatter,
                 inputs=[
-                    "segmented_customers",
+                    "segmented_customers_sample",
                     "segment_profiles",
                     "params:features",
                     P + "scatter",
@@ -100,7 +112,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 measure_drift,
                 inputs=[
-                    "segmented_customers",
+                    "segmented_customers_sample",
                     "segment_profiles",
                     "previous_segmentation_model",
                     "previous_segment_profiles",
@@ -119,7 +131,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "segment_profiles",
                     "segment_recommendations",
                     "model_selection_metrics",
-                    "segmented_customers",
+                    "segmented_customers_sample",
                     "segment_sizes_plot",
                     "profile_heatmap_plot",
                     "segment_map_plot",

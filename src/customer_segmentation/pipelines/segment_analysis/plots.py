@@ -101,8 +101,9 @@ def plot_segment_scatter(
     axes.set_xlabel(x_label)
     axes.set_ylabel(y_label)
     title = f"Segments by {x_label} and {y_label}"
-    if len(segmented) < len(segmented_customers):
-        title += f" ({len(segmented):,} of {len(segmented_customers):,} customers shown)"
+    total = int(segment_profiles["customers"].sum())
+    if len(segmented) < total:
+        title += f" ({len(segmented):,} of {total:,} customers shown)"
     if outside:
         noun = "value" if outside == 1 else "values"
         title += f"\n{outside:,} extreme {noun} beyond the axes (over 3 IQR from the quartiles)"
@@ -215,9 +216,10 @@ def plot_segment_map(
     ratio = pca.explained_variance_ratio_
     axes.set_xlabel(f"first principal component ({ratio[0]:.0%} of the variance)")
     axes.set_ylabel(f"second principal component ({ratio[1]:.0%} of the variance)")
+    total = int(segment_profiles["customers"].sum())
     shown = (
-        f"{len(segmented):,} of {len(segmented_customers):,} customers"
-        if len(segmented) < len(segmented_customers)
+        f"{len(segmented):,} of {total:,} customers"
+        if len(segmented) < total
         else f"{len(segmented):,} customers"
     )
     axes.set_title(f"Map of the segments ({shown}; numbers mark segment centres)")

@@ -199,6 +199,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     numeric, categorical = spec.described_numeric, spec.described_categorical
     labels = labels or {}
     overall = segmented_customers[numeric].mean()
+    total = int(segment_profiles["customers"].sum())
     profile_only = set(spec.profile_numeric) - set(spec.numeric)
     highlighted = [c for c in highlight_columns if c in numeric]
     cards = []
@@ -266,11 +267,11 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         loader=PackageLoader(__package__, "templates"), autoescape=select_autoescape(default=True)
     )
     return environment.get_template("segment_report.html.j2").render(
-        total=len(segmented_customers),
+        total=total,
         k=model_selection_metrics["selected_k"],
         warnings=_warnings(model_selection_metrics, segment_recommendations, labels),
         notes=_notes(model_selection_metrics, labels),
-        why=_why(model_selection_metrics, len(segmented_customers)),
+        why=_why(model_selection_metrics, total),
         details=_details(model_selection_metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,

@@ -1,0 +1,73 @@
+"""The model_selection nodes that read every customer, on Spark
+(``conf/spark``): drawing the selection sample and refining the final model
+on all rows. Everything else in model_selection works on the sample, with
+the one-machine code. Called by ``nodes.py`` when its input is a Spark
+DataFrame."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from sklearn.cluster import KMeans
+
+from customer_segmentation.features import key_column
+from customer_segmentation.spark import collect_sample, nearest_centre, refine_kmeans
+
+logger = logging.getLogger(__name__)
+
+
+def sample_for_selection(
+    encoded_features: DataFrame, id_column: str, sample_size: int, random_seed: int
+) -> pd.DataFrame:
+    """``nodes.sample_for_selection`` on Spark: every encoded row, in id
+    order, up to ``sample_size``; beyond, a seeded random sample of that
+    size (``spark.collect_sample``), collected to the driver."""
+    id_column = key_column(id_column)
+    sample, rows = collect_sample(encoded_features, sample_size, random_seed, id_column)
+    if len(sample) < rows:
+        logger.info("Choosing k on a seeded sample of %d of %d customers", len(sample), rows)
+    return sample.drop(columns=[id_column]).reset_index(drop=True)
+
+
+def fit_on_all_rows(
+    encoded_features: DataFrame, kmeans: KMeans, sample_rows: int, id_column: str
+) -> tuple[KMeans, np.ndarray, DataFrame]:
+    """The sample's KMeans refined on every row by Spark (Lloyd's algorithm
+    from the sample's centres, ``spark.refine_kmeans``, as scikit-learn's
+    ``KMeans(init=centres, n_init=1)`` refines it on one machine); segments
+    renumbered so that segment 0 is the largest. Returns the KMeans with the
+    refined centres, the segment sizes and every customer's segment (a lazy
+    Spark DataFrame of id and segment)."""
+    id_column = key_column(id_column)
+    columns = [c for c in encoded_features.columns if c != id_column]
+    centres = kmeans.cluster_centers_
+    rows = encoded_features.count()
+    if sample_rows < rows:
+        features = encoded_features.select(*[F.col(f"`{c}`") for c in columns]).persist()
+        try:
+            centres, sizes, inertia, iterations = refine_kmeans(
+                features, columns, centres, tol=kmeans.tol, max_iter=kmeans.max_iter
+            )
+        finally:
+            features.unpersist()
+        logger.info(
+            "Refined the sample's %d centres on all %d customers in %d Spark passes",
+            len(centres),
+            rows,
+            iterations,
+        )
+        kmeans.cluster_centers_, kmeans.inertia_, kmeans.n_iter_ = centres, inertia, iterations
+    else:
+        sizes = np.bincount(kmeans.labels_, minlength=kmeans.n_clusters)
+    order = np.argsort(-sizes, kind="stable")
+    kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
+    sizes = sizes[order]
+    segments = encoded_features.select(
+        F.col(f"`{id_column}`"),
+        nearest_centre(columns, kmeans.cluster_centers_).cast("long").alias("segment"),
+    )
+    return kmeans, sizes, segments

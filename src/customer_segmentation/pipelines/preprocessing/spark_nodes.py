@@ -1,0 +1,289 @@
+"""The preprocessing nodes on Spark (``conf/spark``): the same contract,
+checks and fitted preprocessor as ``nodes.py``, with every pass over the rows
+done by Spark. Called by the nodes in ``nodes.py`` when their input is a
+Spark DataFrame."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+
+from customer_segmentation.features import (
+    NEAR_CONSTANT_SHARE,
+    FeatureSpec,
+    InvalidCustomerDataError,
+    bounds_text,
+    check_pinned_categories,
+    key_column,
+    named_in,
+)
+from customer_segmentation.spark import collect_sample, ddl, map_batches, require_id_column
+
+from .nodes import build_preprocessor, choose_transforms
+from .nodes import encode_features as encode_batch
+
+logger = logging.getLogger(__name__)
+
+_EXAMPLES = 3
+# Near-constant columns are judged on a seeded sample of this many rows, as
+# on one machine.
+_CONSTANT_SAMPLE_SIZE = 100_000
+
+
+def _col(name: str) -> Column:
+    return F.col(f"`{name}`")
+
+
+def _text_id(table: DataFrame, column: str) -> Column:
+    """Ids as text: numbers without a trailing ``.0``, text as it is."""
+    kind = dict(table.dtypes)[column]
+    if kind in ("float", "double"):
+        value = F.when(~F.isnan(_col(column)), _col(column))
+        return F.when(value == F.floor(value), value.cast("long").cast("string")).otherwise(
+            value.cast("string")
+        )
+    return _col(column).cast("string")
+
+
+def _number(table: DataFrame, column: str) -> Column:
+    """A column as a double; text that is not a number becomes null."""
+    value = _col(column)
+    if dict(table.dtypes)[column] == "string":
+        value = F.trim(value)
+    number = value.try_cast("double")
+    return F.when(~F.isnan(number), number)  # NaN is a missing value, as in pandas
+
+
+def _examples(rows: list, spec: FeatureSpec) -> str:
+    shown = ", ".join(f"{spec.id_column} {row[0]}" for row in rows[:_EXAMPLES])
+    return shown
+
+
+def validate_customers(raw_customers: DataFrame, spec: FeatureSpec, min_rows: int) -> DataFrame:
+    """``nodes.validate_customers`` on Spark: the same checks (missing
+    columns, too few rows, missing or duplicate ids, text in numeric
+    columns, values outside ``bounds``, empty and near-constant columns,
+    mistyped pinned categories), counted by Spark in a few passes, each
+    problem named by its column and the ids of its first rows (a Spark
+    source has no line numbers). Returns the used columns, ids as text and
+    numeric columns as doubles, without blank rows."""
+    require_id_column(spec)
+    missing = [c for c in spec.used_columns if c not in raw_customers.columns]
+    if missing:
+        raise InvalidCustomerDataError(
+            "raw_customers does not match the features parameter:\n  - "
+            + "\n  - ".join(
+                f"column '{c}' is missing: {named_in(c, spec)} names it" for c in missing
+            )
+        )
+    blank = F.lit(True)
+    for column in raw_customers.columns:
+        blank = blank & _col(column).isNull()
+    numeric = list(dict.fromkeys([*spec.numeric, *spec.profile_numeric]))
+    kinds = dict(raw_customers.dtypes)
+    rows = raw_customers.select(
+        _text_id(raw_customers, spec.id_column).alias(spec.id_column),
+        *[_number(raw_customers, c).alias(c) for c in numeric],
+        *[
+            _col(c).cast("string").alias(c)
+            for c in spec.used_columns
+            if c not in numeric and c != spec.id_column
+        ],
+        # The value as read, where text may fail to be a number.
+        *[
+            (_col(c) if kinds[c] == "string" else _number(raw_customers, c)).alias(f"_raw_{c}")
+            for c in numeric
+        ],
+        blank.alias("_blank"),
+    )
+    customers = rows.where(~F.col("_blank"))
+    counts = _problem_counts(rows, spec, numeric)
+    problems = _describe(counts, customers, spec, numeric, min_rows)
+    sample, _ = collect_sample(
+        customers.select(*spec.used_columns),
+        _CONSTANT_SAMPLE_SIZE,
+        0,
+        spec.id_column,
+        rows=counts["rows"],
+    )
+    for column in spec.model_columns:
+        if counts[f"present_{column}"] == 0:
+            continue
+        top = sample[column].value_counts(normalize=True)
+        if not top.empty and top.iloc[0] >= NEAR_CONSTANT_SHARE:
+            problems.append(
+                f"column '{column}': {top.iloc[0]:.1%} of the rows hold {top.index[0]!r}, so it "
+                "cannot separate segments; remove it from the features (or make it profile-only)"
+            )
+    if spec.pinned:
+        distinct = pd.concat(
+            [
+                pd.Series(
+                    [r[0] for r in customers.select(c).distinct().limit(1000).collect()], name=c
+                )
+                for c in spec.pinned
+            ],
+            axis=1,
+        )
+        problems += check_pinned_categories(distinct, spec)
+    if problems:
+        raise InvalidCustomerDataError(
+            "raw_customers does not match the features parameter:\n  - " + "\n  - ".join(problems)
+        )
+    if counts["blank"]:
+        logger.warning("Skipped %d blank rows of raw_customers", counts["blank"])
+    for column in spec.numeric:
+        absent = counts["rows"] - counts[f"present_{column}"]
+        if absent:
+            logger.warning(
+                "Column '%s' has %d missing values (%.1f%%); they are imputed with the median",
+                column,
+                absent,
+                100 * absent / counts["rows"],
+            )
+    return customers.select(*spec.used_columns)
+
+
+def _problem_counts(rows: DataFrame, spec: FeatureSpec, numeric: list[str]) -> dict[str, int]:
+    """Every count the checks need, in one pass over the rows (blank ones
+    counted, and left out of the others)."""
+    present = ~F.col("_blank")
+
+    def count(condition: Column) -> Column:
+        return F.sum((present & condition).cast("int"))
+
+    measures = [
+        F.sum(F.col("_blank").cast("int")).alias("blank"),
+        count(F.lit(True)).alias("rows"),
+        count(_col(spec.id_column).isNotNull()).alias("ids"),
+        F.countDistinct(F.when(present, _col(spec.id_column))).alias("distinct_ids"),
+    ]
+    for column in numeric:
+        measures += [
+            count(_col(column).isNotNull()).alias(f"present_{column}"),
+            count(_col(f"_raw_{column}").isNotNull() & _col(column).isNull()).alias(
+                f"not_number_{column}"
+            ),
+        ]
+        if column in spec.bounds:
+            low, high = spec.bounds[column]
+            measures.append(
+                count((_col(column) < low) | (_col(column) > high)).alias(f"outside_{column}")
+            )
+    for column in spec.categorical:
+        measures.append(count(_col(column).isNotNull()).alias(f"present_{column}"))
+    row = rows.agg(*measures).first().asDict()
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+def _describe(  # noqa: PLR0912 - one branch per kind of problem
+    counts: dict[str, int],
+    customers: DataFrame,
+    spec: FeatureSpec,
+    numeric: list[str],
+    min_rows: int,
+) -> list[str]:
+    """One sentence per problem, as ``features.describe_failures`` words it,
+    with the ids of the first failing rows."""
+    problems = []
+    key = _col(spec.id_column)
+    if counts["rows"] < min_rows:
+        problems.append(
+            f"raw_customers has {counts['rows']} rows; expected at least {min_rows} "
+            "(model_selection.k_max) to compare that many segments"
+        )
+    for column in spec.model_columns:
+        if counts[f"present_{column}"] == 0:
+            problems.append(
+                f"column '{column}': every value is missing; expected at least one value"
+            )
+    if counts["ids"] < counts["rows"]:
+        problems.append(
+            f"column '{spec.id_column}': {counts['rows'] - counts['ids']} rows without an id"
+        )
+    if counts["distinct_ids"] < counts["ids"]:
+        duplicated = (
+            customers.where(key.isNotNull())
+            .groupBy(key)
+            .count()
+            .where("count > 1")
+            .orderBy(key)
+            .limit(_EXAMPLES)
+            .collect()
+        )
+        problems.append(
+            f"column '{spec.id_column}': {counts['ids'] - counts['distinct_ids']} rows repeat an "
+            f"id, for example {', '.join(repr(r[0]) for r in duplicated)}"
+        )
+    for column in numeric:
+        if counts[f"not_number_{column}"]:
+            rows = (
+                customers.where(_col(f"_raw_{column}").isNotNull() & _col(column).isNull())
+                .select(key, _col(f"_raw_{column}"))
+                .limit(_EXAMPLES)
+                .collect()
+            )
+            values = ", ".join(repr(str(r[1])) for r in rows)
+            problems.append(
+                f"column '{column}': expected a number, got {values} in "
+                f"{counts[f'not_number_{column}']} rows: {_examples(rows, spec)}"
+            )
+        if counts.get(f"outside_{column}"):
+            low, high = spec.bounds[column]
+            rows = (
+                customers.where((_col(column) < low) | (_col(column) > high))
+                .select(key, _col(column))
+                .limit(_EXAMPLES)
+                .collect()
+            )
+            values = ", ".join(f"{r[1]:g}" for r in rows)
+            problems.append(
+                f"column '{column}': {values} outside its {bounds_text(spec, column)} "
+                f"(features.bounds) in {counts[f'outside_{column}']} rows: {_examples(rows, spec)}"
+            )
+    return problems
+
+
+def fit_preprocessor(
+    validated_customers: DataFrame, spec: FeatureSpec, preprocessing: dict
+) -> ColumnTransformer | Pipeline:
+    """``nodes.fit_preprocessor`` on Spark: the training range and the sign
+    of every numeric column measured by Spark on all rows, the preprocessor
+    fitted on a sample of at most ``fit_sample_size`` rows (all of them
+    below), collected to the driver."""
+    numeric = list(spec.numeric)
+    extremes = validated_customers.agg(
+        *[F.min(_col(c)).alias(f"min_{c}") for c in numeric],
+        *[F.max(_col(c)).alias(f"max_{c}") for c in numeric],
+    ).first()
+    low = pd.Series({c: extremes[f"min_{c}"] for c in numeric}, dtype=float)
+    high = pd.Series({c: extremes[f"max_{c}"] for c in numeric}, dtype=float)
+    sample_size = preprocessing.get("fit_sample_size") or 1_000_000
+    fit_rows, rows = collect_sample(
+        validated_customers, sample_size, preprocessing.get("random_seed", 0), spec.id_column
+    )
+    if len(fit_rows) < rows:
+        logger.info(
+            "Fitting the preprocessor on a seeded sample of %d of %d customers", len(fit_rows), rows
+        )
+    transforms = choose_transforms(fit_rows, spec, preprocessing, minimum=low)
+    return build_preprocessor(fit_rows, spec, preprocessing, transforms, low, high)
+
+
+def encode_features(
+    validated_customers: DataFrame, preprocessor: ColumnTransformer | Pipeline, id_column: str
+) -> DataFrame:
+    """``nodes.encode_features`` applied by Spark to every batch of rows."""
+    id_column = key_column(id_column)
+    names = [str(name) for name in preprocessor.get_feature_names_out()]
+    schema = ddl({id_column: "string", **dict.fromkeys(names, "double")})
+    return map_batches(
+        validated_customers,
+        lambda batch: encode_batch(batch, preprocessor, id_column),
+        schema,
+    )

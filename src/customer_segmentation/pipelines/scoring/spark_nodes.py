@@ -1,0 +1,102 @@
+"""The scoring nodes on Spark (``conf/spark``): every row of the batch is
+screened and scored by the one-machine code (``nodes.screen_rows`` and
+``nodes.score_rows``) applied by Spark to each Arrow batch, with the fitted
+model shipped once per task; a duplicate id is found across the whole batch
+first. Called by ``nodes.py`` when its input is a Spark DataFrame."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from sklearn.pipeline import Pipeline
+
+from customer_segmentation.features import FeatureSpec
+from customer_segmentation.spark import ddl, map_batches, require_id_column
+
+from .nodes import score_rows, screen_rows
+
+logger = logging.getLogger(__name__)
+
+_REPEATED, _REASON = "_repeated", "reason"
+
+
+def screen_customers_to_score(
+    customers_to_score: DataFrame, segmentation_model: Pipeline, spec: FeatureSpec, scoring: dict
+) -> tuple[DataFrame, DataFrame]:
+    """``nodes.screen_customers_to_score`` on Spark: the scorable rows and
+    the rejects (id, reason and the row's feature values as read: a Spark
+    source has no line numbers), both lazy Spark DataFrames over one
+    persisted screening pass."""
+    require_id_column(spec)
+    id_column = spec.id_column
+    raw_columns = customers_to_score.columns
+    key = F.col(f"`{id_column}`")
+    marked = customers_to_score.withColumn(
+        _REPEATED, key.isNotNull() & (F.count(F.lit(1)).over(Window.partitionBy(key)) > 1)
+    )
+    numeric, categorical = list(spec.numeric), list(spec.categorical)
+
+    def screen(batch: pd.DataFrame) -> pd.DataFrame:
+        repeated = batch.pop(_REPEATED).to_numpy(bool)
+        rows, values, first = screen_rows(batch, segmentation_model, spec, scoring, repeated)
+        rows = rows.assign(**{c: values[c] for c in numeric})
+        rows[_REASON] = first.reindex(rows.index).astype("string")
+        for column in [id_column, *categorical]:
+            rows[column] = rows[column].astype("string")
+        return rows
+
+    schema = ddl(
+        {
+            id_column: "string",
+            **dict.fromkeys(numeric, "double"),
+            **dict.fromkeys(categorical, "string"),
+            _REASON: "string",
+        }
+    )
+    screened = map_batches(
+        marked.select(*[F.col(f"`{c}`") for c in raw_columns], F.col(_REPEATED)), screen, schema
+    ).persist()
+    scorable = screened.where(F.col(_REASON).isNull()).drop(_REASON)
+    rejects = screened.where(F.col(_REASON).isNotNull()).select(
+        key, F.col(_REASON), *[F.col(f"`{c}`") for c in [*numeric, *categorical]]
+    )
+    counts = screened.agg(
+        F.count(F.lit(1)).alias("rows"), F.count(F.col(_REASON)).alias("rejected")
+    ).first()
+    logger.info(
+        "Screened %d customers to score: %d scorable, %d rejected",
+        counts["rows"],
+        counts["rows"] - counts["rejected"],
+        counts["rejected"],
+    )
+    return scorable, rejects
+
+
+def score_customers(
+    scorable_customers: DataFrame,
+    segmentation_model: Pipeline,
+    names: pd.Series,
+    version: str,
+    id_column: str,
+) -> DataFrame:
+    """``nodes.score_rows`` applied by Spark to every batch of screened rows."""
+    schema = ddl(
+        {
+            id_column: "string",
+            "segment": "bigint",
+            "segment_name": "string",
+            "model_version": "string",
+        }
+    )
+    logger.info("Scoring with segmentation_model %s on Spark", version)
+    return map_batches(
+        scorable_customers,
+        lambda batch: score_rows(batch, segmentation_model, names, version, id_column).astype(
+            {"segment": np.int64}
+        ),
+        schema,
+    )

@@ -1,0 +1,164 @@
+"""The segment_analysis nodes that read every customer, on Spark
+(``conf/spark``): the join of customers and segments, the per-segment
+statistics profiles are made of (grouped aggregations) and the export of
+target customers. Names, actions, pictures and the report use the
+one-machine code on the profiles and a sample. Called by ``nodes.py`` when
+its input is a Spark DataFrame."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from sklearn.pipeline import Pipeline
+
+from customer_segmentation import model as segmentation
+from customer_segmentation.features import FeatureSpec
+from customer_segmentation.spark import ddl, map_batches
+
+logger = logging.getLogger(__name__)
+
+_SCALED = "_scaled_"
+
+
+def _col(name: str):
+    return F.col(f"`{name}`")
+
+
+def segment_customers(
+    validated_customers: DataFrame, customer_segments: DataFrame, id_column: str
+) -> DataFrame:
+    """``nodes.segment_customers`` on Spark: the join by id; a customer
+    without a segment stops the run."""
+    segmented = validated_customers.join(
+        customer_segments.select(id_column, "segment"), on=id_column, how="left"
+    )
+    unassigned = segmented.where(F.col("segment").isNull())
+    first = unassigned.select(id_column).limit(1).collect()
+    if first:
+        raise ValueError(
+            f"{unassigned.count()} customers have no segment in customer_segments (first "
+            f"{id_column}: {first[0][0]}); validated_customers and customer_segments come "
+            "from different runs"
+        )
+    return segmented
+
+
+def segment_statistics(
+    segmented: DataFrame, segmentation_model: Pipeline, spec: FeatureSpec
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """``nodes.segment_statistics`` by Spark, in two passes: one grouped
+    aggregation for sizes, means, exact medians and the count, sum and sum
+    of squares of every column on the clustering's scale (the model's numeric
+    steps applied to every batch), from which the overall mean and spread
+    follow; and one count of every categorical column's values."""
+    numeric, categorical = spec.described_numeric, spec.described_categorical
+    model_numeric = list(spec.numeric)
+
+    def scaled(batch: pd.DataFrame) -> pd.DataFrame:
+        values = segmentation.scaled_numeric(segmentation_model, batch[model_numeric])
+        return batch.assign(**{f"{_SCALED}{c}": values[c].to_numpy() for c in model_numeric})
+
+    schema = ddl(
+        {
+            "segment": "bigint",
+            **dict.fromkeys(numeric, "double"),
+            **{f"{_SCALED}{c}": "double" for c in model_numeric},
+        }
+    )
+    rows = map_batches(
+        segmented.select("segment", *[_col(c).cast("double").alias(c) for c in numeric]),
+        scaled,
+        schema,
+    )
+    scale = {c: _col(f"{_SCALED}{c}" if c in model_numeric else c) for c in numeric}
+    per_segment = (
+        rows.groupBy("segment")
+        .agg(
+            F.count(F.lit(1)).alias("_customers"),
+            *[F.avg(_col(c)).alias(f"mean_{c}") for c in numeric],
+            *[F.median(_col(c)).alias(f"median_{c}") for c in numeric],
+            *[F.count(scale[c]).alias(f"count_{c}") for c in numeric],
+            *[F.sum(scale[c]).alias(f"sum_{c}") for c in numeric],
+            *[F.sum(scale[c] * scale[c]).alias(f"squares_{c}") for c in numeric],
+        )
+        .toPandas()
+        .set_index("segment")
+        .sort_index()
+    )
+    per_segment.index = per_segment.index.astype("int64").rename("segment")
+
+    def table(prefix: str) -> pd.DataFrame:
+        columns = [f"{prefix}_{c}" for c in numeric]
+        return per_segment[columns].set_axis(numeric, axis=1).astype(float)
+
+    counts, sums, squares = table("count"), table("sum"), table("squares")
+    centre = sums.sum() / counts.sum()
+    spread = np.sqrt((squares.sum() / counts.sum() - centre**2).clip(lower=0))
+    segment_means = sums / counts
+    z_scores = ((segment_means - centre) / spread.replace(0, np.nan)).fillna(0.0)
+    return (
+        per_segment["_customers"].astype("int64"),
+        table("mean"),
+        table("median"),
+        z_scores,
+        _category_counts(segmented, categorical, per_segment.index),
+    )
+
+
+def _category_counts(
+    segmented: DataFrame, columns: list[str], segments: pd.Index
+) -> dict[str, pd.DataFrame]:
+    """Customers of each segment in each value of every one of ``columns``
+    (missing values as "missing"), as ``nodes._category_counts`` counts
+    them, in one pass. Values are in text order: equal counts tie-break by
+    it (by first appearance on one machine, which a Spark table does not have)."""
+    if not columns:
+        return {}
+    pairs = F.explode(
+        F.array(
+            *[
+                F.struct(
+                    F.lit(c).alias("column"),
+                    F.coalesce(_col(c).cast("string"), F.lit(segmentation.MISSING)).alias("value"),
+                )
+                for c in columns
+            ]
+        )
+    )
+    counted = (
+        segmented.select("segment", pairs.alias("pair"))
+        .groupBy("segment", "pair.column", "pair.value")
+        .count()
+        .toPandas()
+    )
+    tables = {}
+    for column in columns:
+        rows = counted[counted["column"] == column]
+        table = rows.pivot_table(
+            index="segment", columns="value", values="count", aggfunc="sum", fill_value=0
+        ).reindex(segments, fill_value=0)
+        table.columns = [str(c) for c in table.columns]
+        tables[column] = table.reset_index(drop=True).astype("int64")
+    return tables
+
+
+def select_target_customers(
+    customer_segments: DataFrame, details: pd.DataFrame, chosen: list[int], id_column: str
+) -> DataFrame:
+    """``nodes.select_target_customers`` on Spark: the chosen segments'
+    customers with their segment's name, action and priority."""
+    spark = customer_segments.sparkSession
+    labels = spark.createDataFrame(
+        details.reset_index().rename(columns={"name": "segment_name"})[
+            ["segment", "segment_name", "action", "priority"]
+        ]
+    )
+    targets = customer_segments.where(F.col("segment").isin([int(s) for s in chosen]))
+    logger.info("target_customers: the customers of segments %s", sorted(chosen))
+    return targets.join(F.broadcast(labels), on="segment").select(
+        id_column, "segment", "segment_name", "action", "priority"
+    )
