@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_command, subprocess_env
+from tests.conftest import fast_cli_params, run_command, subprocess_env
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +50,17 @@ def test_packaged_wheel_runs_from_an_empty_folder(project_copy, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     # Exactly the README's command.
-    _run([str(venv / "bin" / "customer-segmentation"), "--conf-source", str(conf)], empty)
+    small = fast_cli_params(**{"data_generation.n_customers": 600})
+    _run(
+        [
+            str(venv / "bin" / "customer-segmentation"),
+            "--conf-source",
+            str(conf),
+            "--params",
+            small,
+        ],
+        empty,
+    )
     versions = list((empty / "data" / "06_models" / "segmentation_model.pkl").iterdir())
     assert len(versions) == 1
     assert (empty / "data" / "08_reporting" / "segment_report.html").is_dir()

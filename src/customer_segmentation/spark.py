@@ -162,7 +162,7 @@ def refine_kmeans(
     tolerance = float(np.mean([v or 0.0 for v in variance])) * tol
     centres = np.asarray(centres, dtype=float).copy()
     iterations = 0
-    for iterations in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+    for iterations in range(1, max_iter + 1):
         sums = (
             frame.select(nearest_centre(columns, centres).alias("_segment"), *quoted)
             .groupBy("_segment")

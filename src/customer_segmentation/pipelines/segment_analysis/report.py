@@ -194,7 +194,10 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     action, reason, and its profile against the whole base: the five features
     it differs most on, with z-scores on the clustering's scale, the three
     most different profile-only columns and every ``highlight_columns``
-    column); and the four pictures, the PNG files the catalog saved, embedded."""
+    column; the whole base's means come from ``segmented_customers``, the
+    sample of ``sample_segmented_customers``); and the four pictures, the PNG
+    files the catalog saved, embedded. Customer counts come from the profiles,
+    which count every customer."""
     spec = FeatureSpec.parse(features)
     numeric, categorical = spec.described_numeric, spec.described_categorical
     labels = labels or {}

@@ -22,6 +22,16 @@ from customer_segmentation.spark import ddl, map_batches
 logger = logging.getLogger(__name__)
 
 _SCALED = "_scaled_"
+# Up to this many customers, medians are exact (as pandas computes them);
+# beyond, Spark's exact percentile would hold every distinct value of every
+# column of a segment in memory, so they are approximate, within 0.001% of
+# the rows of the median's rank (percentile_approx with accuracy 100,000).
+EXACT_MEDIAN_MAX_ROWS = 1_000_000
+_MEDIAN_ACCURACY = 100_000
+
+
+def _approximate_median(column):
+    return F.percentile_approx(column, 0.5, _MEDIAN_ACCURACY)
 
 
 def _col(name: str):
@@ -31,11 +41,12 @@ def _col(name: str):
 def segment_customers(
     validated_customers: DataFrame, customer_segments: DataFrame, id_column: str
 ) -> DataFrame:
-    """``nodes.segment_customers`` on Spark: the join by id; a customer
-    without a segment stops the run."""
+    """``nodes.segment_customers`` on Spark: the join by id, kept (memory,
+    then disk) for the nodes that read it; a customer without a segment
+    stops the run."""
     segmented = validated_customers.join(
         customer_segments.select(id_column, "segment"), on=id_column, how="left"
-    )
+    ).persist()  # profiles and the sample read it again: join once
     unassigned = segmented.where(F.col("segment").isNull())
     first = unassigned.select(id_column).limit(1).collect()
     if first:
@@ -75,12 +86,13 @@ def segment_statistics(
         schema,
     )
     scale = {c: _col(f"{_SCALED}{c}" if c in model_numeric else c) for c in numeric}
+    median = F.median if segmented.count() <= EXACT_MEDIAN_MAX_ROWS else _approximate_median
     per_segment = (
         rows.groupBy("segment")
         .agg(
             F.count(F.lit(1)).alias("_customers"),
             *[F.avg(_col(c)).alias(f"mean_{c}") for c in numeric],
-            *[F.median(_col(c)).alias(f"median_{c}") for c in numeric],
+            *[median(_col(c)).alias(f"median_{c}") for c in numeric],
             *[F.count(scale[c]).alias(f"count_{c}") for c in numeric],
             *[F.sum(scale[c]).alias(f"sum_{c}") for c in numeric],
             *[F.sum(scale[c] * scale[c]).alias(f"squares_{c}") for c in numeric],
