@@ -146,7 +146,9 @@ def _row(what: str, engine: str, figures: tuple[float, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", type=int, default=10_000_000)
+    parser.add_argument(
+        "--customers", type=int, default=10_000_000, help="0: only the transaction logs"
+    )
     parser.add_argument("--lines", type=int, nargs="*", default=[10_000_000, 100_000_000])
     parser.add_argument("--log-customers", type=int, default=1_000_000)
     parser.add_argument("--pandas-max-lines", type=int, default=10_000_000)
@@ -157,30 +159,39 @@ def main() -> None:
         _environments(project)
         print("| job | engine | wall | peak memory |")
         print("| --- | --- | --- | --- |")
-        generated = kedro_run(
-            project,
-            "--pipelines",
-            "data_generation",
-            "--params",
-            f"data_generation.n_customers={options.customers}",
-        )
-        _row(f"generate {options.customers:,} customers", "pandas", generated)
-        raw = sorted((project / "data" / "01_raw" / "customers.parquet").iterdir())[-1]
-        (project / "data" / "01_raw" / "customers_to_score.parquet").symlink_to(
-            raw / "customers.parquet"
-        )
-        what = f"segmentation, {options.customers:,} customers"
-        _row(
-            what,
-            "pandas",
-            kedro_run(project, "--env", "bench_pandas", "--pipelines", "segmentation"),
-        )
-        _row(
-            what, "Spark", kedro_run(project, "--env", "bench_spark", "--pipelines", "segmentation")
-        )
-        what = f"scoring, {options.customers:,} customers"
-        _row(what, "pandas", kedro_run(project, "--env", "bench_pandas", "--pipelines", "scoring"))
-        _row(what, "Spark", kedro_run(project, "--env", "bench_spark", "--pipelines", "scoring"))
+        if options.customers:
+            generated = kedro_run(
+                project,
+                "--pipelines",
+                "data_generation",
+                "--params",
+                f"data_generation.n_customers={options.customers}",
+            )
+            _row(f"generate {options.customers:,} customers", "pandas", generated)
+            raw = sorted((project / "data" / "01_raw" / "customers.parquet").iterdir())[-1]
+            (project / "data" / "01_raw" / "customers_to_score.parquet").symlink_to(
+                raw / "customers.parquet"
+            )
+            what = f"segmentation, {options.customers:,} customers"
+            _row(
+                what,
+                "pandas",
+                kedro_run(project, "--env", "bench_pandas", "--pipelines", "segmentation"),
+            )
+            _row(
+                what,
+                "Spark",
+                kedro_run(project, "--env", "bench_spark", "--pipelines", "segmentation"),
+            )
+            what = f"scoring, {options.customers:,} customers"
+            _row(
+                what,
+                "pandas",
+                kedro_run(project, "--env", "bench_pandas", "--pipelines", "scoring"),
+            )
+            _row(
+                what, "Spark", kedro_run(project, "--env", "bench_spark", "--pipelines", "scoring")
+            )
         for lines in options.lines:
             log = project / "data" / "01_raw" / "log"
             if log.exists():

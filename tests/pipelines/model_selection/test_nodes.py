@@ -20,10 +20,7 @@ from customer_segmentation.pipelines.model_selection.nodes import (
 from customer_segmentation.pipelines.model_selection.plots import (
     plot_algorithm_comparison,
     plot_criteria,
-    plot_elbow,
-    plot_silhouette,
     plot_silhouette_diagram,
-    plot_stability,
 )
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
@@ -351,13 +348,21 @@ def test_clipped_outliers_are_counted_with_their_bound_in_original_units(custome
     assert above["share"] == pytest.approx(0.01, abs=0.003)
 
 
-def test_plots_mark_the_selected_k(prepared, small_params):
+def test_criteria_plot_marks_the_selected_k_and_each_criterions_own(prepared, small_params):
     scores = _score(prepared[2], "customer_id", small_params)
-    for plot in (plot_elbow, plot_silhouette):
-        figure = plot(scores, 4)
-        assert isinstance(figure, Figure)
-        axes = figure.axes[0]
-        assert "selected k = 4" in [text.get_text() for text in axes.get_legend().get_texts()]
+    choices = choose_k_per_criterion(scores)
+    figure = plot_criteria(scores, choices, 4, 0.8)
+    assert isinstance(figure, Figure)
+    assert "selected k = 4" in figure.get_suptitle()
+    elbow, silhouette, *_ = figure.axes
+    for axes, criterion in ((elbow, "elbow"), (silhouette, "silhouette")):
+        # the dashed line at the selected k, the circle at the criterion's own k
+        assert [
+            line.get_xdata()[0] for line in axes.get_lines() if line.get_linestyle() == "--"
+        ] == [4]
+        legend = [text.get_text() for text in axes.get_legend().get_texts()]
+        assert legend == [f"best alone: k = {choices[criterion]}"]
+    for axes in figure.axes[3:]:
         assert axes.get_xlabel() == "number of segments k"
 
 
@@ -483,11 +488,12 @@ def test_new_plots(prepared, small_params):
     _, preprocessor, encoded = prepared
     scores = _score(encoded, "customer_id", small_params)
     choices = choose_k_per_criterion(scores)
-    criteria = plot_criteria(scores, choices, 4)
+    criteria = plot_criteria(scores, choices, 4, 0.8)
     assert len(criteria.axes) == 6
     assert "selected k = 4" in criteria.get_suptitle()
-    stability = plot_stability(scores, 4, 0.8).axes[0]
+    stability = criteria.axes[4]
     assert "min_stability = 0.8" in [t.get_text() for t in stability.get_legend().get_texts()]
+    assert stability.containers  # the spread of the bootstrap agreement, as error bars
     model = fit_model(encoded, preprocessor, 4, small_params)
     selection = select(encoded, small_params)
     diagram = plot_silhouette_diagram(selection, model, 2000, 42).axes[0]

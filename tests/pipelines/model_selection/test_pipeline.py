@@ -16,4 +16,4 @@ def test_pipeline_selects_k_and_fits_model(fast_parameters, customers):
     assert [row["k"] for row in metrics["scores"]] == list(range(2, 7))
     segments = outputs["segmentation_model"].predict(customers)
     assert len(set(segments)) == metrics["selected_k"]
-    assert {"elbow_plot", "silhouette_plot"} <= set(outputs)
+    assert {"criteria_plot", "silhouette_diagram_plot", "algorithm_comparison_plot"} <= set(outputs)

@@ -3,6 +3,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.impute import SimpleImputer
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import InvalidCustomerDataError
@@ -323,3 +324,17 @@ def test_large_tables_are_fitted_on_a_sample_but_all_rows_are_encoded(raw, featu
     subset = validated.sample(200, random_state=3)["spending_score"]
     assert scaler.mean_[0] == pytest.approx(subset.fillna(subset.median()).mean())
     assert len(encode_features(validated, small, "customer_id")) == len(validated)
+
+
+def test_median_imputer_fills_the_medians_simple_imputer_would():
+    """model.MedianImputer (selection, not a sort) gives SimpleImputer's medians
+    and output, odd and even counts and whole numbers included."""
+    rng = np.random.default_rng(0)
+    for rows in (9, 10, 1001):
+        values = rng.lognormal(size=(rows, 3))
+        values[:, 2] = np.round(values[:, 2] * 3)
+        values[rng.random((rows, 3)) < 0.1] = np.nan
+        expected = SimpleImputer(strategy="median").fit(values)
+        imputer = segmentation.MedianImputer().fit(values)
+        np.testing.assert_array_equal(imputer.statistics_, expected.statistics_)
+        np.testing.assert_array_equal(imputer.transform(values), expected.transform(values))

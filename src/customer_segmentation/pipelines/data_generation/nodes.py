@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ def _latent_correlation(feature_names: list[str], correlations: list[list]) -> n
     return matrix
 
 
-def _draw_numeric(spec: dict, latent: np.ndarray, persona: str, feature: str) -> np.ndarray:
-    """Maps standard-normal latent values onto a persona's marginal distribution."""
+def _parameters(spec: dict, persona: str, feature: str) -> tuple[float, float]:
+    """A persona's marginal distribution of a feature as a location and a
+    scale of the standard-normal latent value: median and sigma of a
+    log-normal (median * exp(sigma * z)), mean and sd of a normal (mean + sd * z)."""
     distribution = spec.get("distribution", "normal")
     if distribution not in _DISTRIBUTIONS:
         raise ValueError(
@@ -56,8 +59,37 @@ def _draw_numeric(spec: dict, latent: np.ndarray, persona: str, feature: str) ->
             f"of {sorted(_DISTRIBUTIONS)}, got '{distribution}'"
         )
     if distribution == "lognormal":
-        return spec["median"] * np.exp(spec["sigma"] * latent)
-    return spec["mean"] + spec["sd"] * latent
+        return spec["median"], spec["sigma"]
+    return spec["mean"], spec["sd"]
+
+
+def _customer_ids(n_customers: int) -> pd.Series:
+    """ "C0000001", "C0000002", ...: the number zero-padded to at least seven
+    digits after a "C", as text. Written digit by digit into Arrow buffers
+    (one block per id width): ten million Python strings take seconds."""
+    blocks, start, digits = [], 1, 7
+    while start <= n_customers:
+        stop = min(n_customers, 10**digits - 1)
+        numbers = np.arange(start, stop + 1, dtype=np.int64)
+        width = digits + 1
+        chars = np.empty((len(numbers), width), dtype=np.uint8)
+        chars[:, 0] = ord("C")
+        for position in range(width - 1, 0, -1):
+            chars[:, position] = ord("0") + numbers % 10
+            numbers //= 10
+        offsets = np.arange(0, (stop - start + 2) * width, width, dtype=np.int64)
+        blocks.append(
+            pa.Array.from_buffers(
+                pa.large_string(),
+                stop - start + 1,
+                [None, pa.py_buffer(offsets), pa.py_buffer(chars.ravel())],
+            )
+        )
+        start, digits = stop + 1, digits + 1
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    return pa.chunked_array(blocks, pa.large_string()).to_pandas(
+        types_mapper={pa.large_string(): text}.get
+    )
 
 
 def generate_customers(
@@ -92,9 +124,6 @@ def generate_customers(
         np.zeros(len(numeric_features)), correlation, size=n_customers, method="cholesky"
     )
 
-    columns: dict[str, np.ndarray] = {
-        feature: np.empty(n_customers) for feature in numeric_features
-    }
     # Categorical columns are drawn as codes into categories shared by all
     # personas, and kept as pandas categoricals: a million strings are slow.
     categories = {
@@ -102,6 +131,11 @@ def generate_customers(
         for column in ("product_category", "gender")
     }
     codes = {column: np.empty(n_customers, dtype=np.int8) for column in categories}
+    # Each numeric feature's distribution parameters per persona, then taken
+    # per customer: one pass over the customers per feature, not per persona.
+    location = np.empty((len(persona_names), len(numeric_features)))
+    scale = np.empty_like(location)
+    lognormal = np.zeros_like(location, dtype=bool)
     for persona_index, persona in enumerate(persona_names):
         members = assignment == persona_index
         spec = personas[persona]
@@ -110,8 +144,11 @@ def generate_customers(
                 raise ValueError(
                     f"data_generation.personas.{persona} has no distribution for '{feature}'"
                 )
-            columns[feature][members] = _draw_numeric(
-                spec[feature], latent[members, feature_index], persona, feature
+            location[persona_index, feature_index], scale[persona_index, feature_index] = (
+                _parameters(spec[feature], persona, feature)
+            )
+            lognormal[persona_index, feature_index] = (
+                spec[feature].get("distribution") == "lognormal"
             )
         for column, shared in categories.items():
             mix = spec[column]
@@ -120,6 +157,14 @@ def generate_customers(
                 len(mix), size=int(members.sum()), p=probabilities / probabilities.sum()
             )
             codes[column][members] = np.array([shared.index(c) for c in mix], np.int8)[local]
+    columns: dict[str, np.ndarray] = {}
+    for feature_index, feature in enumerate(numeric_features):
+        spread = scale[assignment, feature_index] * latent[:, feature_index]
+        centre = location[assignment, feature_index]
+        with np.errstate(over="ignore"):  # exp of a normal feature's spread is discarded
+            columns[feature] = np.where(
+                lognormal[assignment, feature_index], centre * np.exp(spread), centre + spread
+            )
 
     for feature, bounds in numeric_bounds.items():
         values = np.clip(columns[feature], bounds.get("min"), bounds.get("max"))
@@ -136,7 +181,7 @@ def generate_customers(
     city = rng.choice(len(city_weights), size=n_customers, p=cities / cities.sum())
     customers = pd.DataFrame(
         {
-            "customer_id": [f"C{number:07d}" for number in range(1, n_customers + 1)],
+            "customer_id": _customer_ids(n_customers),
             **columns,
             **{
                 column: pd.Categorical.from_codes(codes[column], categories[column])

@@ -18,10 +18,7 @@ from .nodes import (
 from .plots import (
     plot_algorithm_comparison,
     plot_criteria,
-    plot_elbow,
-    plot_silhouette,
     plot_silhouette_diagram,
-    plot_stability,
 )
 
 P = "params:model_selection."
@@ -156,28 +153,15 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="summarise_model_selection",
             ),
             Node(
-                plot_elbow,
-                inputs=["cluster_count_scores", "selected_k"],
-                outputs="elbow_plot",
-                name="plot_elbow",
-            ),
-            Node(
-                plot_silhouette,
-                inputs=["cluster_count_scores", "selected_k"],
-                outputs="silhouette_plot",
-                name="plot_silhouette",
-            ),
-            Node(
                 plot_criteria,
-                inputs=["cluster_count_scores", "k_per_criterion", "selected_k"],
+                inputs=[
+                    "cluster_count_scores",
+                    "k_per_criterion",
+                    "selected_k",
+                    P + "min_stability",
+                ],
                 outputs="criteria_plot",
                 name="plot_criteria",
-            ),
-            Node(
-                plot_stability,
-                inputs=["cluster_count_scores", "selected_k", P + "min_stability"],
-                outputs="stability_plot",
-                name="plot_stability",
             ),
             Node(
                 plot_silhouette_diagram,

@@ -1,5 +1,6 @@
-"""Pictures of model selection: scores by k, stability, the silhouette of
-each customer and the algorithm comparison. Each function is a node that
+"""Pictures of model selection: every criterion by k (elbow, silhouette and
+stability included), the silhouette of each customer and the algorithm
+comparison. Each function is a node that
 returns one Matplotlib figure; the catalog saves it as a PNG."""
 
 from __future__ import annotations
@@ -62,46 +63,6 @@ def _circle_k(
     )
 
 
-def _score_plot(
-    cluster_count_scores: pd.DataFrame, selected_k: int, column: str, ylabel: str, title: str
-) -> Figure:
-    figure = Figure(figsize=(7, 4.5), layout="constrained")
-    axes = figure.subplots()
-    axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
-    _circle_k(axes, cluster_count_scores, column, selected_k, "C3", f"selected k = {selected_k}")
-    axes.set_xticks(cluster_count_scores["k"])
-    axes.set_xlabel("number of segments k")
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    return figure
-
-
-def plot_elbow(cluster_count_scores: pd.DataFrame, selected_k: int) -> Figure:
-    """Inertia (within-segment sum of squares) by k: the bend of the curve is
-    where adding segments stops paying off."""
-    return _score_plot(
-        cluster_count_scores,
-        selected_k,
-        "inertia",
-        "inertia (within-segment sum of squares)",
-        "Elbow: inertia by number of segments",
-    )
-
-
-def plot_silhouette(cluster_count_scores: pd.DataFrame, selected_k: int) -> Figure:
-    """Mean silhouette by k: higher means customers sit closer to their own
-    segment than to the next one."""
-    return _score_plot(
-        cluster_count_scores,
-        selected_k,
-        "silhouette",
-        "mean silhouette (-1 to 1, higher is better)",
-        "Silhouette by number of segments",
-    )
-
-
 _CRITERIA_PANELS = (
     ("inertia", "inertia (elbow)", None),
     ("silhouette", "silhouette (higher is better)", "silhouette"),
@@ -113,20 +74,39 @@ _CRITERIA_PANELS = (
 
 
 def plot_criteria(
-    cluster_count_scores: pd.DataFrame, k_per_criterion: dict, selected_k: int
+    cluster_count_scores: pd.DataFrame,
+    k_per_criterion: dict,
+    selected_k: int,
+    min_stability: float,
 ) -> Figure:
     """Every criterion by k on one figure: each panel circles the k that
     criterion alone prefers and marks the selected k with a dashed line, so
-    agreement or disagreement is visible at a glance."""
+    agreement or disagreement is visible at a glance. The inertia panel is
+    the elbow plot; the stability panel shows the spread of the bootstrap
+    agreement and the ``min_stability`` line, below which the segments change
+    from one resample to the next and should not be trusted."""
     figure = Figure(figsize=(12, 7), layout="constrained")
     panels = figure.subplots(2, 3, sharex=True).ravel()
     for axes, (column, title, criterion) in zip(panels, _CRITERIA_PANELS):
-        axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
+        if column == "stability_mean":
+            axes.errorbar(
+                cluster_count_scores["k"],
+                cluster_count_scores[column],
+                yerr=cluster_count_scores["stability_std"],
+                marker="o",
+                capsize=3,
+            )
+            axes.axhline(
+                min_stability, color="C2", linestyle=":", label=f"min_stability = {min_stability}"
+            )
+        else:
+            axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
         preferred = k_per_criterion.get(criterion or "elbow")
         if preferred is not None:
             _circle_k(
                 axes, cluster_count_scores, column, preferred, "C1", f"best alone: k = {preferred}"
             )
+        if axes.get_legend_handles_labels()[0]:
             axes.legend(loc="best", fontsize="small")
         axes.axvline(selected_k, color="C3", linestyle="--", alpha=0.7)
         axes.set_title(title, fontsize="medium")
@@ -135,36 +115,6 @@ def plot_criteria(
     for axes in panels[3:]:
         axes.set_xlabel("number of segments k")
     figure.suptitle(f"Criteria by number of segments (dashed red line: selected k = {selected_k})")
-    return figure
-
-
-def plot_stability(
-    cluster_count_scores: pd.DataFrame, selected_k: int, min_stability: float
-) -> Figure:
-    """Bootstrap stability by k (mean and spread of the adjusted Rand index of
-    refits on resampled customers): below the dashed line, the segments change
-    from one resample to the next and should not be trusted."""
-    figure = Figure(figsize=(7, 4.5), layout="constrained")
-    axes = figure.subplots()
-    axes.errorbar(
-        cluster_count_scores["k"],
-        cluster_count_scores["stability_mean"],
-        yerr=cluster_count_scores["stability_std"],
-        marker="o",
-        capsize=4,
-        label="mean ± standard deviation",
-    )
-    axes.axhline(
-        min_stability, color="C3", linestyle="--", label=f"min_stability = {min_stability}"
-    )
-    axes.axvline(selected_k, color="grey", linestyle=":", label=f"selected k = {selected_k}")
-    axes.set_ylim(min(0.0, cluster_count_scores["stability_mean"].min() - 0.1), 1.05)
-    axes.set_xticks(cluster_count_scores["k"])
-    axes.set_xlabel("number of segments k")
-    axes.set_ylabel("adjusted Rand index with the full fit")
-    axes.set_title("Stability: do the same segments come back on resampled customers?")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="lower left")
     return figure
 
 

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
-from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, PowerTransformer, StandardScaler
 
@@ -164,7 +163,7 @@ def choose_transforms(
 def _numeric_block(transform: str, clip_quantile: float) -> Pipeline:
     """Median imputation, the transform, standard scaling and clipping at
     fitted quantiles, in that order (the clipper is always the last step)."""
-    steps = [SimpleImputer(strategy="median")]
+    steps = [model.MedianImputer()]
     if transform == "log1p":
         steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
     elif transform == "yeo-johnson":
