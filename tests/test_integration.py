@@ -72,7 +72,7 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     assert [row["k"] for row in metrics["scores"]] == list(range(2, 11))
     assert segments["segment"].nunique() == metrics["selected_k"] == len(profiles)
     plots = [name for name in VERSIONED if name.endswith("_plot")]
-    assert len(plots) == 10
+    assert len(plots) == 7
     for plot in plots:
         assert version_file(project_copy, VERSIONED[plot]).read_bytes()[:4] == b"\x89PNG"
 
