@@ -39,18 +39,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from project_copy import copy_project
-from transactions import synthetic_log
+from transactions import LOG_PARAMETERS, synthetic_log
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CHUNK_LINES = 10_000_000
-LOG_COLUMNS = (
-    "customer_features:\n"
-    "  columns: {customer_id: customer_id, timestamp: timestamp, amount: null,\n"
-    "            quantity: quantity, unit_price: unit_price, order_id: order_id,\n"
-    "            category: category, channel: channel}\n"
-    "  snapshot_date: '2025-01-01'\n"
-    "  first_line: 1\n"
-)
 
 
 def _environments(project: Path) -> None:
@@ -65,7 +57,7 @@ def _environments(project: Path) -> None:
         "  filepath: data/01_raw/customers_to_score.parquet\n"
         "transactions:\n  type: pandas.ParquetDataset\n  filepath: data/01_raw/log\n"
     )
-    settings = LOG_COLUMNS + "scoring:\n  first_line: 1\n"
+    settings = LOG_PARAMETERS + "scoring:\n  first_line: 1\n"
     (pandas_env / "parameters.yml").write_text(settings)
     shutil.copytree(project / "conf" / "spark", spark_env)
     catalog = yaml.safe_load((spark_env / "catalog.yml").read_text())

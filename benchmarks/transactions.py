@@ -66,6 +66,17 @@ def synthetic_log(lines: int, customers: int, seed: int = 0) -> pd.DataFrame:
     return log
 
 
+# The customer_features settings of the synthetic log.
+LOG_PARAMETERS = (
+    "customer_features:\n"
+    "  columns: {customer_id: customer_id, timestamp: timestamp, amount: null,\n"
+    "            quantity: quantity, unit_price: unit_price, order_id: order_id,\n"
+    "            category: category, channel: channel}\n"
+    "  snapshot_date: '2025-01-01'\n"
+    "  first_line: 1\n"
+)
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -77,14 +88,7 @@ def _copy_project(target: Path) -> None:
     (env / "catalog.yml").write_text(
         "transactions:\n  type: pandas.ParquetDataset\n  filepath: data/01_raw/log.parquet\n"
     )
-    (env / "parameters.yml").write_text(
-        "customer_features:\n"
-        "  columns: {customer_id: customer_id, timestamp: timestamp, amount: null,\n"
-        "            quantity: quantity, unit_price: unit_price, order_id: order_id,\n"
-        "            category: category, channel: channel}\n"
-        "  snapshot_date: '2025-01-01'\n"
-        "  first_line: 1\n"
-    )
+    (env / "parameters.yml").write_text(LOG_PARAMETERS)
 
 
 def child(project: Path) -> None:

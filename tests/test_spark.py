@@ -27,6 +27,7 @@ from customer_segmentation.pipelines.customer_features.nodes import (
 from customer_segmentation.pipelines.preprocessing.nodes import validate_customers
 from customer_segmentation.spark import nearest_centre, refine_kmeans, start_session
 from tests.conftest import PROJECT_ROOT, run_session, version_file, versions
+from tests.pipelines.customer_features.test_nodes import SETTINGS
 
 pytest.importorskip("pyspark")
 
@@ -52,25 +53,12 @@ def spark():
     session.stop()
 
 
+# The UCI-style settings of the one-machine tests, with a channel and two
+# named categories (the rest "other").
 LOG_SETTINGS = {
-    "columns": {
-        "customer_id": "CustomerID",
-        "timestamp": "InvoiceDate",
-        "amount": None,
-        "quantity": "Quantity",
-        "unit_price": "UnitPrice",
-        "order_id": "InvoiceNo",
-        "category": "Category",
-        "channel": "Channel",
-    },
-    "date_format": None,
-    "dayfirst": False,
-    "snapshot_date": None,
-    "cancellation_prefix": "C",
-    "duplicates": "drop",
+    **SETTINGS,
+    "columns": {**SETTINGS["columns"], "channel": "Channel"},
     "category_top_n": 2,
-    "compute": [],
-    "first_line": 2,
 }
 
 
