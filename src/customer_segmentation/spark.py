@@ -82,9 +82,10 @@ def collect_sample(
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     rows = frame.count() if rows is None else rows
+    column = F.col(f"`{key}`")
     if rows > size:
-        frame = frame.orderBy(F.xxhash64(F.col(key), F.lit(random_seed))).limit(size)
-    return to_pandas(frame.orderBy(key)), rows
+        frame = frame.orderBy(F.xxhash64(column, F.lit(random_seed))).limit(size)
+    return to_pandas(frame.orderBy(column)), rows
 
 
 def to_pandas(frame: DataFrame) -> pd.DataFrame:

@@ -45,10 +45,10 @@ def segment_customers(
     then disk) for the nodes that read it; a customer without a segment
     stops the run."""
     segmented = validated_customers.join(
-        customer_segments.select(id_column, "segment"), on=id_column, how="left"
+        customer_segments.select(_col(id_column), "segment"), on=id_column, how="left"
     ).persist()  # profiles and the sample read it again: join once
     unassigned = segmented.where(F.col("segment").isNull())
-    first = unassigned.select(id_column).limit(1).collect()
+    first = unassigned.select(_col(id_column)).limit(1).collect()
     if first:
         raise ValueError(
             f"{unassigned.count()} customers have no segment in customer_segments (first "
@@ -172,5 +172,5 @@ def select_target_customers(
     targets = customer_segments.where(F.col("segment").isin([int(s) for s in chosen]))
     logger.info("target_customers: the customers of segments %s", sorted(chosen))
     return targets.join(F.broadcast(labels), on="segment").select(
-        id_column, "segment", "segment_name", "action", "priority"
+        _col(id_column), "segment", "segment_name", "action", "priority"
     )
