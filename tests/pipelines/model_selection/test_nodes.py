@@ -494,6 +494,7 @@ def test_new_plots(prepared, small_params):
     stability = criteria.axes[4]
     assert "min_stability = 0.8" in [t.get_text() for t in stability.get_legend().get_texts()]
     assert stability.containers  # the spread of the bootstrap agreement, as error bars
+    assert stability.get_ylim()[1] == 1.05  # never above what the agreement can reach
     model = fit_model(encoded, preprocessor, 4, small_params)
     selection = select(encoded, small_params)
     diagram = plot_silhouette_diagram(selection, model, 2000, 42).axes[0]

@@ -99,6 +99,7 @@ def plot_criteria(
             axes.axhline(
                 min_stability, color="C2", linestyle=":", label=f"min_stability = {min_stability}"
             )
+            axes.set_ylim(top=1.05)  # agreement cannot exceed 1, whatever the spread
         else:
             axes.plot(cluster_count_scores["k"], cluster_count_scores[column], marker="o")
         preferred = k_per_criterion.get(criterion or "elbow")
