@@ -118,6 +118,14 @@ def _child(args: list[str]) -> dict:
     return {**result, "wall_s": wall}
 
 
+def _figures(size: int, run: str, seconds: float, peak_mb: float) -> None:
+    print(f"{size:>11,} | {run:<24} | {seconds:>8.1f} | {peak_mb:>8.0f}", flush=True)
+
+
+def _ratio(size: int, what: str, ratio: float) -> None:
+    print(f"{size:>11,} | {what:<24} | {ratio:>7.1f}x |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 1_000_000])
@@ -147,32 +155,16 @@ def main() -> None:
             copy_project(project)
             for pipeline in [] if args.whole_only else PIPELINES:
                 result = _child(["pipeline", str(project), pipeline, str(size)])
-                print(
-                    f"{size:>11,} | {pipeline:<24} | {result['wall_s']:>8.1f} | {result['peak_mb']:>8.0f}",
-                    flush=True,
-                )
+                _figures(size, pipeline, result["wall_s"], result["peak_mb"])
             whole = _child(["pipeline", str(project), "__default__", str(size)])
-            print(
-                f"{size:>11,} | {'kedro run (all four)':<24} | {whole['wall_s']:>8.1f} | {whole['peak_mb']:>8.0f}",
-                flush=True,
-            )
+            _figures(size, "kedro run (all four)", whole["wall_s"], whole["peak_mb"])
             bare = _child(["bare", str(size)])
-            print(
-                f"{size:>11,} | {'bare KMeans loop':<24} | {bare['loop_s']:>8.1f} | {bare['peak_mb']:>8.0f}"
-            )
-            print(
-                f"{size:>11,} | {'ratio (run/bare loop)':<24} | {whole['wall_s'] / bare['loop_s']:>7.1f}x |",
-                flush=True,
-            )
+            _figures(size, "bare KMeans loop", bare["loop_s"], bare["peak_mb"])
+            _ratio(size, "ratio (run/bare loop)", whole["wall_s"] / bare["loop_s"])
             if size <= args.baseline_max:
                 original = _child(["original", str(project)])
-                print(
-                    f"{size:>11,} | {'original approach':<24} | {original['wall_s']:>8.1f} | {original['peak_mb']:>8.0f}"
-                )
-                print(
-                    f"{size:>11,} | {'speed-up (original/run)':<24} | {original['wall_s'] / whole['wall_s']:>7.1f}x |",
-                    flush=True,
-                )
+                _figures(size, "original approach", original["wall_s"], original["peak_mb"])
+                _ratio(size, "speed-up (original/run)", original["wall_s"] / whole["wall_s"])
 
 
 if __name__ == "__main__":

@@ -164,26 +164,10 @@ def main() -> None:
             (project / "data" / "01_raw" / "customers_to_score.parquet").symlink_to(
                 raw / "customers.parquet"
             )
-            what = f"segmentation, {options.customers:,} customers"
-            _row(
-                what,
-                "pandas",
-                kedro_run(project, "--env", "bench_pandas", "--pipelines", "segmentation"),
-            )
-            _row(
-                what,
-                "Spark",
-                kedro_run(project, "--env", "bench_spark", "--pipelines", "segmentation"),
-            )
-            what = f"scoring, {options.customers:,} customers"
-            _row(
-                what,
-                "pandas",
-                kedro_run(project, "--env", "bench_pandas", "--pipelines", "scoring"),
-            )
-            _row(
-                what, "Spark", kedro_run(project, "--env", "bench_spark", "--pipelines", "scoring")
-            )
+            for pipeline in ("segmentation", "scoring"):
+                what = f"{pipeline}, {options.customers:,} customers"
+                for engine, env in (("pandas", "bench_pandas"), ("Spark", "bench_spark")):
+                    _row(what, engine, kedro_run(project, "--env", env, "--pipelines", pipeline))
         for lines in options.lines:
             log = project / "data" / "01_raw" / "log"
             if log.exists():
