@@ -39,6 +39,34 @@ OTHER = "other"
 MISSING = "missing"
 
 
+class SegmentKMeans(KMeans):
+    """scikit-learn's KMeans, the clustering step of every model the
+    pipelines fit, with one change: its convergence tolerance is measured
+    without a copy of the data. KMeans scales ``tol`` by the mean variance of
+    the features, computed with ``np.var(X, axis=0)``, which holds a full
+    copy of X while it runs: 0.9 GB, the whole run's peak, at ten million
+    customers x 11 features. Here the variance is summed a block of rows at
+    a time. For dense data only (the encoded features always are)."""
+
+    def _check_params_vs_input(self, X):
+        tol = self.tol
+        self.tol = 0  # KMeans then skips its own np.var(X, axis=0)
+        try:
+            super()._check_params_vs_input(X)
+        finally:
+            self.tol = tol
+        self._tol = tol * float(np.mean(_variances(X))) if tol else 0.0
+
+
+def _variances(X: np.ndarray, rows_per_block: int = 262_144) -> np.ndarray:
+    """``np.var(X, axis=0)``, a block of rows at a time."""
+    mean = X.mean(axis=0)
+    squares = np.zeros(X.shape[1])
+    for start in range(0, len(X), rows_per_block):
+        squares += ((X[start : start + rows_per_block] - mean) ** 2).sum(axis=0)
+    return squares / len(X)
+
+
 def segmentation_model(preprocessor: ColumnTransformer | Pipeline, kmeans: KMeans) -> Pipeline:
     """The deployable model: the fitted preprocessor, then the fitted KMeans."""
     return Pipeline([(PREPROCESSOR, preprocessor), (CLUSTERING, kmeans)])

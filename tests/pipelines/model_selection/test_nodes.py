@@ -424,6 +424,31 @@ def test_final_fit_on_all_rows_starts_from_the_sample_restarts(prepared, small_p
     assert ari > 0.95
 
 
+def test_segment_kmeans_is_kmeans_with_its_tolerance_measured_by_blocks_of_rows():
+    """The final fit's KMeans (model.SegmentKMeans) sums the variance for its
+    tolerance a block of rows at a time instead of copying the data: the
+    same tolerance, centres, labels and iterations as scikit-learn's, and
+    the caller's matrix is left as it was (copy_x=False centres it in place)."""
+    from sklearn.cluster import KMeans  # noqa: PLC0415
+    from sklearn.cluster._kmeans import _tolerance  # noqa: PLC0415
+
+    rng = np.random.default_rng(5)
+    centres = rng.normal(0, 3, (4, 6))
+    values = np.vstack([c + rng.normal(0, 1.5, (700, 6)) for c in centres])  # overlapping
+    start = values[rng.choice(len(values), 4, replace=False)]
+    original = values.copy()
+    ours = segmentation.SegmentKMeans(4, init=start, n_init=1, copy_x=False).fit(values)
+    theirs = KMeans(4, init=start, n_init=1).fit(original)
+    assert ours._tol == pytest.approx(_tolerance(original, 1e-4), rel=1e-12)
+    assert segmentation._variances(values, rows_per_block=512) == pytest.approx(
+        np.var(original, axis=0), rel=1e-12
+    )
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=1e-12)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.n_iter_ == theirs.n_iter_ > 1
+    np.testing.assert_allclose(values, original, rtol=0, atol=1e-12)
+
+
 def test_feature_separation_by_feature_and_block_follows_the_categorical_weight(
     customers, features, small_params
 ):
