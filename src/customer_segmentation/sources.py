@@ -52,14 +52,16 @@ def encode(values: pd.Series) -> tuple[np.ndarray, pa.Array | None]:
     return codes, encoded.dictionary
 
 
-def fingerprint(table: pd.DataFrame, encoded: dict | None = None) -> tuple[dict, np.ndarray]:
+def fingerprint(
+    table: pd.DataFrame, encoded: dict | None = None, row_hashes: bool = True
+) -> tuple[dict, np.ndarray | None]:
     """Rows, columns and SHA-256 content hash of a table as it was loaded
-    (equal values in equal order, equal hash), and a 64-bit hash of every
-    row. ``encoded`` may hold columns already ``encode``-d, which are not
-    encoded again."""
+    (equal values in equal order, equal hash), and, with ``row_hashes``, a
+    64-bit hash of every row (None without). ``encoded`` may hold columns
+    already ``encode``-d, which are not encoded again."""
     encoded = encoded or {}
     digest = hashlib.sha256("\x1f".join(map(str, table.columns)).encode())
-    rows = np.zeros(len(table), dtype=np.uint64)
+    rows = np.zeros(len(table), dtype=np.uint64) if row_hashes else None
     for column in table.columns:
         keys, dictionary = encoded[column] if column in encoded else encode(table[column])
         if dictionary is not None:
@@ -67,9 +69,10 @@ def fingerprint(table: pd.DataFrame, encoded: dict | None = None) -> tuple[dict,
                 if buffer is not None:
                     digest.update(buffer)
         keys = np.ascontiguousarray(keys).view(np.uint64)
-        digest.update(keys.tobytes())
-        with np.errstate(over="ignore"):
-            rows = _mix(rows * _C1 + keys)
+        digest.update(keys)  # the array's own bytes, not a copy
+        if rows is not None:
+            with np.errstate(over="ignore"):
+                rows = _mix(rows * _C1 + keys)
     summary = {
         "rows": len(table),
         "columns": [str(column) for column in table.columns],
@@ -96,9 +99,9 @@ def describe_table(table: pd.DataFrame) -> dict:
             "columns": [str(column) for column in table.columns],
             "xxhash64_sum": format(int(row["hash"] or 0) % 2**64, "016x"),
         }
-    return fingerprint(table)[0]
+    return fingerprint(table, row_hashes=False)[0]
 
 
 def content_hash(table: pd.DataFrame) -> str:
     """The SHA-256 content hash ``describe_table`` records."""
-    return fingerprint(table)[0]["sha256"]
+    return fingerprint(table, row_hashes=False)[0]["sha256"]
