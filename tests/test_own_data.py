@@ -3,6 +3,8 @@ and the environment segments and scores that file as a user would run it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 from pathlib import Path
@@ -133,7 +135,8 @@ def test_leading_zero_ids_round_trip_through_training_targets_and_scoring(projec
     segments = pd.read_parquet(version_file(data, "07_model_output/customer_segments.parquet"))
     assert segments["customer_id"].tolist() == ids
     targets = version_file(data, "07_model_output/target_customers.csv").read_text()
-    target_ids = [line.split(",")[0] for line in targets.splitlines()[1:]]
+    target_ids = [row[0] for row in list(csv.reader(io.StringIO(targets)))[1:]]
+    assert targets.splitlines()[1].startswith('"0')  # text ids are quoted in the file
     assert target_ids and set(target_ids) <= set(ids) and target_ids[0].startswith("0")
     result = pd.read_parquet(version_file(data, "07_model_output/scored_customers.parquet"))
     assert result["customer_id"].tolist() == ids  # the training file: every row scored

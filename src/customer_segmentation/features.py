@@ -163,7 +163,10 @@ def _not_constant(series: pd.Series) -> bool:
     """Not one value in ``NEAR_CONSTANT_SHARE`` of the rows (counted on a
     seeded sample of 100,000 rows of larger tables)."""
     if len(series) > 100_000:
-        series = series.sample(100_000, random_state=0)
+        # numpy's Generator draws 100,000 of n rows in O(100,000); pandas'
+        # sample shuffles all n (0.3 s a column at ten million rows).
+        rows = np.random.default_rng(0).choice(len(series), 100_000, replace=False)
+        series = series.iloc[np.sort(rows)]
     counts = series.value_counts(dropna=True)
     return counts.empty or counts.iloc[0] < NEAR_CONSTANT_SHARE * counts.sum()
 

@@ -140,8 +140,9 @@ class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):  # noqa: N803
-        values = np.array(X, dtype=float)
-        return np.where(np.isnan(values), self.statistics_, values)
+        values = np.array(X, dtype=float)  # a copy of its own, filled in place
+        np.copyto(values, np.broadcast_to(self.statistics_, values.shape), where=np.isnan(values))
+        return values
 
 
 class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
