@@ -40,8 +40,8 @@ MISSING = "missing"
 
 
 class SegmentKMeans(KMeans):
-    """scikit-learn's KMeans, the clustering step of every model the
-    pipelines fit, with one change: its convergence tolerance is measured
+    """scikit-learn's KMeans, the clustering step of the segmentation model
+    (``CLUSTERING``), with one change: its convergence tolerance is measured
     without a copy of the data. KMeans scales ``tol`` by the mean variance of
     the features, computed with ``np.var(X, axis=0)``, which holds a full
     copy of X while it runs: 0.9 GB, the whole run's peak, at ten million
