@@ -89,7 +89,9 @@ def describe_table(table: pd.DataFrame) -> dict:
     if is_spark(table):
         from pyspark.sql import functions as F  # noqa: PLC0415
 
-        columns = [F.col(f"`{c}`") for c in table.columns]
+        from customer_segmentation.spark import col  # noqa: PLC0415
+
+        columns = [col(c) for c in table.columns]
         row = table.agg(
             F.count(F.lit(1)).alias("rows"),
             F.sum(F.xxhash64(*columns).cast("decimal(38,0)")).alias("hash"),

@@ -82,10 +82,9 @@ def collect_sample(
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     rows = frame.count() if rows is None else rows
-    column = F.col(f"`{key}`")
     if rows > size:
-        frame = frame.orderBy(F.xxhash64(column, F.lit(random_seed))).limit(size)
-    return to_pandas(frame.orderBy(column)), rows
+        frame = frame.orderBy(F.xxhash64(col(key), F.lit(random_seed))).limit(size)
+    return to_pandas(frame.orderBy(col(key))), rows
 
 
 def to_pandas(frame: DataFrame) -> pd.DataFrame:
@@ -111,6 +110,39 @@ def map_batches(
     return frame.mapInPandas(batches, schema)
 
 
+def col(name: str) -> Column:
+    """The column ``name`` of a Spark DataFrame, quoted, so that names with
+    dots or spaces are read as one column."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    return F.col(f"`{name}`")
+
+
+def number(frame: DataFrame, column: str) -> Column:
+    """``column`` of ``frame`` as a double: text trimmed, text that is not a
+    number and NaN as missing (null), as pandas' ``to_numeric`` reads it."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    value = col(column)
+    if dict(frame.dtypes)[column] == "string":
+        value = F.trim(value)
+    parsed = value.try_cast("double")
+    return F.when(~F.isnan(parsed), parsed)
+
+
+def id_text(frame: DataFrame, column: str) -> Column:
+    """Ids of ``column`` as text: whole numbers of a float column without
+    ".0" (17850.0 is "17850"), NaN as missing; any other column cast to text."""
+    from pyspark.sql import functions as F  # noqa: PLC0415
+
+    if dict(frame.dtypes)[column] not in ("float", "double"):
+        return col(column).cast("string")
+    value = F.when(~F.isnan(col(column)), col(column))
+    return F.when(value == F.floor(value), value.cast("bigint").cast("string")).otherwise(
+        value.cast("string")
+    )
+
+
 def ddl(columns: dict[str, str]) -> str:
     """A Spark DDL schema string from ``{column: type}``, names quoted."""
     return ", ".join(f"`{name}` {kind}" for name, kind in columns.items())
@@ -118,9 +150,7 @@ def ddl(columns: dict[str, str]) -> str:
 
 def _squared_distances(columns: list[str], centres: np.ndarray) -> list[Column]:
     """A row's squared Euclidean distance to each centre, as Spark columns."""
-    from pyspark.sql import functions as F  # noqa: PLC0415
-
-    quoted = [F.col(f"`{column}`") for column in columns]
+    quoted = [col(column) for column in columns]
     return [
         sum((c - float(v)) * (c - float(v)) for c, v in zip(quoted, centre, strict=True))
         for centre in np.asarray(centres, dtype=float)
@@ -158,7 +188,7 @@ def refine_kmeans(
     from given centres, so it cannot refine a sample's solution.)"""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
-    quoted = [F.col(f"`{c}`") for c in columns]
+    quoted = [col(c) for c in columns]
     variance = frame.agg(*[F.var_pop(c) for c in quoted]).first()
     tolerance = float(np.mean([v or 0.0 for v in variance])) * tol
     centres = np.asarray(centres, dtype=float).copy()

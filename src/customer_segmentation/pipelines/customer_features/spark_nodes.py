@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 
 from customer_segmentation.features import TRANSACTION_FEATURES as FEATURES
 from customer_segmentation.sources import describe_table
+from customer_segmentation.spark import col, id_text, number
 
 from .nodes import (
     AMOUNT,
@@ -57,10 +58,6 @@ _STRFTIME = {
 }
 
 
-def _col(name: str) -> Column:
-    return F.col(f"`{name}`")
-
-
 def spark_pattern(date_format: str) -> str:
     """A strftime format as a Spark datetime pattern (literal text quoted)."""
     parts = re.split(r"(%.)", date_format)
@@ -89,7 +86,7 @@ def _text_forms(dayfirst: bool) -> list[str]:
 def _timestamps(lines: DataFrame, column: str, settings: dict) -> Column:
     """The timestamp of every line (null when it is not a date)."""
     kind = dict(lines.dtypes)[column]
-    value = _col(column)
+    value = col(column)
     if date_format := settings.get("date_format"):
         return F.try_to_timestamp(value.cast("string"), F.lit(spark_pattern(date_format)))
     if kind in ("timestamp", "timestamp_ntz", "date"):
@@ -109,15 +106,10 @@ def _customer_ids(lines: DataFrame, column: str) -> Column:
     """Ids as text, as ``nodes._customer_codes`` cleans them: whole numbers
     without ".0", text stripped (all ids "17850.0": the ".0" removed), blank
     as missing."""
-    kind = dict(lines.dtypes)[column]
-    value = _col(column)
-    if kind in ("double", "float"):
-        value = F.when(~F.isnan(value), value)
-        text = F.when(value == F.floor(value), value.cast("bigint").cast("string")).otherwise(
-            value.cast("string")
-        )
+    if dict(lines.dtypes)[column] in ("double", "float"):
+        text = id_text(lines, column)
     else:
-        text = F.trim(value.cast("string"))
+        text = F.trim(col(column).cast("string"))
         exported_floats = lines.where(text.isNotNull() & (text != "")).where(
             ~text.rlike(r"^\d+\.0$")
         )
@@ -127,13 +119,7 @@ def _customer_ids(lines: DataFrame, column: str) -> Column:
 
 
 def _number(lines: DataFrame, column: str | None) -> Column | None:
-    if column is None:
-        return None
-    value = _col(column)
-    if dict(lines.dtypes)[column] == "string":
-        value = F.trim(value)
-    number = value.try_cast("double")
-    return F.when(~F.isnan(number), number)  # NaN is a missing value, as in pandas
+    return None if column is None else number(lines, column)
 
 
 def clean_transactions(
@@ -146,7 +132,7 @@ def clean_transactions(
     columns = customer_features["columns"]
     check_columns(transactions, columns)
     summary = describe_table(transactions)
-    original = [_col(c) for c in transactions.columns]
+    original = [col(c) for c in transactions.columns]
     quantity = _number(transactions, columns.get("quantity"))
     price = _number(transactions, columns.get("unit_price"))
     amount = _number(transactions, columns.get("amount"))
@@ -161,15 +147,13 @@ def clean_transactions(
         (price if price is not None else F.lit(None).cast("double")).alias("_price"),
     )
     order = (
-        _col(columns["order_id"]).cast("string")
+        col(columns["order_id"]).cast("string")
         if columns.get("order_id")
         else F.col("_timestamp").cast("string")
     )
     prefix = customer_features.get("cancellation_prefix")
     cancelled = (
-        F.coalesce(
-            F.trim(_col(columns["order_id"]).cast("string")).startswith(prefix), F.lit(False)
-        )
+        F.coalesce(F.trim(col(columns["order_id"]).cast("string")).startswith(prefix), F.lit(False))
         if prefix and columns.get("order_id")
         else F.lit(False)
     )
@@ -196,12 +180,14 @@ def clean_transactions(
         "return": negative | cancelled,
     }
     reason = F.lit(0)
-    for number, broken in reversed(list(enumerate(checks.values(), start=1))):
-        reason = F.when(F.coalesce(broken, F.lit(False)), F.lit(number)).otherwise(reason)
+    for rule_number, broken in reversed(list(enumerate(checks.values(), start=1))):
+        reason = F.when(F.coalesce(broken, F.lit(False)), F.lit(rule_number)).otherwise(reason)
     ruled = lines.select("*", order.alias("_order"), reason.alias("_rule")).persist()
     counted = ruled.groupBy("_rule").count().collect()
     per_rule = {int(row["_rule"]): int(row["count"]) for row in counted}
-    touched = {rule: per_rule.get(number, 0) for number, rule in enumerate(checks, start=1)}
+    touched = {
+        rule: per_rule.get(rule_number, 0) for rule_number, rule in enumerate(checks, start=1)
+    }
     rows = summary["rows"]
     for rule, count in touched.items():
         logger.info("transactions rule '%s': %d of %d lines (%s)", rule, count, rows, RULES[rule])
@@ -219,7 +205,7 @@ def clean_transactions(
         F.abs("_amount").alias(AMOUNT),
         is_return.alias(RETURN),
         *[
-            F.coalesce(_col(columns[role]).cast("string"), F.lit("missing")).alias(role)
+            F.coalesce(col(columns[role]).cast("string"), F.lit("missing")).alias(role)
             for role in (CATEGORY, CHANNEL)
             if columns.get(role)
         ],
@@ -292,7 +278,7 @@ def build_customer_features(clean_transactions: DataFrame, customer_features: di
             continue
         mix, labels = _spend_mix(lines.where(bought), column, customer_features)
         features = features.join(mix, on=CUSTOMER, how="left").fillna(0.0, subset=labels)
-        spent = [_col(label) for label in labels]
+        spent = [col(label) for label in labels]
         extra = []
         if name == "category" and "category_shares" in compute:
             divisor = F.when(F.col("_spend") > 0, F.col("_spend")).otherwise(1.0)
@@ -304,7 +290,7 @@ def build_customer_features(clean_transactions: DataFrame, customer_features: di
             )
             extra.append(F.when(sum(spent) > 0, top).alias(f"top_{name}"))
         kept = [c for c in features.columns if c not in labels]
-        features = features.select(*[_col(c) for c in kept], *extra)
+        features = features.select(*[col(c) for c in kept], *extra)
     return features.drop("_spend")
 
 
@@ -320,7 +306,7 @@ def _spend_mix(bought: DataFrame, column: str, settings: dict) -> tuple[DataFram
     top_n = settings.get("category_top_n", 8)
     keep = [str(row[column]) for row in totals[:top_n]]
     labels = keep + (["other"] if len(totals) > len(keep) else [])
-    label = F.when(_col(column).isin(keep), _col(column)).otherwise(F.lit("other"))
+    label = F.when(col(column).isin(keep), col(column)).otherwise(F.lit("other"))
     mix = (
         bought.select(CUSTOMER, label.alias("_label"), AMOUNT)
         .groupBy(CUSTOMER)

@@ -11,11 +11,10 @@ import logging
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 from sklearn.cluster import KMeans
 
 from customer_segmentation.features import key_column
-from customer_segmentation.spark import collect_sample, nearest_centre, refine_kmeans
+from customer_segmentation.spark import col, collect_sample, nearest_centre, refine_kmeans
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ def fit_on_all_rows(
     centres = kmeans.cluster_centers_
     rows = encoded_features.count()
     if sample_rows < rows:
-        features = encoded_features.select(*[F.col(f"`{c}`") for c in columns]).persist()
+        features = encoded_features.select(*[col(c) for c in columns]).persist()
         try:
             centres, sizes, inertia, iterations = refine_kmeans(
                 features, columns, centres, tol=kmeans.tol, max_iter=kmeans.max_iter
@@ -67,7 +66,7 @@ def fit_on_all_rows(
     kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
     sizes = sizes[order]
     segments = encoded_features.select(
-        F.col(f"`{id_column}`"),
+        col(id_column),
         nearest_centre(columns, kmeans.cluster_centers_).cast("long").alias("segment"),
     )
     return kmeans, sizes, segments

@@ -22,7 +22,15 @@ from customer_segmentation.features import (
     key_column,
     named_in,
 )
-from customer_segmentation.spark import collect_sample, ddl, map_batches, require_id_column
+from customer_segmentation.spark import (
+    col,
+    collect_sample,
+    ddl,
+    id_text,
+    map_batches,
+    number,
+    require_id_column,
+)
 
 from .nodes import build_preprocessor, choose_transforms
 from .nodes import encode_features as encode_batch
@@ -35,33 +43,8 @@ _EXAMPLES = 3
 _CONSTANT_SAMPLE_SIZE = 100_000
 
 
-def _col(name: str) -> Column:
-    return F.col(f"`{name}`")
-
-
-def _text_id(table: DataFrame, column: str) -> Column:
-    """Ids as text: numbers without a trailing ``.0``, text as it is."""
-    kind = dict(table.dtypes)[column]
-    if kind in ("float", "double"):
-        value = F.when(~F.isnan(_col(column)), _col(column))
-        return F.when(value == F.floor(value), value.cast("long").cast("string")).otherwise(
-            value.cast("string")
-        )
-    return _col(column).cast("string")
-
-
-def _number(table: DataFrame, column: str) -> Column:
-    """A column as a double; text that is not a number becomes null."""
-    value = _col(column)
-    if dict(table.dtypes)[column] == "string":
-        value = F.trim(value)
-    number = value.try_cast("double")
-    return F.when(~F.isnan(number), number)  # NaN is a missing value, as in pandas
-
-
 def _examples(rows: list, spec: FeatureSpec) -> str:
-    shown = ", ".join(f"{spec.id_column} {row[0]}" for row in rows[:_EXAMPLES])
-    return shown
+    return ", ".join(f"{spec.id_column} {row[0]}" for row in rows[:_EXAMPLES])
 
 
 def validate_customers(raw_customers: DataFrame, spec: FeatureSpec, min_rows: int) -> DataFrame:
@@ -83,20 +66,20 @@ def validate_customers(raw_customers: DataFrame, spec: FeatureSpec, min_rows: in
         )
     blank = F.lit(True)
     for column in raw_customers.columns:
-        blank = blank & _col(column).isNull()
+        blank = blank & col(column).isNull()
     numeric = list(dict.fromkeys([*spec.numeric, *spec.profile_numeric]))
     kinds = dict(raw_customers.dtypes)
     rows = raw_customers.select(
-        _text_id(raw_customers, spec.id_column).alias(spec.id_column),
-        *[_number(raw_customers, c).alias(c) for c in numeric],
+        id_text(raw_customers, spec.id_column).alias(spec.id_column),
+        *[number(raw_customers, c).alias(c) for c in numeric],
         *[
-            _col(c).cast("string").alias(c)
+            col(c).cast("string").alias(c)
             for c in spec.used_columns
             if c not in numeric and c != spec.id_column
         ],
         # The value as read, where text may fail to be a number.
         *[
-            (_col(c) if kinds[c] == "string" else _number(raw_customers, c)).alias(f"_raw_{c}")
+            (col(c) if kinds[c] == "string" else number(raw_customers, c)).alias(f"_raw_{c}")
             for c in numeric
         ],
         blank.alias("_blank"),
@@ -160,23 +143,23 @@ def _problem_counts(rows: DataFrame, spec: FeatureSpec, numeric: list[str]) -> d
     measures = [
         F.sum(F.col("_blank").cast("int")).alias("blank"),
         count(F.lit(True)).alias("rows"),
-        count(_col(spec.id_column).isNotNull()).alias("ids"),
-        F.countDistinct(F.when(present, _col(spec.id_column))).alias("distinct_ids"),
+        count(col(spec.id_column).isNotNull()).alias("ids"),
+        F.countDistinct(F.when(present, col(spec.id_column))).alias("distinct_ids"),
     ]
     for column in numeric:
         measures += [
-            count(_col(column).isNotNull()).alias(f"present_{column}"),
-            count(_col(f"_raw_{column}").isNotNull() & _col(column).isNull()).alias(
+            count(col(column).isNotNull()).alias(f"present_{column}"),
+            count(col(f"_raw_{column}").isNotNull() & col(column).isNull()).alias(
                 f"not_number_{column}"
             ),
         ]
         if column in spec.bounds:
             low, high = spec.bounds[column]
             measures.append(
-                count((_col(column) < low) | (_col(column) > high)).alias(f"outside_{column}")
+                count((col(column) < low) | (col(column) > high)).alias(f"outside_{column}")
             )
     for column in spec.categorical:
-        measures.append(count(_col(column).isNotNull()).alias(f"present_{column}"))
+        measures.append(count(col(column).isNotNull()).alias(f"present_{column}"))
     row = rows.agg(*measures).first().asDict()
     return {key: int(value or 0) for key, value in row.items()}
 
@@ -191,7 +174,7 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
     """One sentence per problem, as ``features.describe_failures`` words it,
     with the ids of the first failing rows."""
     problems = []
-    key = _col(spec.id_column)
+    key = col(spec.id_column)
     if counts["rows"] < min_rows:
         problems.append(
             f"raw_customers has {counts['rows']} rows; expected at least {min_rows} "
@@ -223,8 +206,8 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
     for column in numeric:
         if counts[f"not_number_{column}"]:
             rows = (
-                customers.where(_col(f"_raw_{column}").isNotNull() & _col(column).isNull())
-                .select(key, _col(f"_raw_{column}"))
+                customers.where(col(f"_raw_{column}").isNotNull() & col(column).isNull())
+                .select(key, col(f"_raw_{column}"))
                 .limit(_EXAMPLES)
                 .collect()
             )
@@ -236,8 +219,8 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
         if counts.get(f"outside_{column}"):
             low, high = spec.bounds[column]
             rows = (
-                customers.where((_col(column) < low) | (_col(column) > high))
-                .select(key, _col(column))
+                customers.where((col(column) < low) | (col(column) > high))
+                .select(key, col(column))
                 .limit(_EXAMPLES)
                 .collect()
             )
@@ -258,8 +241,8 @@ def fit_preprocessor(
     below), collected to the driver."""
     numeric = list(spec.numeric)
     extremes = validated_customers.agg(
-        *[F.min(_col(c)).alias(f"min_{c}") for c in numeric],
-        *[F.max(_col(c)).alias(f"max_{c}") for c in numeric],
+        *[F.min(col(c)).alias(f"min_{c}") for c in numeric],
+        *[F.max(col(c)).alias(f"max_{c}") for c in numeric],
     ).first()
     low = pd.Series({c: extremes[f"min_{c}"] for c in numeric}, dtype=float)
     high = pd.Series({c: extremes[f"max_{c}"] for c in numeric}, dtype=float)

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.spark import ddl, map_batches, require_id_column
+from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 
 from .nodes import score_rows, screen_rows
 
@@ -34,7 +34,7 @@ def screen_customers_to_score(
     require_id_column(spec)
     id_column = spec.id_column
     raw_columns = customers_to_score.columns
-    key = F.col(f"`{id_column}`")
+    key = col(id_column)
     marked = customers_to_score.withColumn(
         _REPEATED, key.isNotNull() & (F.count(F.lit(1)).over(Window.partitionBy(key)) > 1)
     )
@@ -58,11 +58,11 @@ def screen_customers_to_score(
         }
     )
     screened = map_batches(
-        marked.select(*[F.col(f"`{c}`") for c in raw_columns], F.col(_REPEATED)), screen, schema
+        marked.select(*[col(c) for c in raw_columns], F.col(_REPEATED)), screen, schema
     ).persist()
     scorable = screened.where(F.col(_REASON).isNull()).drop(_REASON)
     rejects = screened.where(F.col(_REASON).isNotNull()).select(
-        key, F.col(_REASON), *[F.col(f"`{c}`") for c in [*numeric, *categorical]]
+        key, F.col(_REASON), *[col(c) for c in [*numeric, *categorical]]
     )
     counts = screened.agg(
         F.count(F.lit(1)).alias("rows"), F.count(F.col(_REASON)).alias("rejected")

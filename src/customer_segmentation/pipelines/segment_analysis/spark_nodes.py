@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.spark import ddl, map_batches
+from customer_segmentation.spark import col, ddl, map_batches
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +34,6 @@ def _approximate_median(column):
     return F.percentile_approx(column, 0.5, _MEDIAN_ACCURACY)
 
 
-def _col(name: str):
-    return F.col(f"`{name}`")
-
-
 def segment_customers(
     validated_customers: DataFrame, customer_segments: DataFrame, id_column: str
 ) -> DataFrame:
@@ -45,10 +41,10 @@ def segment_customers(
     then disk) for the nodes that read it; a customer without a segment
     stops the run."""
     segmented = validated_customers.join(
-        customer_segments.select(_col(id_column), "segment"), on=id_column, how="left"
+        customer_segments.select(col(id_column), "segment"), on=id_column, how="left"
     ).persist()  # profiles and the sample read it again: join once
     unassigned = segmented.where(F.col("segment").isNull())
-    first = unassigned.select(_col(id_column)).limit(1).collect()
+    first = unassigned.select(col(id_column)).limit(1).collect()
     if first:
         raise ValueError(
             f"{unassigned.count()} customers have no segment in customer_segments (first "
@@ -81,18 +77,18 @@ def segment_statistics(
         }
     )
     rows = map_batches(
-        segmented.select("segment", *[_col(c).cast("double").alias(c) for c in numeric]),
+        segmented.select("segment", *[col(c).cast("double").alias(c) for c in numeric]),
         scaled,
         schema,
     )
-    scale = {c: _col(f"{_SCALED}{c}" if c in model_numeric else c) for c in numeric}
+    scale = {c: col(f"{_SCALED}{c}" if c in model_numeric else c) for c in numeric}
     median = F.median if segmented.count() <= EXACT_MEDIAN_MAX_ROWS else _approximate_median
     per_segment = (
         rows.groupBy("segment")
         .agg(
             F.count(F.lit(1)).alias("_customers"),
-            *[F.avg(_col(c)).alias(f"mean_{c}") for c in numeric],
-            *[median(_col(c)).alias(f"median_{c}") for c in numeric],
+            *[F.avg(col(c)).alias(f"mean_{c}") for c in numeric],
+            *[median(col(c)).alias(f"median_{c}") for c in numeric],
             *[F.count(scale[c]).alias(f"count_{c}") for c in numeric],
             *[F.sum(scale[c]).alias(f"sum_{c}") for c in numeric],
             *[F.sum(scale[c] * scale[c]).alias(f"squares_{c}") for c in numeric],
@@ -135,7 +131,7 @@ def _category_counts(
             *[
                 F.struct(
                     F.lit(c).alias("column"),
-                    F.coalesce(_col(c).cast("string"), F.lit(segmentation.MISSING)).alias("value"),
+                    F.coalesce(col(c).cast("string"), F.lit(segmentation.MISSING)).alias("value"),
                 )
                 for c in columns
             ]
@@ -172,5 +168,5 @@ def select_target_customers(
     targets = customer_segments.where(F.col("segment").isin([int(s) for s in chosen]))
     logger.info("target_customers: the customers of segments %s", sorted(chosen))
     return targets.join(F.broadcast(labels), on="segment").select(
-        _col(id_column), "segment", "segment_name", "action", "priority"
+        col(id_column), "segment", "segment_name", "action", "priority"
     )
