@@ -67,6 +67,16 @@ def _variances(X: np.ndarray, rows_per_block: int = 262_144) -> np.ndarray:
     return squares / len(X)
 
 
+def largest_first(kmeans: KMeans, sizes: np.ndarray) -> np.ndarray:
+    """Renumbers the segments of a fitted ``kmeans`` so that segment 0 is the
+    largest (``sizes``: customers per segment, in its current numbering),
+    which keeps segment numbers meaningful and comparable between runs.
+    Returns the order: the old number of each new segment."""
+    order = np.argsort(-sizes, kind="stable")
+    kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
+    return order
+
+
 def segmentation_model(preprocessor: ColumnTransformer | Pipeline, kmeans: KMeans) -> Pipeline:
     """The deployable model: the fitted preprocessor, then the fitted KMeans."""
     return Pipeline([(PREPROCESSOR, preprocessor), (CLUSTERING, kmeans)])

@@ -695,18 +695,6 @@ def summarise_model_selection(  # noqa: PLR0913 - one input per result it collec
     }
 
 
-def _order_segments_by_size(kmeans: KMeans) -> KMeans:
-    """Renumbers the clusters so that segment 0 is the largest, which keeps
-    segment numbers meaningful and comparable between runs."""
-    sizes = np.bincount(kmeans.labels_, minlength=kmeans.n_clusters)
-    order = np.argsort(-sizes, kind="stable")
-    new_label = np.empty_like(order)
-    new_label[order] = np.arange(len(order))
-    kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
-    kmeans.labels_ = new_label[kmeans.labels_]
-    return kmeans
-
-
 def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
     encoded_features: pd.DataFrame,
     selection_features: pd.DataFrame,
@@ -751,15 +739,18 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
             ).fit(_c_ordered(features))
             # As a fit on the frame would: predict checks the columns by name.
             kmeans.feature_names_in_ = np.asarray(features.columns, dtype=object)
-        kmeans = _order_segments_by_size(kmeans)
         sizes = np.bincount(kmeans.labels_, minlength=selected_k)
+        order = segmentation.largest_first(kmeans, sizes)
+        new_segment = np.empty_like(order)
+        new_segment[order] = np.arange(len(order))
+        sizes = sizes[order]
         customer_segments = pd.DataFrame(
             {
                 # The ids keep their own (Arrow) storage: no Python string per customer.
                 key_column(id_column): encoded_features[key_column(id_column)].reset_index(
                     drop=True
                 ),
-                "segment": kmeans.labels_.astype("int64"),
+                "segment": new_segment[kmeans.labels_].astype("int64"),
             }
         )
     smallest = sizes.min() / sizes.sum()
@@ -772,6 +763,5 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
             100 * smallest,
             100 * min_segment_share,
         )
-    if hasattr(kmeans, "labels_"):
-        del kmeans.labels_
+    del kmeans.labels_  # of the fit, in its own numbering: predict does not need them
     return segmentation.segmentation_model(preprocessor, kmeans), customer_segments

@@ -13,6 +13,7 @@ import pandas as pd
 from pyspark.sql import DataFrame
 from sklearn.cluster import KMeans
 
+from customer_segmentation import model as segmentation
 from customer_segmentation.features import key_column
 from customer_segmentation.spark import col, collect_sample, nearest_centre, refine_kmeans
 
@@ -62,9 +63,7 @@ def fit_on_all_rows(
         kmeans.cluster_centers_, kmeans.inertia_, kmeans.n_iter_ = centres, inertia, iterations
     else:
         sizes = np.bincount(kmeans.labels_, minlength=kmeans.n_clusters)
-    order = np.argsort(-sizes, kind="stable")
-    kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
-    sizes = sizes[order]
+    sizes = sizes[segmentation.largest_first(kmeans, sizes)]
     segments = encoded_features.select(
         col(id_column),
         nearest_centre(columns, kmeans.cluster_centers_).cast("long").alias("segment"),
