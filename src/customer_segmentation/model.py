@@ -39,6 +39,12 @@ OTHER = "other"
 MISSING = "missing"
 
 
+# Row blocks for passes over every customer that would otherwise hold a
+# temporary copy of the whole feature matrix (a block of 11 float64 features
+# is 22 MB).
+ROWS_PER_BLOCK = 262_144
+
+
 class SegmentKMeans(KMeans):
     """scikit-learn's KMeans, the clustering step of the segmentation model
     (``CLUSTERING``), with one change: its convergence tolerance is measured
@@ -58,7 +64,7 @@ class SegmentKMeans(KMeans):
         self._tol = tol * float(np.mean(_variances(X))) if tol else 0.0
 
 
-def _variances(X: np.ndarray, rows_per_block: int = 262_144) -> np.ndarray:
+def _variances(X: np.ndarray, rows_per_block: int = ROWS_PER_BLOCK) -> np.ndarray:
     """``np.var(X, axis=0)``, a block of rows at a time."""
     mean = X.mean(axis=0)
     squares = np.zeros(X.shape[1])

@@ -75,15 +75,15 @@ def _feature_matrix(encoded_features: pd.DataFrame, id_column: str | None) -> pd
     return encoded_features.drop(columns=[key_column(id_column)])
 
 
-def _c_ordered(features: pd.DataFrame, rows_per_chunk: int = 262_144) -> np.ndarray:
+def _c_ordered(features: pd.DataFrame) -> np.ndarray:
     """The float64 matrix of ``features`` in the row-major (C) order that
     KMeans works in, copied once, a block of rows at a time. Handing KMeans
     the frame itself costs two copies: numpy interleaves the frame's blocks
     into a column-major matrix, then scikit-learn copies that into row-major
     (1.8 GB more at the peak of ten million customers, not 0.9)."""
     matrix = np.empty(features.shape, dtype=np.float64)
-    for start in range(0, len(features), rows_per_chunk):
-        rows = slice(start, start + rows_per_chunk)
+    for start in range(0, len(features), segmentation.ROWS_PER_BLOCK):
+        rows = slice(start, start + segmentation.ROWS_PER_BLOCK)
         matrix[rows] = features.iloc[rows].to_numpy(dtype=np.float64)
     return matrix
 
