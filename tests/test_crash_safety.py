@@ -8,10 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pytest
+from kedro.framework.hooks import hook_impl
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
-from customer_segmentation.versioning import NoCompleteVersionError
+from customer_segmentation.errors import UserError
+from customer_segmentation.versioning import DamagedVersionError, NoCompleteVersionError
+from customer_segmentation.versioning.lock import ProjectRunLock
 from customer_segmentation.versioning.marks import COMPLETE_MARK, all_versions, complete_versions
 from tests.conftest import fast_cli_params, run_session, subprocess_env, version_file, versions
 
@@ -82,8 +88,9 @@ def test_a_killed_first_run_is_never_read(project_copy, monkeypatch):
     _kill_after_saving(project_copy, "customer_segments", "first.log")
     model = project_copy / MODEL
     assert all_versions(model) and not complete_versions(model)  # the kill landed mid-run
-    with pytest.raises(NoCompleteVersionError, match="'segmentation_model' has no complete"):
+    with pytest.raises(NoCompleteVersionError, match="'segmentation_model' has no complete") as e:
         run_session(project_copy, "scoring")
+    assert isinstance(e.value, UserError)  # shown as one short block, no traceback
     # The refused run released the lock in this process: the next run does not wait.
     monkeypatch.setenv("RUN_LOCK_TIMEOUT", "0")
     run_session(project_copy)
@@ -108,3 +115,47 @@ def test_runs_killed_mid_save(trained_project, dataset):
     run_session(trained_project, "segment_analysis")
     run_session(trained_project, "scoring")
     assert _scored_model_versions(trained_project) == {good}
+
+
+def test_a_damaged_model_is_never_scored(trained_project):
+    """One byte of the newest model changed after its run finished, in the
+    scaler (the model fingerprint covers the cluster centres only): the model
+    still loads and would score customers into other segments. The scoring
+    run refuses before reading it, naming the dataset and the version."""
+    (good,) = versions(trained_project, MODEL)
+    model = version_file(trained_project, MODEL, good)
+    preprocessor = joblib.load(model).named_steps["preprocessor"]
+    scaler = preprocessor.named_transformers_["numeric"].named_steps["standardscaler"]
+    data = bytearray(model.read_bytes())
+    data[data.index(scaler.mean_.tobytes()) + 6] ^= 0x10  # the first mean, far off
+    model.write_bytes(bytes(data))
+    assert joblib.load(model).named_steps["preprocessor"] is not None  # it still loads
+    with pytest.raises(DamagedVersionError, match=f"'segmentation_model' version {good} is dam"):
+        run_session(trained_project, "scoring")
+    assert not versions(trained_project, SCORED)
+
+
+class _RefusingPlugin:
+    """Another plugin whose before_pipeline_run fails after the project's own
+    hooks have run theirs."""
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self) -> None:
+        raise RuntimeError("another plugin refuses this run")
+
+
+def test_a_failing_plugin_hook_leaves_the_run_lock_free(trained_project, monkeypatch):
+    """A long-lived process (a notebook, a worker): the first session fails in
+    another plugin's hook; the lock is free for other processes, and the next
+    session of this process runs without waiting."""
+    bootstrap_project(trained_project)
+    with KedroSession.create(project_path=trained_project) as session:
+        session._hook_manager.register(_RefusingPlugin())
+        with pytest.raises(RuntimeError, match="another plugin refuses"):
+            session.run(pipeline_names=["scoring"])
+    other = ProjectRunLock(trained_project / "data" / ".run.lock", timeout=0)
+    other.acquire()  # as another process would: refused if the lock were still held
+    other.release()
+    monkeypatch.setenv("RUN_LOCK_TIMEOUT", "0")
+    run_session(trained_project, "scoring")
+    assert _scored_model_versions(trained_project) == set(versions(trained_project, MODEL))

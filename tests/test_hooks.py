@@ -1,9 +1,13 @@
-"""The project hooks and the parameter check, without a whole session."""
+"""The project hooks, the parameter check and the run summary without a
+whole session; then how a `kedro` command ends: readable refusals (one short
+block, exit code 1, no traceback), the summary of a run and `kedro report`,
+through real `kedro` subprocesses on project copies."""
 
 from __future__ import annotations
 
 import copy
 import logging
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -12,6 +16,11 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
 
+from customer_segmentation.config import (
+    ConfigFileError,
+    ProjectConfigLoader,
+    UnknownEnvironmentError,
+)
 from customer_segmentation.hooks import (
     NodeTimingHook,
     ParameterCheck,
@@ -19,7 +28,14 @@ from customer_segmentation.hooks import (
     SourceDataGuardError,
 )
 from customer_segmentation.parameters import ParameterError, check_parameters
-from tests.conftest import BASE_CONF
+from customer_segmentation.run_summary import (
+    RunSummary,
+    run_summary,
+    structure_line,
+    targets_line,
+    training_summary,
+)
+from tests.conftest import BASE_CONF, kedro_cli, versions
 
 
 @pytest.fixture
@@ -82,7 +98,188 @@ def test_node_timing_logs_duration_and_rows(caplog):
     hook = NodeTimingHook()
     node = SimpleNamespace(name="segment_analysis.profile_segments")
     with caplog.at_level(logging.INFO):
-        hook.before_node_run(node)
-        hook.after_node_run(node, {"segment_profiles": pd.DataFrame({"a": range(1234)}), "k": 5})
+        hook.before_node_run(node, run_id="first")
+        hook.before_node_run(node, run_id="second")  # a concurrent run under kedro server
+        hook.after_node_run(
+            node, {"segment_profiles": pd.DataFrame({"a": range(1234)}), "k": 5}, run_id="first"
+        )
     assert "Node segment_analysis.profile_segments took" in caplog.text
     assert "segment_profiles: 1,234 rows" in caplog.text
+    assert list(hook._started) == [("second", "segment_analysis.profile_segments")]
+
+
+# --- the run summary ---------------------------------------------------------
+
+METRICS = {
+    "selected_k": 3,
+    "clear_structure": True,
+    "structure": {"evidence": "groups across features"},
+    "selected_k_stable": False,
+}
+
+
+def _recommendations(**extra) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "priority": [2, 1, 3],
+            "segment": [1, 0, 2],
+            "name": ["Big spenders", "Bargain hunters", "Newcomers"],
+            "customers": [300, 600, 100],
+            "share": [0.3, 0.6, 0.1],
+            "action": ["upsell", "reward loyalty", "welcome"],
+            **extra,
+        }
+    )
+
+
+def test_the_training_summary_gives_k_verdict_segments_targets_and_report():
+    lines = training_summary(
+        METRICS,
+        _recommendations(targeted=[True, False, True]),
+        "data/08_reporting/segment_report.html/V/segment_report.html",
+    )
+    assert lines[1] == (
+        "k = 3 segments; clear structure (groups across features); "
+        "unstable (the segments change when customers are resampled)"
+    )
+    assert lines[2] == "  Segment 0 'Bargain hunters': 600 customers (60.0%): reward loyalty"
+    assert lines[3] == "  Segment 1 'Big spenders': 300 customers (30.0%): upsell [targeted]"
+    assert lines[5] == "Targets: 400 customers (40.0%) of segments 1, 2 exported"
+    assert lines[6] == "Report: data/08_reporting/segment_report.html/V/segment_report.html"
+    unclear = structure_line({"selected_k": 2, "clear_structure": False, "selected_k_stable": True})
+    assert unclear.startswith("k = 2 segments; no clear structure")
+    assert unclear.endswith("; stable")
+
+
+def test_the_summary_without_a_targeted_column_or_targets():
+    lines = training_summary(None, _recommendations(), None)
+    assert not any(line.startswith(("Targets", "k =", "Report")) for line in lines)
+    assert len(lines) == 4  # the title and one line per segment
+    none = _recommendations(targeted=[False, False, False])
+    assert targets_line(none, None).startswith("Targets: none exported")
+
+
+def test_the_hook_prints_what_the_run_wrote_and_keeps_no_state(capsys):
+    """Both results are read back from the run's own catalog; one hook serves
+    concurrent runs (kedro server), so it holds nothing between calls."""
+    catalog = DataCatalog(
+        {
+            "model_selection_metrics": MemoryDataset(METRICS),
+            "segment_recommendations": MemoryDataset(_recommendations()),
+        }
+    )
+    pipeline = Pipeline(
+        [
+            Node(lambda: 1, None, "model_selection_metrics", name="a"),
+            Node(lambda: 1, None, "segment_recommendations", name="b"),
+        ]
+    )
+    hook = RunSummary()
+    hook.after_pipeline_run({"project_path": "."}, pipeline, catalog)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1:3] == ["Segmentation results", structure_line(METRICS)]
+    assert "  Segment 2 'Newcomers': 100 customers (10.0%): welcome" in printed
+    assert vars(hook) == {}
+    hook.after_pipeline_run({"project_path": "."}, _pipeline_writing("other"), catalog)
+    assert capsys.readouterr().out == ""  # a run without results prints nothing
+
+
+def test_the_scoring_summary_counts_scored_rejected_and_filled():
+    scored = pd.DataFrame({"customer_id": ["a", "b", "c"], "filled": ["", "age, city", "age"]})
+    rejects = pd.DataFrame({"line": [5], "reason": ["blank line"]})
+    catalog = DataCatalog(
+        {"scored_customers": MemoryDataset(scored), "scoring_rejects": MemoryDataset(rejects)}
+    )
+    pipeline = Pipeline(
+        [Node(lambda: (1, 1), None, ["scored_customers", "scoring_rejects"], name="score")]
+    )
+    lines = run_summary(pipeline, catalog, Path("."))
+    assert lines[1] == "Scored 3 of 4 customers; rejected 1"
+    assert lines[2].startswith("Values filled from training (median, or category 'missing'): ")
+    assert "age 2, city 1" in lines[2]
+
+
+# --- how a `kedro` command ends ----------------------------------------------
+
+
+def test_an_unknown_environment_names_the_folder_and_the_environments(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "local").mkdir()
+    with pytest.raises(UnknownEnvironmentError) as error:
+        ProjectConfigLoader(str(tmp_path), env="shpo", base_env="base", default_run_env="local")
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path.name}/shpo does not exist")
+    assert "Environments: local, shop\n" in message
+    ProjectConfigLoader(str(tmp_path), env="shop", base_env="base", default_run_env="local")
+
+
+def test_a_yaml_syntax_error_names_the_file_line_and_problem(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "parameters.yml").write_text("features:\n  id_column: [oops\n")
+    loader = ProjectConfigLoader(str(tmp_path), base_env="base", default_run_env="local")
+    with pytest.raises(ConfigFileError) as error:
+        loader["parameters"]
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path.name}/base/parameters.yml is not valid YAML: line 3")
+    assert "did not find expected ',' or ']'" in message
+
+
+def _assert_readable(result, expected: str) -> None:
+    """One short block on standard error, exit code 1, no traceback."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) <= 10, result.stderr
+    assert expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "conf", "expected"),
+    [
+        (["--env", "nope"], {}, "Error (UnknownEnvironmentError): conf/nope does not exist"),
+        (
+            [],
+            {"local/parameters.yml": "features:\n  id_column: [oops\n"},
+            "Error (ConfigFileError): conf/local/parameters.yml is not valid YAML: line 3",
+        ),
+        (
+            ["--env", "crm_example"],
+            {},
+            "Error (SourceDataGuardError): Refusing to run data_generation",
+        ),
+        (["--params", "model_selection.k_min=50"], {}, "Error (ParameterError): "),
+        (["--pipelines", "scoring"], {}, "Error (NoCompleteVersionError): "),
+    ],
+    ids=["unknown-env", "yaml-error", "source-data-guard", "parameter", "user-error"],
+)
+def test_a_refused_run_ends_with_one_readable_block(project_copy, args, conf, expected):
+    for relative, text in conf.items():
+        (project_copy / "conf" / relative).write_text(text)
+    result = kedro_cli(project_copy, "run", *args)
+    _assert_readable(result, expected)
+    if "nope" in args:
+        assert "Environments: " in result.stderr and "crm_example" in result.stderr
+    assert expected in (project_copy / "logs" / "info.log").read_text()
+
+
+def test_scoring_ends_with_its_summary_and_report_finds_the_latest_complete(trained_project):
+    result = kedro_cli(trained_project, "run", "--pipelines", "scoring")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    summary = lines[lines.index("Scoring results") :]  # the last lines of the run
+    assert summary[1].startswith("Scored 194 of 201 customers; rejected 7 (reasons: data/")
+    assert summary[-2].startswith(
+        "Scored customers: data/07_model_output/scored_customers.parquet/"
+    )
+    assert summary[-1] == "Full log: logs/info.log"
+
+    folder = trained_project / "data" / "08_reporting" / "segment_report.html"
+    complete = versions(trained_project, "data/08_reporting/segment_report.html")[-1]
+    (folder / "9999-01-01T00.00.00.000Z").mkdir()  # a killed run's version: no mark
+    report = kedro_cli(trained_project, "report")
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.strip() == str(folder / complete / "segment_report.html")
+    _assert_readable(
+        kedro_cli(trained_project, "report", "--env", "crm_example"),
+        "Error (NoReportError): environment 'crm_example' has no complete segment report",
+    )

@@ -79,7 +79,8 @@ def test_default_run_writes_one_consistent_version_of_everything(project_copy):
     recommendations = pd.read_csv(version_file(project_copy, VERSIONED["segment_recommendations"]))
     targets = pd.read_csv(version_file(project_copy, VERSIONED["target_customers"]))
     assert sorted(recommendations["priority"]) == list(range(1, len(profiles) + 1))
-    top = set(recommendations.loc[recommendations["priority"] <= 2, "segment"])
+    top = set(recommendations.loc[recommendations["targeted"], "segment"])
+    assert recommendations.loc[recommendations["targeted"], "customers"].sum() <= 0.5 * 600
     assert targets["customer_id"].is_unique
     assert set(targets["customer_id"]) == set(
         segments.loc[segments["segment"].isin(top), "customer_id"]

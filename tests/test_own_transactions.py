@@ -61,6 +61,16 @@ def test_an_invoice_log_like_uci_online_retail(tmp_path):
         "InvoiceNo": "str",
     }
     assert any("segmentation_from_transactions" in line for line in printed)
+    assert any(line.strip().endswith("--pipelines scoring") for line in printed)
+    # Scoring from a log: the same log until pointed at the nightly one, and
+    # `--pipelines scoring` right after training scores the derived features.
+    assert catalog["transactions_to_score"] == catalog["transactions"]
+    assert catalog["customers_to_score"] == {
+        "type": "pandas.ParquetDataset",
+        "filepath": "${globals:data_dir}/02_intermediate/customer_features.parquet",
+        "versioned": True,
+    }
+    assert _parameters(tmp_path, "retail")["scoring"]["first_line"] == 1
     with pytest.raises(SourceError, match="already exists"):
         write_transactions_environment(str(source), "retail", tmp_path)
 

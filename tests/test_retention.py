@@ -51,7 +51,7 @@ def test_failed_runs_never_push_out_the_last_complete_versions(data_dir):
         (model / stamp).mkdir(parents=True)
         (model / stamp / model.name).write_text(stamp)
     for stamp in STAMPS[:3]:  # the last three runs failed
-        mark_complete(model / stamp / model.name, stamp, {})
+        mark_complete([model / stamp / model.name], stamp, {})
     doomed = {p.name for p in plan_pruning(data_dir, keep=2, pinned=set()) if p.parent == model}
     assert doomed == {STAMPS[0], STAMPS[3]}
 
@@ -59,9 +59,9 @@ def test_failed_runs_never_push_out_the_last_complete_versions(data_dir):
 def test_versions_made_from_a_pinned_version_are_kept(data_dir):
     profiles = data_dir / "08_reporting" / "segment_profiles.csv"
     (profiles / STAMPS[2]).mkdir(parents=True)
-    mark_complete(profiles / STAMPS[2] / profiles.name, STAMPS[2], {"model": STAMPS[1]})
+    mark_complete([profiles / STAMPS[2] / profiles.name], STAMPS[2], {"model": STAMPS[1]})
     for stamp in STAMPS[3:]:
         (profiles / stamp).mkdir()
-        mark_complete(profiles / stamp / profiles.name, stamp, {"model": stamp})
+        mark_complete([profiles / stamp / profiles.name], stamp, {"model": stamp})
     doomed = plan_pruning(data_dir, keep=1, pinned={STAMPS[1]})
     assert {p.name for p in doomed if p.parent == profiles} == {STAMPS[3], STAMPS[4]}

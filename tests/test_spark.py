@@ -116,6 +116,14 @@ def test_transaction_features_are_equal_on_both_engines(spark):
     assert all(count > 0 for count in summary["lines_per_rule"].values())
     assert spark_summary["rows"] == summary["rows"] == len(log)
     assert sorted(spark_rejects.toPandas()["reason"]) == sorted(rejects["reason"])
+    # The same value removed by each rule, and the same revenue.
+    assert [{**rule, "value": pytest.approx(rule["value"])} for rule in summary["rules"]] == (
+        spark_summary["rules"]
+    )
+    assert summary["revenue"]["returns"] > 0 and summary["rules"][3]["value"] > 0  # duplicates
+    assert spark_summary["revenue"] == pytest.approx(summary["revenue"])
+    assert (features["return_share"] == 1).any()  # fully cancelled customers, on both engines
+    assert (features["monetary_total"] == 0).any()
     assert list(features.columns) == list(expected.columns)
     assert "share_other" in features and "top_channel" in features
     pd.testing.assert_frame_equal(

@@ -4,16 +4,22 @@ driven by hand on a real catalog."""
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from pathlib import Path
 
 import pytest
+from kedro.framework.hooks import _create_hook_manager, hook_impl
 from kedro.io import DataCatalog, Version
 from kedro.pipeline import Node, Pipeline
 from kedro_datasets.text import TextDataset
 
+from customer_segmentation.errors import UserError
 from customer_segmentation.versioning import (
+    DamagedVersionError,
+    NoCompleteVersionError,
     PreviousVersionDataset,
-    RunCollisionError,
     RunVersioning,
     VersionDataset,
 )
@@ -22,6 +28,7 @@ from customer_segmentation.versioning.lock import ProjectRunLock
 from customer_segmentation.versioning.marks import (
     COMPLETE_MARK,
     complete_versions,
+    damaged_files,
     lineage,
     mark_complete,
     run_lineage,
@@ -35,7 +42,7 @@ def _save(folder: Path, version: str, loaded: dict | None = None, complete: bool
     path.parent.mkdir(parents=True)
     path.write_text("data")
     if complete:
-        mark_complete(path, version, loaded or {})
+        mark_complete([path], version, loaded or {})
 
 
 def test_only_marked_versions_are_complete_and_marks_hold_lineage(tmp_path):
@@ -174,21 +181,39 @@ PIPELINE = Pipeline(
 )
 
 
-def _run(
-    hook: RunVersioning, root: Path, version: str, pipeline=PIPELINE, load=None
-) -> DataCatalog:
-    """What a KedroSession does around a run, with the hook's calls in order."""
+def _hooks(*hooks) -> object:
+    """The hook relay of a Kedro hook manager with ``hooks`` registered, as a
+    KedroSession makes it (later ones are called first)."""
+    manager = _create_hook_manager()
+    for hook in hooks:
+        manager.register(hook)
+    return manager.hook
+
+
+def _start(hooks, root: Path, version: str, pipeline=PIPELINE, load=None) -> tuple:
+    """What a KedroSession does before its runner starts; returns the run's
+    catalog and run parameters."""
     catalog = _catalog(root, version, load)
-    hook.after_catalog_created(catalog=catalog, save_version=version)
-    hook.before_pipeline_run(run_params={"project_path": str(root)}, pipeline=pipeline)
+    run_params = {"project_path": str(root), "run_id": version, "session_id": version}
+    hooks.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+    return catalog, run_params
+
+
+def _finish(hooks, catalog, run_params: dict, pipeline=PIPELINE) -> None:
+    """What the runner and the KedroSession do after the run started."""
     for node in pipeline.nodes:
-        inputs = {name: catalog.load(name) for name in node.inputs}
-        for name in node.inputs:
-            hook.after_dataset_loaded(dataset_name=name)
-        for name, data in node.run(inputs).items():
+        for name, data in node.run({name: catalog.load(name) for name in node.inputs}).items():
             catalog.save(name, data)
-            hook.after_dataset_saved(dataset_name=name)
-    hook.after_pipeline_run()
+    hooks.after_pipeline_run(
+        run_params=run_params, run_result={}, pipeline=pipeline, catalog=catalog
+    )
+
+
+def _run(hook: RunVersioning, root: Path, version: str, pipeline=PIPELINE, load=None):
+    """A whole run through a hook manager holding ``hook``; returns its catalog."""
+    hooks = _hooks(hook)
+    catalog, run_params = _start(hooks, root, version, pipeline, load)
+    _finish(hooks, catalog, run_params, pipeline)
     return catalog
 
 
@@ -230,29 +255,170 @@ def test_a_run_reads_its_own_outputs_and_the_version_before_them(tmp_path):
     assert catalog["previous_b"].version == V2
 
 
+def test_a_run_whose_stamp_another_run_used_saves_under_a_new_one(tmp_path):
+    """Two runs started in the same millisecond (processes, or the first
+    requests of `kedro server`) get the same stamp from Kedro."""
+    _write_a(tmp_path, V1)
+    taken = tmp_path / "b.txt" / V2 / "b.txt"
+    taken.parent.mkdir(parents=True)
+    taken.write_text("another run's")
+    catalog = _run(RunVersioning(), tmp_path, V2)
+    assert taken.read_text() == "another run's"
+    (stamp,) = complete_versions(tmp_path / "b.txt")
+    assert stamp > V2 and catalog.load("b_version") == stamp
+    assert lineage(tmp_path / "c.txt", stamp) == {"a": V1, "b": stamp, "c": stamp}
+
+
 def test_the_lock_is_released_when_the_run_cannot_start(tmp_path):
     """Kedro does not call on_pipeline_error for a failure in
     before_pipeline_run: the hook must release the lock itself."""
-    _write_a(tmp_path, V1)
-    (tmp_path / "b.txt" / V2).mkdir(parents=True)
-    (tmp_path / "b.txt" / V2 / "b.txt").write_text("another run's")
-    hook = RunVersioning()
-    catalog = _catalog(tmp_path, V2)
-    hook.after_catalog_created(catalog=catalog, save_version=V2)
-    with pytest.raises(RunCollisionError, match="same millisecond"):
-        hook.before_pipeline_run(run_params={"project_path": str(tmp_path)}, pipeline=PIPELINE)
+    with pytest.raises(NoCompleteVersionError):
+        _start(_hooks(RunVersioning()), tmp_path, V2)
     assert _lock_is_free(tmp_path)
+
+
+class _FailingPlugin:
+    """Another plugin whose before_pipeline_run refuses the run after
+    RunVersioning's own has been called."""
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self) -> None:
+        raise RuntimeError("the other plugin refuses")
+
+
+def test_the_lock_is_released_when_another_hook_refuses_the_run(tmp_path):
+    _write_a(tmp_path, V1)
+    hook = RunVersioning()
+    with pytest.raises(RuntimeError, match="other plugin"):
+        _start(_hooks(hook, _FailingPlugin()), tmp_path, V2)
+    assert _lock_is_free(tmp_path)
+    _run(hook, tmp_path, V3)  # the same long-lived process runs again
+    assert complete_versions(tmp_path / "c.txt") == [V3]
+
+
+def test_an_interrupted_run_frees_the_lock_for_the_next_run_of_its_thread(tmp_path, monkeypatch):
+    """A KeyboardInterrupt in the runner (a notebook's interrupt) ends a run
+    without any hook: the next run of the process must not wait for it."""
+    monkeypatch.setenv("RUN_LOCK_TIMEOUT", "0")
+    _write_a(tmp_path, V1)
+    hook = RunVersioning()
+    _start(_hooks(hook), tmp_path, V2)  # then interrupted: no hook is called
+    _run(hook, tmp_path, V3)
+    assert _lock_is_free(tmp_path)
+    assert complete_versions(tmp_path / "c.txt") == [V3]
 
 
 def test_the_lock_is_held_during_a_run_and_released_after_an_error(tmp_path):
     _write_a(tmp_path, V1)
-    hook = RunVersioning()
-    hook.after_catalog_created(catalog=_catalog(tmp_path, V2), save_version=V2)
-    hook.before_pipeline_run(run_params={"project_path": str(tmp_path)}, pipeline=PIPELINE)
+    hooks = _hooks(RunVersioning())
+    catalog, run_params = _start(hooks, tmp_path, V2)
     assert not _lock_is_free(tmp_path)
-    hook.on_pipeline_error()
+    hooks.on_pipeline_error(
+        error=ValueError("a node failed"), run_params=run_params, pipeline=PIPELINE, catalog=catalog
+    )
     assert _lock_is_free(tmp_path)
     assert not (tmp_path / "b.txt" / V2 / COMPLETE_MARK).exists()
+
+
+def test_two_runs_in_threads_of_one_process_run_one_at_a_time(tmp_path):
+    """`kedro server` runs requests in threads with one hook instance: the
+    second run waits for the first, and each marks its own outputs only."""
+    _write_a(tmp_path, V1)
+    hooks = _hooks(RunVersioning())
+    first = _start(hooks, tmp_path, V2)
+    second_started = threading.Event()
+    failures = []
+
+    def second_run() -> None:
+        try:
+            catalog, run_params = _start(hooks, tmp_path, V3)
+            second_started.set()
+            _finish(hooks, catalog, run_params)
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    thread = threading.Thread(target=second_run)
+    thread.start()
+    assert not second_started.wait(0.5), "the second run must wait for the first's lock"
+    assert complete_versions(tmp_path / "c.txt") == []
+    _finish(hooks, *first)
+    thread.join(timeout=30)
+    assert not failures and second_started.is_set()
+    assert complete_versions(tmp_path / "b.txt") == [V2, V3]
+    assert complete_versions(tmp_path / "c.txt") == [V2, V3]
+    assert lineage(tmp_path / "c.txt", V2) == {"a": V1, "b": V2, "c": V2}
+    assert lineage(tmp_path / "c.txt", V3) == {"a": V1, "b": V3, "c": V3}
+    assert _lock_is_free(tmp_path)
+
+
+def test_a_held_lock_and_a_missing_input_are_readable_refusals(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUN_LOCK_TIMEOUT", "0")
+    hooks = _hooks(RunVersioning())
+    with pytest.raises(UserError, match="'a' has no complete version.*Run the pipelines"):
+        _start(hooks, tmp_path, V2)
+    _write_a(tmp_path, V1)
+    holder = ProjectRunLock(tmp_path / "data" / ".run.lock", timeout=0)
+    holder.acquire()
+    try:
+        with pytest.raises(UserError, match="Another run of this project is in progress"):
+            _start(hooks, tmp_path, V2)
+    finally:
+        holder.release()
+
+
+def test_a_damaged_version_refuses_the_run_and_names_the_one_to_pin(tmp_path):
+    _write_a(tmp_path, V1)
+    hook = RunVersioning()
+    _run(hook, tmp_path, V2, pipeline=PIPELINE.only_nodes("make_b"))
+    _run(hook, tmp_path, V3, pipeline=PIPELINE.only_nodes("make_b"))
+    (tmp_path / "b.txt" / V3 / "b.txt").write_text("dat4")  # one byte changed
+    with pytest.raises(DamagedVersionError) as refused:
+        _run(hook, tmp_path, V4, pipeline=PIPELINE.only_nodes("make_c"))
+    message = str(refused.value)
+    assert f"'b' version {V3} is damaged: b.txt" in message
+    assert f"--load-versions b:{V2}" in message
+    assert isinstance(refused.value, UserError)
+    assert _lock_is_free(tmp_path) and not (tmp_path / "c.txt").exists()
+    # Pinned as the message says, the run reads the intact version before it.
+    _run(hook, tmp_path, V4, pipeline=PIPELINE.only_nodes("make_c"), load={"b": V2})
+    assert lineage(tmp_path / "c.txt", V4)["b"] == V2
+
+
+def test_a_damaged_previous_version_is_refused_too(tmp_path):
+    _write_a(tmp_path, V1)
+    hook = RunVersioning()
+    _run(hook, tmp_path, V2)
+    (tmp_path / "b.txt" / V2 / "b.txt").unlink()
+    with pytest.raises(DamagedVersionError, match=f"'previous_b' version {V2} is damaged"):
+        _run(hook, tmp_path, V3)
+
+
+def test_marks_hold_a_checksum_of_every_file_of_their_version(tmp_path):
+    folder = tmp_path / "parts.parquet"
+    part = folder / V1 / "parts.parquet" / "part-0.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"a" * 3_000_000)  # more than one chunk
+    mark_complete([part.parent], V1, {})
+    assert damaged_files(folder, V1) == []
+    (part.parent / "part-1.parquet").write_bytes(b"b")  # a file added after the run
+    assert damaged_files(folder, V1) == ["parts.parquet/part-1.parquet"]
+    part.write_bytes(b"a" * 2_999_999 + b"b")
+    assert damaged_files(folder, V1) == [
+        "parts.parquet/part-0.parquet",
+        "parts.parquet/part-1.parquet",
+    ]
+
+
+def test_versions_marked_before_checksums_still_load_and_say_so(tmp_path, caplog):
+    _write_a(tmp_path, V1)
+    mark = tmp_path / "a.txt" / V1 / COMPLETE_MARK
+    mark.write_text(json.dumps({"run": V1, "lineage": {}}))  # as marks were written before
+    assert damaged_files(tmp_path / "a.txt", V1) is None
+    with caplog.at_level(logging.WARNING):
+        _run(RunVersioning(), tmp_path, V2, pipeline=PIPELINE.only_nodes("make_b"))
+    assert complete_versions(tmp_path / "b.txt") == [V2]
+    warnings = [r.getMessage() for r in caplog.records if "checksum" in r.getMessage()]
+    assert len(warnings) == 1 and f"a {V1}" in warnings[0]
 
 
 def test_pinned_versions_are_kept(tmp_path):

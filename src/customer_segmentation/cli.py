@@ -58,3 +58,19 @@ def configure_data(  # noqa: PLR0913 - one argument per option
     except SourceError as error:
         raise click.ClickException(str(error)) from None
     click.echo(summary(inspection, env, [p.relative_to(project) for p in written]))
+
+
+@cli.command("report")
+@click.option("--env", "-e", "env", default="local", show_default=True, help="The environment.")
+@click.option("--open", "open_report", is_flag=True, help="Open the report in the browser.")
+@click.pass_obj
+def report(metadata, env: str, open_report: bool) -> None:
+    """Print the path of ENV's latest complete segment report (written by a
+    run that finished; a failed or killed run's report is never shown)."""
+    from customer_segmentation.run_summary import latest_report  # noqa: PLC0415
+
+    project = Path(metadata.project_path) if metadata else Path.cwd()
+    path = latest_report(project, env)
+    click.echo(path)
+    if open_report:
+        click.launch(str(path))

@@ -1,22 +1,102 @@
 """The project's configuration loader: Kedro's ``OmegaConfigLoader``, except
-that credentials always include ``conf/local/credentials.yml``.
+that credentials always include ``conf/local/credentials.yml``, and that a
+configuration the user can fix is refused with a ``UserError`` that says
+what to fix.
 
 Kedro reads one run environment besides ``base``: with ``--env shop`` it
 ignores ``conf/local``. Credentials belong in one uncommitted place whatever
 the environment (``kedro configure-data`` writes a database's connection
 there), so this loader adds ``conf/local``'s credentials under those of the
 run environment, which win on a clash.
+
+Kedro reads an ``--env`` that names no folder as an empty environment (every
+parameter then looks missing), and reports a YAML syntax error with a
+traceback; this loader names the missing folder with the environments that
+exist, and the file, line and problem of a YAML error.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
+import yaml
 from kedro.config import MissingConfigException, OmegaConfigLoader
+from omegaconf.errors import OmegaConfBaseException
+
+from customer_segmentation.errors import UserError
+
+
+class UnknownEnvironmentError(UserError, ValueError):
+    """``--env`` names a folder of ``conf/`` that does not exist."""
+
+
+class ConfigFileError(UserError, ValueError):
+    """A file under ``conf/`` cannot be read: YAML syntax, duplicate keys or
+    an interpolation that does not resolve."""
+
+
+def _shown(path: Path, conf_source: Path) -> str:
+    """``path`` as the user knows it, from the folder that holds ``conf``."""
+    try:
+        return str(path.resolve().relative_to(conf_source.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
+def check_environment(conf_source: Path, env: str, base_env: str) -> None:
+    """Raises ``UnknownEnvironmentError`` when ``conf_source/env`` is not a
+    folder, listing the environments that are."""
+    if (conf_source / env).is_dir():
+        return
+    existing = sorted(
+        p.name
+        for p in conf_source.iterdir()
+        if p.is_dir() and p.name != base_env and not p.name.startswith((".", "_"))
+    )
+    raise UnknownEnvironmentError(
+        f"{_shown(conf_source / env, conf_source)} does not exist: no environment '{env}'.\n"
+        f"  Environments: {', '.join(existing) or 'none besides ' + base_env}\n"
+        f"  Write one for your data with: kedro configure-data FILE --env {env}"
+    )
+
+
+_KEDRO_YAML_MESSAGE = re.compile(r"Invalid YAML or JSON file (?P<path>.+?), unable to read")
+
+
+def _config_file_error(key: str, error: Exception, conf_source: Path) -> ConfigFileError:
+    """The readable form of an error raised while reading the ``key`` files."""
+    cause = error.__cause__
+    found = _KEDRO_YAML_MESSAGE.search(str(error))
+    if found and isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
+        mark = cause.problem_mark
+        context = f" ({cause.context})" if cause.context else ""
+        return ConfigFileError(
+            f"{_shown(Path(found['path']), conf_source)} is not valid YAML: line {mark.line + 1}, "
+            f"column {mark.column + 1}: {cause.problem}{context}"
+        )
+    return ConfigFileError(f"the {key} configuration in conf/ cannot be read: {error}")
 
 
 class ProjectConfigLoader(OmegaConfigLoader):
+    def __init__(self, conf_source: str, env: str | None = None, **kwargs: Any) -> None:
+        super().__init__(conf_source, env=env, **kwargs)
+        source = Path(conf_source)
+        if env and env != self.default_run_env and source.is_dir():
+            check_environment(source, env, self.base_env)
+
     def __getitem__(self, key: str) -> dict[str, Any]:
+        try:
+            return self._read(key)
+        except (yaml.YAMLError, OmegaConfBaseException) as error:
+            raise _config_file_error(key, error, Path(self.conf_source)) from error
+        except ValueError as error:
+            if str(error).startswith("Duplicate keys found"):
+                raise _config_file_error(key, error, Path(self.conf_source)) from error
+            raise
+
+    def _read(self, key: str) -> dict[str, Any]:
         run_env = self.env or self.default_run_env
         if key != "credentials" or run_env in (self.default_run_env, self.base_env):
             return super().__getitem__(key)

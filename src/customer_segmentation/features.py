@@ -10,10 +10,18 @@ the training table (errors stop the run) and to screen a scoring batch
 
 Ids are text end to end: ``0001`` stays ``0001``. With ``id_column: null``
 the rows are numbered instead (``ROW_NUMBER``, 1 for the first data row).
+
+An infinite number in a numeric feature or profile column (``inf`` as a
+float, or a text such as ``"-inf"``, ``"Infinity"`` or ``"1e999"``: what a
+division by zero in an export leaves) is a value that was not measured, not a
+very large one: ``validate_customer_table`` treats it as missing, like an
+empty cell, before the bounds are checked, and logs one warning per column
+with its count and first lines. The run goes on; the model imputes it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +31,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from customer_segmentation.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 _EXAMPLE_ROWS = 3
 ROW_NUMBER = "row_number"
@@ -69,6 +79,9 @@ class FeatureSpec:
     profile_numeric: tuple[str, ...] = ()
     profile_categorical: tuple[str, ...] = ()
     roles: dict[str, str] = field(default_factory=dict)
+    # features.outcomes: column -> (kind, positive value), kind "churn" (an
+    # outcome to prevent) or "response" (an outcome to repeat).
+    outcomes: dict[str, tuple[str, Any]] = field(default_factory=dict)
     numbered_rows: bool = False
 
     @classmethod
@@ -92,6 +105,10 @@ class FeatureSpec:
                 column: role
                 for role, columns in (features.get("roles") or {}).items()
                 for column in columns or ()
+            },
+            outcomes={
+                column: (outcome["kind"], outcome["positive"])
+                for column, outcome in (features.get("outcomes") or {}).items()
             },
             numbered_rows=features.get("id_column") is None,
         )
@@ -375,10 +392,49 @@ def check_pinned_categories(table: pd.DataFrame, spec: FeatureSpec) -> list[str]
     return problems
 
 
+def infinite_as_missing(
+    table: pd.DataFrame, spec: FeatureSpec, name: str, first_line: int
+) -> pd.DataFrame:
+    """``table`` with every infinite number (a float, or a text that reads
+    as one) in its numeric feature and profile columns made missing, and one
+    warning per such column naming its count and first lines (the table's
+    index is the row's position in the source, ``first_line`` the line of
+    the first data row). ``table`` itself is not changed."""
+    missing = {}
+    for column in dict.fromkeys([*spec.numeric, *spec.profile_numeric]):
+        if column not in table.columns:
+            continue
+        values = table[column]
+        if pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        numbers = values
+        if not pd.api.types.is_float_dtype(values):
+            # Text, read as pandera's coercion reads it: " inf " is infinite too.
+            numbers = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
+        infinite = np.isinf(numbers.to_numpy(float, na_value=np.nan))
+        if not infinite.any():
+            continue
+        count = int(infinite.sum())
+        lines = ", ".join(str(int(row) + first_line) for row in table.index[infinite][:5])
+        more = f" and {count - 5} more" if count > 5 else ""
+        logger.warning(
+            "%s, column '%s': %s infinite (%s %s%s): treated as missing",
+            name,
+            column,
+            "1 value was" if count == 1 else f"{count} values were",
+            "line" if count == 1 else "lines",
+            lines,
+            more,
+        )
+        missing[column] = values.mask(infinite)
+    return table.assign(**missing) if missing else table
+
+
 def validate_customer_table(
     table: pd.DataFrame, spec: FeatureSpec, min_rows: int, name: str, first_line: int
 ) -> pd.DataFrame:
-    """The table with ids as text and numeric columns coerced to numbers, or
+    """The table with ids as text, numeric columns coerced to numbers and
+    infinite numbers made missing (``infinite_as_missing``), or
     one ``InvalidCustomerDataError`` listing every problem (missing or
     non-numeric columns, too few rows, missing or duplicate ids, empty,
     constant or out-of-bounds columns, mistyped pinned categories), each
@@ -388,7 +444,7 @@ def validate_customer_table(
         raise InvalidCustomerDataError(
             f"{name} is empty: expected at least {min_rows} customer rows (model_selection.k_max)"
         )
-    table = ids_as_text(table, spec)
+    table = infinite_as_missing(ids_as_text(table, spec), spec, name, first_line)
     problems = []
     try:
         validated = customer_schema(spec, min_rows).validate(table, lazy=True)

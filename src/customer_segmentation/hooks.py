@@ -14,6 +14,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from customer_segmentation.errors import UserError
 from customer_segmentation.parameters import check_parameters
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ class SparkSessionHook:
             start_session(settings)
 
 
-class SourceDataGuardError(RuntimeError):
+class SourceDataGuardError(UserError, RuntimeError):
     """A run would overwrite data that the pipelines did not generate."""
 
 
@@ -83,18 +84,21 @@ class SourceDataGuard:
 
 class NodeTimingHook:
     """Logs one line per node with its duration and the row count of every
-    table it wrote, so a scheduled run's log shows where time goes."""
+    table it wrote, so a scheduled run's log shows where time goes. Start
+    times are keyed by run and node: under ``kedro server`` one instance
+    serves every run of the process."""
 
     def __init__(self) -> None:
-        self._started: dict[str, float] = {}
+        self._started: dict[tuple[str, str], float] = {}
 
     @hook_impl
-    def before_node_run(self, node: Any) -> None:
-        self._started[node.name] = time.perf_counter()
+    def before_node_run(self, node: Any, run_id: str) -> None:
+        self._started[(run_id, node.name)] = time.perf_counter()
 
     @hook_impl
-    def after_node_run(self, node: Any, outputs: dict[str, Any]) -> None:
-        seconds = time.perf_counter() - self._started.pop(node.name, time.perf_counter())
+    def after_node_run(self, node: Any, outputs: dict[str, Any], run_id: str) -> None:
+        started = self._started.pop((run_id, node.name), time.perf_counter())
+        seconds = time.perf_counter() - started
         rows = {name: len(data) for name, data in outputs.items() if isinstance(data, pd.DataFrame)}
         logger.info(
             "Node %s took %.2f s%s",

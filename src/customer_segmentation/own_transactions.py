@@ -19,6 +19,13 @@ What is inferred (``COLUMN_NAMES`` for the names):
   values start with a letter the others lack (UCI Online Retail's "C" on
   cancelled invoices), that letter is the **cancellation prefix**;
 - a **category** and a **channel**, when named so.
+
+Besides ``transactions``, the catalog gets ``transactions_to_score`` (the same
+log until pointed at the nightly one: ``--pipelines
+scoring_from_transactions``) and ``customers_to_score``: the versioned
+customer features training derived, so that ``--pipelines scoring`` works
+right after ``--pipelines segmentation_from_transactions`` (the versioning
+hooks read its newest complete version, the one the model was fitted on).
 """
 
 from __future__ import annotations
@@ -31,13 +38,14 @@ import pandas as pd
 from customer_segmentation.own_data import (
     Inspection,
     SourceError,
-    _source_entry,
-    _yaml,
     catalog_filepath,
     environment_folder,
+    globals_yaml,
     read_source,
+    source_entry,
     write_credentials,
 )
+from customer_segmentation.own_yaml import comment, masked, printable, scalar
 
 COLUMN_NAMES = {
     "customer_id": re.compile(
@@ -124,7 +132,8 @@ def infer_transaction_columns(log: pd.DataFrame) -> tuple[dict, dict, list[str]]
     ]
     if missing:
         raise SourceError(
-            f"could not tell which columns are the {', '.join(missing)} among {columns}: "
+            f"could not tell which columns are the {', '.join(missing)} among "
+            f"{printable(str(columns))}: "
             "name them in customer_features.columns of an environment by hand "
             "(see conf/cdnow_example)"
         )
@@ -145,42 +154,44 @@ def infer_transaction_columns(log: pd.DataFrame) -> tuple[dict, dict, list[str]]
     return roles, settings, notes
 
 
-def write_transactions_environment(
-    source: str, env: str, project: Path, table: str | None = None, force: bool = False
-) -> tuple[list[Path], list[str]]:
-    """Writes ``conf/<env>/{catalog,parameters,globals}.yml`` for a log."""
-    folder = environment_folder(project, env, force)
-    log, kind, load_args = read_source(source, table)
-    if log.empty:
-        raise SourceError(f"{source} has no rows")
-    roles, settings, notes = infer_transaction_columns(log)
-    text_columns = [c for c in (roles["customer_id"], roles["order_id"]) if c]
-    if kind == "csv":
-        load_args = {**load_args, "dtype": dict.fromkeys(text_columns, "str")}
-    inspection = Inspection(source=source, kind=kind, rows=len(log), columns=[], table=table)
-    inspection.load_args = {k: v for k, v in load_args.items() if k in ("sep", "encoding", "dtype")}
-    filepath = catalog_filepath(source, kind, project)
-    first_line = 2 if kind in ("csv", "excel") else 1  # below a header row
-    folder.mkdir(parents=True, exist_ok=True)
-    catalog = (
-        f"# Written by `kedro configure-data --transactions` from {source}; edit freely.\n"
-        "# The transaction log, only ever read.\n"
-        + _source_entry(inspection, "transactions", env, filepath)
-        + "\n"
+def catalog_yaml(inspection: Inspection, env: str, filepath: str) -> str:
+    """The log, the log to score (the same until pointed at the nightly one),
+    and the customers ``--pipelines scoring`` reads: the derived features."""
+    return (
+        comment(f"Written by `kedro configure-data --transactions` from {inspection.shown}.")
+        + "# The transaction log, only ever read.\n"
+        + source_entry(inspection, "transactions", env, filepath)
+        + "\n\n# The log `--pipelines scoring_from_transactions` scores: this same log until\n"
+        "# you point it at the nightly log (same columns, same format).\n"
+        + source_entry(inspection, "transactions_to_score", env, filepath)
+        + "\n\n# What `--pipelines scoring` scores: the customer features that\n"
+        "# segmentation_from_transactions derived (its newest complete version).\n"
+        "customers_to_score:\n"
+        "  type: pandas.ParquetDataset\n"
+        "  filepath: ${globals:data_dir}/02_intermediate/customer_features.parquet\n"
+        "  versioned: true\n"
     )
-    parameters = (
-        f"# Written by `kedro configure-data --transactions` from {source} ({len(log):,} lines).\n"
-        "# Check the column roles, then:\n"
+
+
+def parameters_yaml(inspection: Inspection, env: str, roles: dict, settings: dict) -> str:
+    """customer_features (column roles, dates, cancellations) and the
+    features of the derived table."""
+    return (
+        comment(
+            f"Written by `kedro configure-data --transactions` from {inspection.shown} "
+            f"({inspection.rows:,} lines)."
+        )
+        + "# Check the column roles, then:\n"
         f"#   kedro run --env {env} --pipelines segmentation_from_transactions\n"
         "customer_features:\n"
         "  columns:\n"
-        + "".join(f"    {role}: {_yaml(name)}\n" for role, name in roles.items())
-        + f"  dayfirst: {_yaml(settings['dayfirst'])}\n"
+        + "".join(f"    {role}: {scalar(name)}\n" for role, name in roles.items())
+        + f"  dayfirst: {scalar(settings['dayfirst'])}\n"
         + "  # keep: equal lines are equal purchases (no order id, dates without times).\n"
         + f"  duplicates: {settings['duplicates']}\n"
         + "  # Order ids starting with this are cancellations (null: none seen).\n"
-        + f"  cancellation_prefix: {_yaml(settings['cancellation_prefix'])}\n"
-        + f"  first_line: {first_line}\n"
+        + f"  cancellation_prefix: {scalar(settings['cancellation_prefix'])}\n"
+        + f"  first_line: {inspection.first_line}\n"
         + "\n# The derived table, one row per customer: clustered on recency, frequency,\n"
         "# spend and tenure; the rest is profiled. Roles make names and actions RFM.\n"
         "features:\n"
@@ -198,25 +209,51 @@ def write_transactions_environment(
         "    recency: [recency_days]\n"
         "    tenure: [tenure_days]\n"
         "    demographic: []\n"
-        "\n# customer_features is Parquet: its first row is row 1.\n"
+        "\n# customer_features is Parquet: its first row is row 1, in training and scoring.\n"
         "preprocessing:\n  first_line: 1\n"
+        "scoring:\n  first_line: 1\n"
     )
+
+
+def write_transactions_environment(
+    source: str, env: str, project: Path, table: str | None = None, force: bool = False
+) -> tuple[list[Path], list[str]]:
+    """Writes ``conf/<env>/{catalog,parameters,globals}.yml`` for a log (and,
+    for a database, the connection in ``conf/local/credentials.yml``);
+    returns the files written and the lines to print."""
+    folder = environment_folder(project, env, force)
+    log, kind, load_args = read_source(source, table)
+    if log.empty:
+        raise SourceError(f"{masked(source)} has a header but no lines: expected one per purchase")
+    roles, settings, notes = infer_transaction_columns(log)
+    text_columns = [c for c in (roles["customer_id"], roles["order_id"]) if c]
+    if kind == "csv":
+        load_args = {**load_args, "dtype": dict.fromkeys(text_columns, "str")}
+    inspection = Inspection(source=source, kind=kind, rows=len(log), columns=[], table=table)
+    inspection.load_args = {k: v for k, v in load_args.items() if k in ("sep", "encoding", "dtype")}
+    filepath = catalog_filepath(source, kind, project)
+    folder.mkdir(parents=True, exist_ok=True)
     written = {
-        folder / "catalog.yml": catalog,
-        folder / "parameters.yml": parameters,
-        folder / "globals.yml": f"# Everything this environment writes.\ndata_dir: data/{env}\n",
+        folder / "catalog.yml": catalog_yaml(inspection, env, filepath),
+        folder / "parameters.yml": parameters_yaml(inspection, env, roles, settings),
+        folder / "globals.yml": globals_yaml(env),
     }
     for path, text in written.items():
         path.write_text(text, encoding="utf-8")
     if kind == "sql":
         write_credentials(project, env, source)
     lines = [
-        f"{source}: {len(log):,} lines, read with {inspection.load_args or 'defaults'}",
-        *(f"  {note}" for note in notes),
+        f"{inspection.shown}: {len(log):,} lines, read with "
+        f"{printable(str(inspection.load_args)) if inspection.load_args else 'defaults'}",
+        *(f"  {printable(note)}" for note in notes),
         f"  dates day first: {settings['dayfirst']}; cancellation prefix: "
-        f"{settings['cancellation_prefix']}; equal lines: {settings['duplicates']}",
+        f"{printable(str(settings['cancellation_prefix']))}; equal lines: {settings['duplicates']}",
         "Wrote " + ", ".join(str(p.relative_to(project)) for p in written),
-        "Check the column roles, then run:",
+        "Check the column roles, then train, and score the customers it derived:",
         f"  kedro run --env {env} --pipelines segmentation_from_transactions",
+        f"  kedro run --env {env} --pipelines scoring",
+        "Later, point transactions_to_score in conf/"
+        f"{env}/catalog.yml at the nightly log and score it:",
+        f"  kedro run --env {env} --pipelines scoring_from_transactions",
     ]
     return list(written), lines

@@ -28,6 +28,14 @@ class ProfileOnly(_Block):
     categorical: list[str] = []
 
 
+class Outcome(_Block):
+    """One ``features.outcomes`` entry: what the column records and the value
+    that means it happened."""
+
+    kind: Literal["churn", "response"]
+    positive: bool | int | float | str
+
+
 class Features(_Block):
     id_column: str | None
     numeric: list[str] = Field(min_length=1)
@@ -38,6 +46,7 @@ class Features(_Block):
     roles: dict[
         Literal["monetary", "frequency", "recency", "tenure", "demographic"], list[str]
     ] = {}
+    outcomes: dict[str, Outcome] = {}
 
     @model_validator(mode="after")
     def _known_columns(self) -> Features:
@@ -62,6 +71,14 @@ class Features(_Block):
                 if column in seen:
                     raise ValueError(f"'{column}' has two roles: {seen[column]} and {role}")
                 seen[column] = role
+        profiled = {*self.profile_only.numeric, *self.profile_only.categorical}
+        for column in self.outcomes:
+            if column not in profiled:
+                raise ValueError(
+                    f"outcomes names '{column}', which is not a profile-only column: list it "
+                    "under profile_only.numeric (a 0/1 number) or profile_only.categorical "
+                    "(text), so that it is profiled but never clustered on"
+                )
         return self
 
 
@@ -165,13 +182,20 @@ class Rule(_Block):
     when: dict[str, str] = {}
 
 
+class OutcomeThresholds(_Block):
+    min_lift: float = Field(gt=1)
+    max_p_value: float = Field(gt=0, lt=1)
+
+
 class Recommendations(_Block):
+    outcomes: OutcomeThresholds
     rules: list[Rule] = Field(min_length=1)
 
 
 class Targeting(_Block):
     segments: list[int] = []
     top_priorities: int = Field(ge=0)
+    max_share: float = Field(default=0.5, gt=0, le=1)
 
 
 class Report(_Block):

@@ -4,14 +4,20 @@ https://docs.kedro.org/en/stable/configure/configuration_basics/"""
 import warnings
 
 from customer_segmentation.config import ProjectConfigLoader
-from customer_segmentation.errors import ReadableErrors
+from customer_segmentation.errors import install_readable_errors
 from customer_segmentation.hooks import (
     NodeTimingHook,
     ParameterCheck,
     SourceDataGuard,
     SparkSessionHook,
 )
+from customer_segmentation.run_summary import RunSummary
 from customer_segmentation.versioning import RunVersioning
+
+# A UserError ends any `kedro` command as one short block, no traceback:
+# installed now, when Kedro imports the settings, before any configuration is
+# read (a YAML error in conf/ comes before any hook runs).
+install_readable_errors()
 
 # Kedro 1.7 calls OmegaConf's deprecated register_new_resolver itself; the
 # warning is not actionable for users of this project.
@@ -19,14 +25,14 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 
 # Hooks run last-in, first-out: SourceDataGuard refuses a run before
 # RunVersioning takes the project's run lock; parameters are checked when the
-# context is created, before either.
+# context is created, before either. RunSummary prints the run's results last.
 HOOKS = (
+    RunSummary(),
     NodeTimingHook(),
     RunVersioning(),
     SourceDataGuard(),
     SparkSessionHook(),
     ParameterCheck(),
-    ReadableErrors(),
 )
 
 # No usage data leaves a scheduled job or CI, whatever starts the project (the

@@ -11,13 +11,13 @@
 """
 
 from .datasets import PreviousVersionDataset, VersionDataset
-from .hooks import NoCompleteVersionError, RunCollisionError, RunVersioning
+from .hooks import DamagedVersionError, NoCompleteVersionError, RunVersioning
 from .lock import RunLockTimeoutError
 
 __all__ = [
+    "DamagedVersionError",
     "NoCompleteVersionError",
     "PreviousVersionDataset",
-    "RunCollisionError",
     "RunLockTimeoutError",
     "RunVersioning",
     "VersionDataset",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro.io import CachedDataset, Version
+from kedro.io.core import generate_timestamp
 
 
 def _files(dataset: Any) -> Any:
@@ -37,6 +38,23 @@ def pin_load_version(dataset: Any, version: str) -> None:
     """Makes ``dataset`` load ``version``; its save version is untouched."""
     files = _files(dataset)
     files._version = Version(version, files._version.save)
+
+
+def save_version(dataset: Any) -> str | None:
+    """The version the dataset saves at: the run's version stamp, the same
+    for every versioned dataset of a run's catalog."""
+    return _files(dataset)._version.save
+
+
+def set_save_version(dataset: Any, version: str) -> None:
+    """Makes ``dataset`` save at ``version``; its load version is untouched."""
+    files = _files(dataset)
+    files._version = Version(files._version.load, version)
+
+
+def new_version_stamp() -> str:
+    """A version stamp for now, as Kedro makes them."""
+    return generate_timestamp()
 
 
 def load_version(dataset: Any) -> str | None:

@@ -156,12 +156,14 @@ def test_features_by_their_definitions():
     first = features.loc["17850"]
     assert first["recency_days"] == pytest.approx(10 + 15 / 24)  # from 12/11 9:00
     assert first["frequency"] == 2  # two invoices; the cancelled one is not an order
-    assert first["monetary_total"] == pytest.approx(6 * 2.55 + 2 * 5 + 10)
-    assert first["average_order_value"] == pytest.approx((15.3 + 10 + 10) / 2)
+    # Spend net of the cancelled 10.00.
+    assert first["monetary_total"] == pytest.approx(6 * 2.55 + 2 * 5 + 10 - 10)
+    assert first["average_order_value"] == pytest.approx((15.3 + 10 + 10 - 10) / 2)
     assert first["tenure_days"] == pytest.approx(20 + (15 * 60 + 34) / 1440)  # from 12/1 8:26
     assert first["mean_days_between_orders"] == pytest.approx(10 + 34 / 1440)
     assert first["orders_per_week"] == pytest.approx(2 / (first["tenure_days"] / 7))
-    assert first["return_share"] == pytest.approx(10 / (35.3 + 10))
+    assert first["return_share"] == pytest.approx(10 / 35.3)  # of the bought value
+    # Category shares are of the bought value, before returns.
     assert first["share_home"] == pytest.approx((15.3 + 10) / 35.3)
     assert first["share_toys"] == pytest.approx(10 / 35.3)
     assert first["top_category"] == "home"
@@ -204,3 +206,87 @@ def test_customers_with_only_returns_are_left_out_and_a_log_of_no_purchases_is_a
     assert build_customer_features(clean, SETTINGS)["customer_id"].tolist() == ["1"]
     with pytest.raises(InvalidTransactionsError, match="no purchase is left"):
         _clean(log.iloc[[1]])
+
+
+def test_spend_is_net_of_returns_and_fully_returned_orders_are_not_orders():
+    log = _log(
+        [
+            ("1", 1.0, "2010-12-01 10:00", 10, 10.0, "home"),  # order 1: 100
+            ("C1", 1.0, "2010-12-02 10:00", -10, 10.0, "home"),  # ... all cancelled
+            ("2", 1.0, "2010-12-05 10:00", 5, 10.0, "toys"),  # order 2: 50
+            ("C7", 1.0, "2010-12-06 10:00", -2, 10.0, "toys"),  # 20 of it returned
+            ("3", 2.0, "2010-12-03 10:00", 4, 25.0, "home"),  # one order of 100 ...
+            ("C8", 2.0, "2010-12-04 10:00", -4, 25.0, "home"),  # ... fully returned
+            ("4", 3.0, "2010-12-03 10:00", 1, 10.0, "home"),  # 10 bought ...
+            ("C9", 3.0, "2010-12-04 10:00", -3, 10.0, "home"),  # ... 30 returned
+            ("5", 4.0, "2010-12-07 10:00", 1, 5.0, "toys"),  # nothing returned
+        ]
+    )
+    clean, _ = _clean(log)
+    features = build_customer_features(clean, SETTINGS).set_index("customer_id")
+    one = features.loc["1"]
+    assert one["monetary_total"] == pytest.approx(150 - 100 - 20)
+    assert one["return_share"] == pytest.approx(120 / 150)
+    assert one["frequency"] == 1  # order 1 was fully cancelled (C1)
+    assert one["average_order_value"] == pytest.approx(30)
+    assert one["share_home"] == pytest.approx(100 / 150)  # of the bought value
+    for everything_returned in ("2", "3"):  # more returned than bought: floored at 0
+        row = features.loc[everything_returned]
+        assert (row["monetary_total"], row["return_share"], row["frequency"]) == (0, 1, 0)
+        assert row["average_order_value"] == 0
+    assert features.loc["2", "recency_days"] == pytest.approx(4 + 14 / 24)  # the purchase
+    four = features.loc["4"]
+    assert (four["monetary_total"], four["return_share"], four["frequency"]) == (5, 0, 1)
+
+
+def test_the_summary_reconciles_revenue_with_the_customers_spend(caplog):
+    log = _log(
+        [
+            ("1", 1.0, "2010-12-01", 2, 10.0, "a"),  # 20
+            ("1", 1.0, "2010-12-01", 2, 10.0, "a"),  # duplicate: 20
+            ("2", 1.0, "2010-12-02", 1, 7.5, "a"),  # 7.5
+            ("C2", 1.0, "2010-12-03", -1, 7.5, "a"),  # cancelled: 7.5
+            ("3", None, "2010-12-02", 3, 4.0, "a"),  # no customer id: 12
+            ("4", 2.0, "2099-01-01", 1, 100.0, "a"),  # future: 100
+            ("5", 2.0, "2010-12-04", 5, 0.0, "a"),  # zero price: 0
+            ("6", 2.0, "2010-12-04", None, 3.0, "a"),  # no quantity: counts 0
+            ("7", 2.0, "2010-12-05", 1, 40.0, "a"),  # 40
+            ("C8", 2.0, "2010-12-06", -2, 30.0, "a"),  # 60 returned: 20 more than bought
+            ("C9", 3.0, "2010-12-06", -1, 5.0, "a"),  # 5 returned, nothing bought
+        ]
+    )
+    with caplog.at_level(logging.INFO):
+        clean, _, summary = clean_transactions(log, SETTINGS, today="2011-12-31")
+    features = build_customer_features(clean, SETTINGS)
+    rules = summary["rules"]
+    assert [rule["rule"] for rule in rules] == list(RULES)
+    assert [rule["description"] for rule in rules] == list(RULES.values())
+    assert {rule["rule"]: rule["lines"] for rule in rules} == summary["lines_per_rule"]
+    assert {rule["rule"]: rule["value"] for rule in rules} == pytest.approx(
+        {
+            "no_customer_id": 12,
+            "bad_timestamp": 0,
+            "bad_amount": 0,
+            "duplicate": 20,
+            "future": 100,
+            "zero_or_negative_price": 0,
+            "return": 7.5 + 60 + 5,
+        }
+    )
+    revenue = summary["revenue"]
+    assert revenue["gross"] == pytest.approx(20 + 7.5 + 40)
+    assert revenue["returns"] == pytest.approx(7.5 + 60 + 5)
+    assert revenue["gross"] - revenue["returns"] == revenue["net"]
+    # Customer 2's 20 returned above their spend and customer 3's 5: no spend absorbs them.
+    assert revenue["unattributed_returns"] == pytest.approx(25)
+    assert features["monetary_total"].sum() == pytest.approx(
+        revenue["net"] + revenue["unattributed_returns"]
+    )
+    assert "transactions revenue: gross 67.50, returns 72.50, net -5.00" in caplog.text
+
+
+def test_revenue_reconciles_exactly_when_every_return_has_its_purchase():
+    clean, _, summary = clean_transactions(CLEAN_LOG, SETTINGS, today="2011-12-31")
+    features = build_customer_features(clean, SETTINGS)
+    assert summary["revenue"]["unattributed_returns"] == 0
+    assert features["monetary_total"].sum() == pytest.approx(summary["revenue"]["net"])

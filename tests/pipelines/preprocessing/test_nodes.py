@@ -6,7 +6,11 @@ import pytest
 from sklearn.impute import SimpleImputer
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import InvalidCustomerDataError
+from customer_segmentation.features import (
+    FeatureSpec,
+    InvalidCustomerDataError,
+    validate_customer_table,
+)
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
     fit_preprocessor,
@@ -338,3 +342,71 @@ def test_median_imputer_fills_the_medians_simple_imputer_would():
         imputer = segmentation.MedianImputer().fit(values)
         np.testing.assert_array_equal(imputer.statistics_, expected.statistics_)
         np.testing.assert_array_equal(imputer.transform(values), expected.transform(values))
+
+
+def test_infinite_numbers_are_missing_values_named_in_the_log(raw, features, caplog):
+    """A division by zero in an export: inf as floats or as texts, in a
+    feature and in a profile-only column, before and after a blank line."""
+    profiled = {**features, "profile_only": {"numeric": ["visits"]}}
+    raw["visits"] = 1.0
+    raw["age"] = raw["age"].astype(object)
+    raw.loc[[4, 8], "annual_income"] = [np.inf, -np.inf]
+    raw.loc[[3, 5, 9], "age"] = ["inf", "-Infinity", " INF "]
+    raw.loc[6, "visits"] = np.inf
+    blank = pd.DataFrame([[None] * len(raw.columns)], columns=raw.columns)
+    table = pd.concat([raw.head(5), blank, raw.iloc[5:]], ignore_index=True)
+    with caplog.at_level(logging.WARNING):
+        validated = validate_customers(table, profiled, K_MAX, first_line=2)
+    assert (
+        "raw_customers, column 'annual_income': 2 values were infinite (lines 6, 11): "
+        "treated as missing" in caplog.text
+    )
+    assert "column 'age': 3 values were infinite (lines 5, 8, 12)" in caplog.text
+    assert "column 'visits': 1 value was infinite (line 9)" in caplog.text
+    assert "Column 'annual_income' has 2 missing values" in caplog.text
+    assert validated.loc[[4, 8], "annual_income"].isna().all()
+    assert validated.loc[[3, 5, 9], "age"].isna().all() and validated["age"].dtype == float
+    assert np.isfinite(validated[["annual_income", "age", "visits"]].dropna()).all().all()
+    assert raw.loc[4, "annual_income"] == np.inf  # the source is not changed
+    preprocessor = fit_preprocessor(validated, profiled, {})
+    encoded = encode_features(validated, preprocessor, features["id_column"])
+    assert np.isfinite(encoded.drop(columns="customer_id").to_numpy(float)).all()
+
+
+def test_an_infinite_number_is_missing_before_bounds_are_checked(raw, features):
+    bounded = {**features, "bounds": {"annual_income": [0, None]}}
+    raw.loc[2, "annual_income"] = -np.inf
+    assert np.isnan(validate_customers(raw, bounded, K_MAX).loc[2, "annual_income"])
+
+
+def test_problems_after_a_blank_line_name_the_source_line(raw, features):
+    raw["age"] = raw["age"].astype(object)
+    raw.loc[30, "age"] = "forty"
+    blank = pd.DataFrame([[None] * len(raw.columns)], columns=raw.columns)
+    with_blank = pd.concat([raw.head(20), blank, raw.iloc[20:]], ignore_index=True)
+    with pytest.raises(InvalidCustomerDataError, match=r"'forty' in 1 row: line 33 "):
+        validate_customers(with_blank, features, K_MAX, first_line=2)
+
+
+def test_validation_makes_infinite_numbers_missing_and_keeps_other_errors(caplog):
+    spec = FeatureSpec.parse(
+        {"id_column": "id", "numeric": ["spend", "visits"], "categorical": ["channel"]}
+    )
+    table = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "spend": [1.0, np.inf, 2.0, 3.0, 4.0],
+            "visits": ["1", "Infinity", "-inf", "1e999", "2"],
+            "channel": ["inf", "web", "shop", "web", "shop"],
+        }
+    )
+    with caplog.at_level(logging.WARNING):
+        validated = validate_customer_table(table, spec, 2, "customers", 2)
+    assert validated["spend"].tolist()[:1] == [1.0] and np.isnan(validated.at[1, "spend"])
+    assert validated["visits"].isna().tolist() == [False, True, True, True, False]
+    assert validated["channel"].tolist() == table["channel"].tolist()  # text stays text
+    assert "customers, column 'visits': 3 values were infinite (lines 3, 4, 5)" in caplog.text
+    assert table.at[1, "spend"] == np.inf
+    table.loc[0, "visits"] = "lots"
+    with pytest.raises(InvalidCustomerDataError, match="column 'visits': expected a number"):
+        validate_customer_table(table, spec, 2, "customers", 2)

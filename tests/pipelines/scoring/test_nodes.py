@@ -8,6 +8,7 @@ from customer_segmentation.pipelines.preprocessing.nodes import validate_custome
 from customer_segmentation.pipelines.scoring.nodes import (
     TooManyRejectsError,
     check_reject_share,
+    filled_counts,
     score_customers,
     screen_customers_to_score,
 )
@@ -126,3 +127,44 @@ def test_an_empty_batch_scores_nothing(trained, features, customers):
     scorable, rejects = screen_customers_to_score(empty, model, features, SCORING)
     assert scorable.empty and rejects.empty
     assert score_customers(scorable, model, None, profiles, "customer_id").empty
+
+
+def test_filled_values_are_named_per_row_and_counted(trained, features, customers, caplog):
+    """A value the model fills (training median, category "missing") is
+    visible: the scored row names its filled columns, the log counts them."""
+    model, profiles = trained
+    batch = customers.drop(columns="persona").head(6).copy()
+    batch.loc[1, "annual_income"] = np.nan
+    batch.loc[2, ["age", "product_category"]] = [np.nan, None]
+    batch.loc[3, "annual_income"] = np.nan
+    complete = batch.drop(index=[1, 2, 3])[features["numeric"] + features["categorical"]]
+    assert complete.notna().all().all()  # the other rows have every value
+    with caplog.at_level("INFO"):
+        scorable, rejects = screen_customers_to_score(batch, model, features, SCORING)
+        scored = score_customers(scorable, model, None, profiles, "customer_id")
+    assert rejects.empty
+    filled = scored.set_index("customer_id")["filled"]
+    ids = batch["customer_id"].tolist()
+    assert filled[ids[1]] == "annual_income"
+    assert filled[ids[2]] == "age, product_category"
+    assert filled[ids[3]] == "annual_income"
+    assert (filled[[ids[0], ids[4], ids[5]]] == "").all()
+    assert filled_counts(scored) == {"annual_income": 2, "age": 1, "product_category": 1}
+    assert "values filled {'annual_income': 2, 'age': 1, 'product_category': 1}" in caplog.text
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, "inf", "-Infinity"])
+def test_a_non_finite_number_is_a_reject_naming_the_column(trained, features, customers, value):
+    """inf as a number or as text used to crash the scaling step."""
+    model, profiles = trained
+    batch = customers.drop(columns="persona").head(5).astype({"average_order_value": object})
+    batch.loc[3, "average_order_value"] = value
+    scorable, rejects = screen_customers_to_score(batch, model, features, SCORING)
+    assert rejects["line"].tolist() == [3 + SCORING["first_line"]]
+    assert (
+        rejects["reason"]
+        .iloc[0]
+        .startswith("column 'average_order_value' is not a finite number: ")
+    )
+    assert "inf" in rejects["reason"].iloc[0]
+    assert len(score_customers(scorable, model, None, profiles, "customer_id")) == 4

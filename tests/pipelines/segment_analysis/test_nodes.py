@@ -119,7 +119,7 @@ def test_scatter_samples_large_tables(segmented, profiles, features, segment_ana
     scatter = {**segment_analysis_params["scatter"], "max_points": 100}
     axes = plot_segment_scatter(validated, profiles, features, scatter).axes[0]
     assert sum(len(c.get_offsets()) for c in axes.collections) == 100
-    assert "100 of 600 customers shown" in axes.get_title()
+    assert "100 of 600 customers shown" in axes.get_title().replace("\n", " ")  # wrapped
 
 
 def test_scatter_falls_back_to_the_most_separating_features(
@@ -151,3 +151,36 @@ def test_scatter_keeps_extreme_values_from_squashing_the_plot(
     axes = plot_segment_scatter(validated, profiles, features, scatter).axes[0]
     assert axes.get_xlim()[1] < 1_000_000
     assert re.search(r"\n\d+ extreme values? beyond the axes", axes.get_title())
+
+
+def test_profiles_carry_outcome_rates_and_short_category_names(segmented, features):
+    validated, _, model = segmented
+    rows = np.arange(len(validated))
+    table = validated.assign(
+        churned=(rows % 4 == 0).astype(float),
+        # A rare positive value beyond max_categories is kept; unknown
+        # outcomes are left out of the rate.
+        status=np.where(rows % 50 == 0, "Closed", (rows % 20).astype(str)),
+        # One 5 MB text value (the same object in every other row) and one of 70.
+        note=np.array(["x" * 5_000_000, "y" * 70], dtype=object)[rows % 2],
+    )
+    table.loc[rows % 10 == 1, "status"] = None
+    described = {
+        **features,
+        "profile_only": {"numeric": ["churned"], "categorical": ["status", "note"]},
+        "outcomes": {
+            "churned": {"kind": "churn", "positive": 1},
+            "status": {"kind": "churn", "positive": "closed"},
+        },
+    }
+    profiles = profile_segments(table, model, described, {**NAMING, "max_categories": 3})
+    for segment, members in table.groupby("segment"):
+        row = profiles.set_index("segment").loc[segment]
+        assert row["churned_rate"] == pytest.approx(members["churned"].mean())
+        known = members["status"].dropna()
+        assert row["status_rate"] == pytest.approx((known == "Closed").mean())
+    assert "status=Closed" in profiles.columns
+    notes = [c for c in profiles.columns if c.startswith("note=")]
+    assert sorted(notes) == ["note=" + "x" * 59 + "…", "note=" + "y" * 59 + "…"]
+    long_share = pd.Series(rows % 2 == 0).groupby(table["segment"].to_numpy()).mean()
+    assert profiles["note=" + "x" * 59 + "…"].tolist() == pytest.approx(long_share.tolist())

@@ -24,6 +24,7 @@ def test_pipeline_segments_profiles_recommends_and_reports(fast_parameters, cust
         segmentation_model_version=None,
         previous_segmentation_model_version=None,
         previous_segment_profiles_version=None,
+        source_summary={"rows": len(customers), "sha256": "0" * 64},
     )
     k = selected["model_selection_metrics"]["selected_k"]
     assert outputs["segmented_customers"]["segment"].nunique() == k
@@ -41,4 +42,8 @@ def test_pipeline_segments_profiles_recommends_and_reports(fast_parameters, cust
         "segment_sizes_plot",
     ):
         assert outputs[plot][:4] == b"\x89PNG"
-    assert outputs["segment_report"].startswith("<!DOCTYPE html>")
+    report = outputs["segment_report"]
+    assert report.startswith("<!DOCTYPE html>")
+    # The report shows the drift (a first run here) and the source it read.
+    assert "First run: nothing to compare." in report
+    assert f"{len(customers):,} rows read from the customer table" in report

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from customer_segmentation.pipelines.segment_analysis.nodes import (
+    NO_ACTION,
     name_segments,
     recommend_actions,
     select_target_customers,
@@ -27,6 +28,7 @@ SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml"
 ]
 NAMING = SEGMENT_ANALYSIS["naming"]
 RECOMMENDATIONS = SEGMENT_ANALYSIS["recommendations"]
+TARGETING = SEGMENT_ANALYSIS["targeting"]
 
 
 def _png(figure) -> bytes:
@@ -40,7 +42,7 @@ def _png(figure) -> bytes:
 def analysed(customers, features, model_selection_params):
     params = {**model_selection_params, "n_init": 3}
     segmented, model, profiles = train_and_profile(customers, features, params, NAMING)
-    recommendations = recommend_actions(profiles, RECOMMENDATIONS, features, NAMING)
+    recommendations = recommend_actions(profiles, RECOMMENDATIONS, features, NAMING, TARGETING)
     segments = segmented[["customer_id", "segment"]]
     return segmented, model, segments, profiles, recommendations
 
@@ -109,7 +111,7 @@ ROLES = {
 }
 
 
-def _profiles(**z) -> pd.DataFrame:
+def _profiles(medians: dict | None = None, **z) -> pd.DataFrame:
     rows = len(next(iter(z.values())))
     return pd.DataFrame(
         {
@@ -118,18 +120,22 @@ def _profiles(**z) -> pd.DataFrame:
             "customers": [10] * rows,
             "share": [1 / rows] * rows,
             **{f"{column}_z": values for column, values in z.items()},
+            **{f"{column}_median": values for column, values in (medians or {}).items()},
         }
     )
 
 
 def test_default_rules_follow_the_rfm_playbook_by_roles():
     profiles = _profiles(
-        spend=[1.0, 0.8, 0.1, 0.9, -0.9, 0.0],
-        orders=[1.0, 0.6, 1.0, -0.2, -0.8, 0.0],
-        days_since=[-0.5, 0.9, 0.0, 0.0, 1.0, 0.0],
-        age=[0.0, 0.0, 0.0, 0.0, 0.0, 2.0],
+        spend=[1.0, 0.8, 0.1, 0.9, -0.9, 0.0, 1.0],
+        orders=[1.0, 0.6, 1.0, -0.2, -0.8, 0.0, 1.0],
+        days_since=[-0.5, 0.9, 0.0, 0.0, 1.0, 0.0, -0.5],
+        age=[0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0],
+        # Segment 6 scores like the champions, but its typical customer
+        # bought once, 200 days ago: no champion.
+        medians={"orders": [4, 3, 5, 1, 1, 2, 1], "days_since": [20, 200, 60, 60, 300, 60, 200]},
     )
-    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}).set_index("segment")
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}, TARGETING).set_index("segment")
     actions = table["action"].str.split().str[:3].str.join(" ")
     assert actions.to_dict() == {
         0: "reward as champions",
@@ -138,36 +144,37 @@ def test_default_rules_follow_the_rfm_playbook_by_roles():
         3: "upsell premium products",
         4: "reactivate at low",
         5: "nurture with newsletters",  # older, and nothing else: age is not value
+        6: "reward loyalty and",  # high scores, one order: not even "reward loyalty with perks"
     }
-    assert (
-        "spend +1.0 SD, purchase frequency +1.0 SD, days since last purchase -0.5 SD"
-        in (table.loc[0, "reason"])
+    assert table.loc[0, "reason"] == (
+        "They buy often and recently and spend the most (spend +1.0 SD, purchase frequency "
+        "+1.0 SD, days since last purchase -0.5 SD against all customers; median orders 4; "
+        "median days since 20)."
     )
     # Value is spend and frequency only: the older segment 5 is not valuable.
     assert table.loc[5, "value"] == pytest.approx(0.0)
     assert table["priority"].to_dict()[0] == 1
+    # The catch-all rule rests on no evidence; every other rule does.
+    assert table["evidence"].to_dict() == {s: s != 5 for s in range(7)}
 
 
-def test_without_monetary_or_frequency_value_cannot_be_judged(caplog):
-    demographics = {**ROLES, "roles": {"demographic": ["age"]}}
+def test_without_monetary_frequency_or_outcome_no_action_is_ranked(caplog):
+    demographics = {**ROLES, "roles": {"demographic": ["age"], "recency": ["days_since"]}}
     profiles = _profiles(spend=[1.5, -1.5], orders=[1.0, -1.0], age=[2.0, -2.0])
     profiles["customers"] = [10, 30]
-    table = recommend_actions(profiles, RECOMMENDATIONS, demographics, {})
+    table = recommend_actions(profiles, RECOMMENDATIONS, demographics, {}, TARGETING)
     assert table["value"].isna().all()
     assert table.set_index("segment")["priority"].to_dict() == {1: 1, 0: 2}  # by size
-    assert set(table["action"]) == {"nurture with newsletters and onboarding content"}
-    assert all(
-        reason.endswith(
-            "(customer value cannot be judged: no column has a monetary or frequency role)."
-        )
-        for reason in table["reason"]
-    )
-    assert "customer value cannot be judged" in caplog.text
+    assert set(table["action"]) == {NO_ACTION}
+    assert not table["evidence"].any() and not table["targeted"].any()
+    assert all("Customer value cannot be judged" in reason for reason in table["reason"])
+    assert caplog.text.count("No action is ranked") == 1
 
 
 def test_first_matching_rule_wins_and_missing_columns_never_match():
     profiles = _profiles(spend=[1.5, -0.5], orders=[1.5, -0.5], age=[0.0, 0.0])
     recommendations = {
+        "outcomes": RECOMMENDATIONS["outcomes"],
         "rules": [
             {"action": "never", "why": "Needs a missing column", "when": {"shoe_size": ">= 0"}},
             {"action": "never", "why": "Needs a role the data lacks", "when": {"tenure": "<= 9"}},
@@ -175,10 +182,14 @@ def test_first_matching_rule_wins_and_missing_columns_never_match():
             {"action": "default", "why": "Everyone else", "when": {}},
         ],
     }
-    table = recommend_actions(profiles, recommendations, ROLES, {})
+    table = recommend_actions(profiles, recommendations, ROLES, {}, TARGETING)
     assert table.set_index("segment")["action"].to_dict() == {0: "premium", 1: "default"}
     assert table.set_index("segment")["priority"].to_dict() == {0: 1, 1: 2}
-    assert "customer value +1.5 SD" in table.loc[0, "reason"]
+    # A value condition's evidence names the value roles the data has.
+    assert (
+        "(spend +1.5 SD, purchase frequency +1.5 SD against all customers)"
+        in (table.loc[0, "reason"])
+    )
 
 
 def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
@@ -186,38 +197,47 @@ def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
     with pytest.raises(ValueError, match="'about 0.5' must be an operator"):
         recommend_actions(
             profiles,
-            {"rules": [{"action": "a", "why": "b", "when": {"value": "about 0.5"}}]},
+            {
+                **RECOMMENDATIONS,
+                "rules": [{"action": "a", "why": "b", "when": {"value": "about 0.5"}}],
+            },
             ROLES,
             {},
+            TARGETING,
         )
     with pytest.raises(
         ValueError, match="No segment_analysis.recommendations rule matches segment 0"
     ):
         recommend_actions(
-            profiles, {"rules": [{"action": "a", "why": "b", "when": {"value": "> 9"}}]}, ROLES, {}
+            profiles,
+            {**RECOMMENDATIONS, "rules": [{"action": "a", "why": "b", "when": {"value": "> 9"}}]},
+            ROLES,
+            {},
+            TARGETING,
         )
 
 
-def test_target_export_has_every_chosen_customer_exactly_once(analysed, features):
-    _, _, segments, _, recommendations = analysed
-    targets = select_target_customers(
-        segments, recommendations, "customer_id", {"segments": [], "top_priorities": 2}
-    )
-    chosen = set(recommendations.loc[recommendations["priority"] <= 2, "segment"])
+def test_target_export_has_every_targeted_customer_exactly_once(analysed, features):
+    _, _, segments, profiles, recommendations = analysed
+    targets = select_target_customers(segments, recommendations, "customer_id")
+    chosen = set(recommendations.loc[recommendations["targeted"], "segment"])
+    assert chosen  # the synthetic personas give segments worth a campaign
     expected = segments[segments["segment"].isin(chosen)]["customer_id"]
     assert targets["customer_id"].is_unique
     assert sorted(targets["customer_id"]) == sorted(expected)
-    assert set(targets["priority"]) == {1, 2}
+    assert len(targets) <= 0.5 * len(segments)  # targeting.max_share
     assert list(targets.columns) == ["customer_id", "segment", "segment_name", "action", "priority"]
 
-    explicit = select_target_customers(
-        segments, recommendations, "customer_id", {"segments": [4], "top_priorities": 2}
+    explicit = recommend_actions(
+        profiles, RECOMMENDATIONS, features, NAMING, {**TARGETING, "segments": [4]}
     )
-    assert set(explicit["segment"]) == {4}
-    assert len(explicit) == (segments["segment"] == 4).sum()
+    assert explicit.set_index("segment")["targeted"].to_dict() == {s: s == 4 for s in range(5)}
+    exported = select_target_customers(segments, explicit, "customer_id")
+    assert set(exported["segment"]) == {4}
+    assert len(exported) == (segments["segment"] == 4).sum()
     with pytest.raises(ValueError, match=r"names \[9\]"):
-        select_target_customers(
-            segments, recommendations, "customer_id", {"segments": [9], "top_priorities": 1}
+        recommend_actions(
+            profiles, RECOMMENDATIONS, features, NAMING, {**TARGETING, "segments": [9]}
         )
 
 
@@ -287,6 +307,8 @@ def test_report_is_self_contained_and_warns(analysed, features):
         metrics,
         validated,
         **pictures,
+        drift_report={"previous_version": None, "drifted": False},
+        source_summary={"rows": len(validated), "sha256": "0" * 64},
         features=features,
         labels=NAMING["labels"],
         highlight_columns=[],
@@ -295,7 +317,8 @@ def test_report_is_self_contained_and_warns(analysed, features):
     # Plain words first: what is wrong, how the data was read, why this many segments.
     assert "do not fall into clearly separate groups" in text
     assert "The 5 segments are not stable" in text
-    assert "compared on a log-like scale, so that a customer spending ten times more" in text
+    # income is no spend column: the note speaks of income, not of spending.
+    assert "compared on a log-like scale, so that a customer with ten times the income" in text
     assert "Skewed columns" in text and ": income." in text
     assert "3 with income above 178,220" in text
     assert "Splits into 6 segments were not considered" in text

@@ -45,9 +45,12 @@ RULES = {
     "duplicate": "duplicate of an earlier line",
     "future": "dated after the snapshot date (or today, without one)",
     "zero_or_negative_price": "zero or negative price",
-    "return": "return or cancellation: counted in return_share, not in spend",
+    "return": "return or cancellation: netted from its customer's spend",
 }
 _DAY = np.timedelta64(1, "D")
+# Net values within this share of the bought value are zero: a full return
+# nets to exactly 0, whatever the float rounding of the sums.
+NET_TOLERANCE = 1e-9
 
 
 class InvalidTransactionsError(UserError, ValueError):
@@ -139,6 +142,38 @@ def _numbers(values: pd.Series | None) -> pd.Series | None:
     return None if values is None else pd.to_numeric(values, errors="coerce")
 
 
+def net_value(bought: np.ndarray, returned: np.ndarray) -> np.ndarray:
+    """Bought value less returned value, floored at 0: more returned than
+    bought (returns of purchases made before the log starts) is no spend,
+    not a negative one. The one definition of net spend, for a customer's
+    ``monetary_total``, for an order (kept or fully returned) and for the
+    revenue that ``transactions_summary`` reconciles."""
+    net = bought - returned
+    return np.where(net > NET_TOLERANCE * np.abs(bought), net, 0.0)
+
+
+def _revenue(
+    customers: np.ndarray, value: np.ndarray, purchase: np.ndarray, is_return: np.ndarray
+) -> dict:
+    """The log's revenue: ``gross`` (purchase lines kept), ``returns`` (return
+    and cancellation lines, positive), ``net`` = gross - returns, and
+    ``unattributed_returns``: the returns no customer's spend absorbs (returns
+    of customers with no purchase in the log, and the part of a customer's
+    returns above what they bought), so that the customers' ``monetary_total``
+    sums to net + unattributed_returns."""
+    size = int(customers.max()) + 1 if len(customers) else 0
+    bought = np.bincount(customers[purchase], weights=value[purchase], minlength=size)
+    returned = np.bincount(customers[is_return], weights=value[is_return], minlength=size)
+    gross, returns = float(bought.sum()), float(returned.sum())
+    net = gross - returns
+    return {
+        "gross": gross,
+        "returns": returns,
+        "net": net,
+        "unattributed_returns": float(net_value(bought, returned).sum()) - net,
+    }
+
+
 def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     transactions: pd.DataFrame, customer_features: dict, today: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -151,13 +186,17 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
 
     A return or cancellation is a negative quantity or amount, or an order id
     starting with ``cancellation_prefix``; it is kept (as a positive amount,
-    ``is_return``) for the return share and also listed among the rejects,
-    since it is not spend. A line equal to an earlier one in every column (by
+    ``is_return``) to be netted from its customer's spend and also listed
+    among the rejects, since it is not a purchase. A cancellation's
+    ``order_id`` is the order it cancels (its id without the prefix). A line equal to an earlier one in every column (by
     a 64-bit hash of the line) is a duplicate, unless ``duplicates: keep`` (a
     log without order ids or times may hold two equal purchases on one day).
     ``today`` (ISO date; default: the run's date) bounds the dates when no
     ``snapshot_date`` is set. Also returns what was read (rows, columns,
-    content hash) and the lines each rule touched, for ``transactions_summary``.
+    content hash), the lines each rule touched (``lines_per_rule``), the
+    value each rule removed (``rules``: the summed absolute value of its
+    lines; a line without a value counts 0) and the revenue
+    (``_revenue``), for ``transactions_summary``; the revenue is logged.
     """
     if is_spark(transactions):
         from . import spark_nodes  # noqa: PLC0415
@@ -192,6 +231,12 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
         if prefix and dictionary is not None:
             flags = pc.starts_with(dictionary, prefix).fill_null(False).to_numpy(False)
             cancelled = np.append(flags, False)[orders]
+            if flags.any():  # a cancellation is of the order its id names
+                base = pc.if_else(
+                    flags, pc.utf8_slice_codeunits(dictionary, len(prefix)), dictionary
+                )
+                base_codes = pd.factorize(base.to_numpy(zero_copy_only=False))[0]
+                orders = np.append(base_codes, -1)[orders]
     else:
         orders = stamps.to_numpy("datetime64[ns]").view(np.int64)
     negative = (amount < 0).to_numpy() | (
@@ -214,12 +259,21 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
         ),
         "return": negative | cancelled,
     }
+    value = np.nan_to_num(np.abs(amount.to_numpy(float)))  # no value: 0
     reason = np.zeros(len(transactions), dtype=np.int8)  # 0: kept, else the rule's number
-    touched = {}
+    touched, removed = {}, []
     for number, (rule, broken) in enumerate(checks.items(), start=1):
         fresh = broken & (reason == 0)
         reason[fresh] = number
         touched[rule] = int(fresh.sum())
+        removed.append(
+            {
+                "rule": rule,
+                "description": RULES[rule],
+                "lines": touched[rule],
+                "value": float(value[fresh].sum()),
+            }
+        )
         logger.info(
             "transactions rule '%s': %d of %d lines (%s)",
             rule,
@@ -255,12 +309,28 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     left_out = np.flatnonzero(~kept | is_return)
     rejects.insert(0, "line", left_out + first_line)
     rejects.insert(1, "reason", [names[number - 1] for number in reason[left_out]])
+    revenue = _revenue(customers, value, reason == 0, is_return)
+    log_revenue(revenue)
     summary.update(
         lines_per_rule=touched,
         purchase_lines=int((reason == 0).sum()),
         return_lines=int(is_return.sum()),
+        revenue=revenue,
+        rules=removed,
     )
     return clean, rejects.reset_index(drop=True), summary
+
+
+def log_revenue(revenue: dict) -> None:
+    """One INFO line: the revenue the features are built from."""
+    logger.info(
+        "transactions revenue: gross %.2f, returns %.2f, net %.2f (returns no customer's "
+        "spend absorbs: %.2f)",
+        revenue["gross"],
+        revenue["returns"],
+        revenue["net"],
+        revenue["unattributed_returns"],
+    )
 
 
 def _per_customer(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -274,17 +344,27 @@ def build_customer_features(
     features named in ``compute`` (definitions in the README):
 
     ``recency_days`` (days from the last purchase to the snapshot date),
-    ``frequency`` (orders: distinct order ids, or distinct timestamps of the
-    customer without an order id), ``monetary_total`` (spend), ``average_order_value``,
+    ``frequency`` (the orders the customer kept something of: distinct order
+    ids, or distinct timestamps of the customer without an order id; an order
+    whose returns, the return lines with its id, are worth all of it does not
+    count, and a customer whose returns are worth all they bought kept no
+    order: 0), ``monetary_total`` (net spend: bought value less returned
+    value, floored at 0, since a customer cannot spend less than nothing;
+    see ``net_value``), ``average_order_value`` (net spend per order),
     ``tenure_days`` (days from the first purchase to the snapshot date),
     ``mean_days_between_orders`` (empty for one order), ``orders_per_week``
     (over the weeks from the first purchase to the snapshot, at least one),
-    ``return_share`` (returned value over bought and returned value),
-    ``category_shares`` (``share_<category>``: the share of spend in each of
-    the ``category_top_n`` most common categories, the rest as
-    ``share_other``), ``top_category`` and ``top_channel`` (by spend).
+    ``return_share`` (returned value over bought value, clipped to [0, 1]: a
+    full return is 1), ``category_shares`` (``share_<category>``: the share
+    of bought value, before returns, in each of the ``category_top_n``
+    categories with the most, the rest as ``share_other``), ``top_category``
+    and ``top_channel`` (by bought value).
 
-    The snapshot date is ``snapshot_date``, or the day after the last purchase."""
+    Recency and tenure date every purchase, returned or not: the last and
+    first time the customer bought. Customers with only returns in the log
+    are left out (``transactions_summary`` counts their returns as
+    unattributed). The snapshot date is ``snapshot_date``, or the day after
+    the last purchase."""
     compute = list(customer_features.get("compute") or FEATURES)
     unknown = sorted(set(compute) - set(FEATURES))
     if unknown:
@@ -301,17 +381,17 @@ def build_customer_features(
     returns = lines[RETURN].to_numpy(bool)
     size = len(ids)
     bought = ~returns
-    amount = lines[AMOUNT].to_numpy()
+    amount = lines[AMOUNT].to_numpy(float)
     spend = _per_customer(codes[bought], amount[bought], size)
     returned = _per_customer(codes[returns], amount[returns], size)
+    net = net_value(spend, returned)
     buyers = np.bincount(codes[bought], minlength=size) > 0
     only_returns = (np.bincount(codes, minlength=size) > 0) & ~buyers
     if only_returns.any():
         logger.info("%d customers have only returns or cancellations: left out", only_returns.sum())
     purchase_codes = codes[bought]
-    order_codes = pd.factorize(lines[ORDER].to_numpy()[bought])[0].astype(np.int64)
-    pairs = pd.unique(purchase_codes * (order_codes.max() + 1) + order_codes)
-    frequency = np.bincount(pairs // (order_codes.max() + 1), minlength=size)
+    frequency = _kept_orders(codes, lines[ORDER].to_numpy(), amount, returns, size)
+    frequency[net == 0] = 0  # everything returned: no order kept
     days = lines[TIMESTAMP].to_numpy("datetime64[ns]")[bought]
     by_customer = pd.Series(days.view(np.int64)).groupby(purchase_codes)
     first = by_customer.min().reindex(range(size)).to_numpy().astype("datetime64[ns]")
@@ -328,15 +408,15 @@ def build_customer_features(
     values = {
         "recency_days": (snapshot - last) / _DAY,
         "frequency": frequency,
-        "monetary_total": spend,
-        "average_order_value": spend / np.maximum(frequency, 1),
+        "monetary_total": net,
+        "average_order_value": net / np.maximum(frequency, 1),
         "tenure_days": tenure,
         "mean_days_between_orders": np.where(
             frequency > 1, ((last - first) / _DAY) / np.maximum(frequency - 1, 1), np.nan
         ),
         "orders_per_week": frequency / np.maximum(tenure / 7, 1),
-        "return_share": np.divide(
-            returned, spend + returned, out=np.zeros(size), where=(spend + returned) > 0
+        "return_share": np.clip(
+            np.divide(returned, spend, out=np.zeros(size), where=spend > 0), 0.0, 1.0
         ),
     }
     table[CUSTOMER] = ids.to_numpy()
@@ -361,6 +441,20 @@ def build_customer_features(
     features = features.loc[buyers].reset_index(drop=True)
     logger.info("customer_features: %d customers, %d columns", len(features), features.shape[1] - 1)
     return features
+
+
+def _kept_orders(
+    codes: np.ndarray, orders: np.ndarray, amount: np.ndarray, returns: np.ndarray, size: int
+) -> np.ndarray:
+    """Per customer, the orders with net value left (``net_value`` of the
+    order's purchase lines and its return lines, those with its order id)."""
+    order_codes = pd.factorize(orders)[0].astype(np.int64)
+    width = int(order_codes.max()) + 1
+    pairs, keys = pd.factorize(codes * width + order_codes)
+    bought = np.bincount(pairs, weights=np.where(returns, 0.0, amount))
+    returned = np.bincount(pairs, weights=np.where(returns, amount, 0.0))
+    kept = net_value(bought, returned) > 0
+    return np.bincount(keys[kept] // width, minlength=size)
 
 
 def _spend_mix(

@@ -27,12 +27,14 @@ from .nodes import (
     CATEGORY,
     CHANNEL,
     CUSTOMER,
+    NET_TOLERANCE,
     ORDER,
     RETURN,
     RULES,
     TIMESTAMP,
     InvalidTransactionsError,
     check_columns,
+    log_revenue,
 )
 
 logger = logging.getLogger(__name__)
@@ -122,13 +124,46 @@ def _number(lines: DataFrame, column: str | None) -> Column | None:
     return None if column is None else number(lines, column)
 
 
+def _net_value(bought: Column, returned: Column) -> Column:
+    """``nodes.net_value``: bought less returned value, floored at 0."""
+    net = bought - returned
+    return F.when(net > F.lit(NET_TOLERANCE) * F.abs(bought), net).otherwise(F.lit(0.0))
+
+
+def _revenue(ruled: DataFrame, return_rule: int) -> dict:
+    """``nodes._revenue`` in one grouped aggregation per customer and one sum."""
+    value = F.coalesce(F.nanvl(F.abs("_amount"), F.lit(0.0)), F.lit(0.0))
+    per_customer = (
+        ruled.where((F.col("_rule") == 0) | (F.col("_rule") == return_rule))
+        .groupBy("_customer")
+        .agg(
+            F.sum(F.when(F.col("_rule") == 0, value).otherwise(0.0)).alias("_bought"),
+            F.sum(F.when(F.col("_rule") == return_rule, value).otherwise(0.0)).alias("_returned"),
+        )
+    )
+    totals = per_customer.agg(
+        F.sum("_bought").alias("gross"),
+        F.sum("_returned").alias("returns"),
+        F.sum(_net_value(F.col("_bought"), F.col("_returned"))).alias("attributed"),
+    ).first()
+    gross, returns = float(totals["gross"] or 0.0), float(totals["returns"] or 0.0)
+    net = gross - returns
+    return {
+        "gross": gross,
+        "returns": returns,
+        "net": net,
+        "unattributed_returns": float(totals["attributed"] or 0.0) - net,
+    }
+
+
 def clean_transactions(
     transactions: DataFrame, customer_features: dict, today: str | None = None
 ) -> tuple[DataFrame, DataFrame, dict]:
     """``nodes.clean_transactions`` on Spark: the same rules in the same
     order, each line rejected for the first one it breaks, the lines each
-    rule touched counted in one aggregation. A duplicate is a line equal to
-    another in every column; one of each set of equal lines is kept."""
+    rule touched, and the value it removed, counted in one aggregation. A
+    duplicate is a line equal to another in every column; one of each set of
+    equal lines is kept."""
     columns = customer_features["columns"]
     check_columns(transactions, columns)
     summary = describe_table(transactions)
@@ -157,6 +192,11 @@ def clean_transactions(
         if prefix and columns.get("order_id")
         else F.lit(False)
     )
+    if prefix and columns.get("order_id"):  # a cancellation is of the order its id names
+        order = F.when(
+            col(columns["order_id"]).cast("string").startswith(prefix),
+            F.substring(order, len(prefix) + 1, 2**31 - 1),
+        ).otherwise(order)
     negative = F.coalesce(F.col("_amount") < 0, F.lit(False)) | F.coalesce(
         F.col("_quantity") < 0, F.lit(False)
     )
@@ -183,11 +223,24 @@ def clean_transactions(
     for rule_number, broken in reversed(list(enumerate(checks.values(), start=1))):
         reason = F.when(F.coalesce(broken, F.lit(False)), F.lit(rule_number)).otherwise(reason)
     ruled = lines.select("*", order.alias("_order"), reason.alias("_rule")).persist()
-    counted = ruled.groupBy("_rule").count().collect()
+    line_value = F.coalesce(F.nanvl(F.abs("_amount"), F.lit(0.0)), F.lit(0.0))
+    counted = (
+        ruled.groupBy("_rule").agg(F.count("*").alias("count"), F.sum(line_value).alias("value"))
+    ).collect()
     per_rule = {int(row["_rule"]): int(row["count"]) for row in counted}
+    value_per_rule = {int(row["_rule"]): float(row["value"] or 0.0) for row in counted}
     touched = {
         rule: per_rule.get(rule_number, 0) for rule_number, rule in enumerate(checks, start=1)
     }
+    removed = [
+        {
+            "rule": rule,
+            "description": RULES[rule],
+            "lines": touched[rule],
+            "value": value_per_rule.get(rule_number, 0.0),
+        }
+        for rule_number, rule in enumerate(checks, start=1)
+    ]
     rows = summary["rows"]
     for rule, count in touched.items():
         logger.info("transactions rule '%s': %d of %d lines (%s)", rule, count, rows, RULES[rule])
@@ -214,29 +267,49 @@ def clean_transactions(
     rejects = ruled.where(F.col("_rule") > 0).select(
         F.element_at(names, F.col("_rule")).alias("reason"), *original
     )
+    revenue = _revenue(ruled, len(checks))
+    log_revenue(revenue)
     summary.update(
         lines_per_rule=touched,
         purchase_lines=per_rule.get(0, 0),
         return_lines=touched["return"],
+        revenue=revenue,
+        rules=removed,
     )
     return clean, rejects, summary
 
 
 def build_customer_features(clean_transactions: DataFrame, customer_features: dict) -> DataFrame:
     """``nodes.build_customer_features`` on Spark: one grouped aggregation
-    per customer, plus one for the spend mix of categories and channels."""
+    per order and one per customer, plus one for the spend mix of categories
+    and channels."""
     compute = list(customer_features.get("compute") or FEATURES)
     lines = clean_transactions
     bought = ~F.col(RETURN)
     spend = F.coalesce(F.sum(F.when(bought, F.col(AMOUNT))), F.lit(0.0))
     returned = F.coalesce(F.sum(F.when(F.col(RETURN), F.col(AMOUNT))), F.lit(0.0))
-    per_customer = lines.groupBy(CUSTOMER).agg(
+    per_order = lines.groupBy(CUSTOMER, ORDER).agg(
         spend.alias("_spend"),
         returned.alias("_returned"),
         F.max(bought.cast("int")).alias("_buyer"),
-        F.count_distinct(F.when(bought, F.col(ORDER))).alias("_frequency"),
         F.min(F.when(bought, F.unix_micros(TIMESTAMP))).alias("_first"),
         F.max(F.when(bought, F.unix_micros(TIMESTAMP))).alias("_last"),
+    )
+    kept_order = _net_value(F.col("_spend"), F.col("_returned")) > 0
+    per_customer = (
+        per_order.groupBy(CUSTOMER)
+        .agg(
+            F.sum("_spend").alias("_spend"),
+            F.sum("_returned").alias("_returned"),
+            F.max("_buyer").alias("_buyer"),
+            F.count(F.when(kept_order, 1)).alias("_kept_orders"),
+            F.min("_first").alias("_first"),
+            F.max("_last").alias("_last"),
+        )
+        .withColumn("_net", _net_value(F.col("_spend"), F.col("_returned")))
+        .withColumn(  # everything returned: no order kept
+            "_frequency", F.when(F.col("_net") == 0, 0).otherwise(F.col("_kept_orders"))
+        )
     )
     only_returns = per_customer.where(F.col("_buyer") == 0).count()
     if only_returns:
@@ -252,18 +325,19 @@ def build_customer_features(clean_transactions: DataFrame, customer_features: di
     frequency = F.col("_frequency").cast("bigint")
     tenure = (snapshot_micros - F.col("_first")) / _MICROS_PER_DAY
     span = (F.col("_last") - F.col("_first")) / _MICROS_PER_DAY
-    total = F.col("_spend") + F.col("_returned")
     values = {
         "recency_days": (snapshot_micros - F.col("_last")) / _MICROS_PER_DAY,
         "frequency": frequency,
-        "monetary_total": F.col("_spend"),
-        "average_order_value": F.col("_spend") / F.greatest(frequency, F.lit(1)),
+        "monetary_total": F.col("_net"),
+        "average_order_value": F.col("_net") / F.greatest(frequency, F.lit(1)),
         "tenure_days": tenure,
         "mean_days_between_orders": F.when(
             frequency > 1, span / F.greatest(frequency - 1, F.lit(1))
         ),
         "orders_per_week": frequency / F.greatest(tenure / 7, F.lit(1.0)),
-        "return_share": F.when(total > 0, F.col("_returned") / total).otherwise(0.0),
+        "return_share": F.when(
+            F.col("_spend") > 0, F.least(F.col("_returned") / F.col("_spend"), F.lit(1.0))
+        ).otherwise(0.0),
     }
     features = per_customer.where(F.col("_buyer") == 1).select(
         CUSTOMER,

@@ -12,6 +12,7 @@ from sklearn.metrics import silhouette_samples
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
+from customer_segmentation.figures import ReadableNumbers, set_suptitle, set_title
 
 
 def plot_algorithm_comparison(algorithm_comparison: pd.DataFrame) -> Figure:
@@ -36,12 +37,14 @@ def plot_algorithm_comparison(algorithm_comparison: pd.DataFrame) -> Figure:
         ax.bar_label(bars, fmt="%.2f", padding=3)
         ax.set_xlabel(label)
         ax.set_xlim(0, 1.15)
+        ax.xaxis.set_major_formatter(ReadableNumbers())
         ax.grid(axis="x", alpha=0.3)
     axes[0].invert_yaxis()
     axes[0].set_ylabel("algorithm (segments found)")
-    figure.suptitle(
+    set_suptitle(
+        figure,
         "Algorithms on the same customers "
-        "(red: deployed model; grey: cannot score new customers, reported only)"
+        "(red: deployed model; grey: cannot score new customers, reported only)",
     )
     return figure
 
@@ -110,12 +113,15 @@ def plot_criteria(
         if axes.get_legend_handles_labels()[0]:
             axes.legend(loc="best", fontsize="small")
         axes.axvline(selected_k, color="C3", linestyle="--", alpha=0.7)
-        axes.set_title(title, fontsize="medium")
+        set_title(axes, title, "medium")
         axes.grid(alpha=0.3)
         axes.set_xticks(cluster_count_scores["k"])
+        axes.yaxis.set_major_formatter(ReadableNumbers())
     for axes in panels[3:]:
         axes.set_xlabel("number of segments k")
-    figure.suptitle(f"Criteria by number of segments (dashed red line: selected k = {selected_k})")
+    set_suptitle(
+        figure, f"Criteria by number of segments (dashed red line: selected k = {selected_k})"
+    )
     return figure
 
 
@@ -136,19 +142,22 @@ def plot_silhouette_diagram(
     figure = Figure(figsize=(7, 6), layout="constrained")
     axes = figure.subplots()
     bottom = 0
+    middles = []
     for segment in np.unique(labels):
         blade = np.sort(values[labels == segment])
         axes.fill_betweenx(
             np.arange(bottom, bottom + len(blade)), 0, blade, alpha=0.8, color=f"C{segment % 10}"
         )
-        axes.text(-0.05, bottom + len(blade) / 2, str(segment), ha="right", va="center")
+        middles.append(bottom + len(blade) / 2)
         bottom += len(blade) + max(10, size // 100)
     axes.axvline(values.mean(), color="C3", linestyle="--", label=f"mean = {values.mean():.2f}")
-    axes.set_yticks([])
+    # Segment numbers as tick labels, outside the blades and clear of the axis label.
+    axes.set_yticks(middles, [str(segment) for segment in np.unique(labels)])
     axes.set_xlabel("silhouette (-1 to 1)")
-    axes.set_ylabel("customers, grouped by segment")
-    axes.set_title(
-        f"Silhouette of each customer at k = {len(np.unique(labels))} ({size:,} customers)"
+    axes.set_ylabel("segment (its customers, sorted by silhouette)")
+    axes.xaxis.set_major_formatter(ReadableNumbers())
+    set_title(
+        axes, f"Silhouette of each customer at k = {len(np.unique(labels))} ({size:,} customers)"
     )
     axes.legend(loc="lower right")
     axes.grid(axis="x", alpha=0.3)

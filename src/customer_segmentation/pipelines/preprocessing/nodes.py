@@ -39,7 +39,8 @@ def validate_customers(
 
     Stops the run with one message listing every problem, each naming its
     column and lines (``first_line`` is the line of the first data row in the
-    source). Blank lines are skipped, and they, missing numeric values and
+    source). Blank lines are skipped and infinite numbers made missing
+    (``features.infinite_as_missing``); they, missing numeric values and
     values outside pinned categories are logged once here, as the only place
     that sees the raw table.
     """
@@ -52,7 +53,9 @@ def validate_customers(
     if blank.any():
         lines = [int(i) + first_line for i in np.flatnonzero(blank)[:5]]
         logger.warning("Skipped %d blank lines of raw_customers (lines %s)", blank.sum(), lines)
-        raw_customers = raw_customers.loc[~blank].reset_index(drop=True)
+        # The index stays the row's position in the source, so that problems
+        # found below name the right lines.
+        raw_customers = raw_customers.loc[~blank]
     if spec.numbered_rows:
         logger.info("features.id_column is null: customers are numbered by row (%s)", ROW_NUMBER)
     elif spec.id_column in raw_customers and pd.api.types.is_numeric_dtype(

@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 _REASONS = ["row", "rank", "reason"]
 
+# The column of scorable and scored rows naming the feature values the model
+# filled (see ``filled_columns``).
+FILLED = "filled"
+
 
 class TooManyRejectsError(UserError, RuntimeError):
     """More of a scoring batch was rejected than ``max_reject_share`` allows."""
@@ -137,6 +141,19 @@ def check_batch_columns(columns: list[str], spec: FeatureSpec) -> None:
         )
 
 
+def filled_columns(features: pd.DataFrame) -> pd.Series:
+    """Per row, the feature columns without a value, comma-separated (empty
+    when none): the model scores such a row with the training median of a
+    numeric column and the "missing" category of a categorical one, so the
+    scored row says which of its values were filled rather than read."""
+    columns = np.array(features.columns, dtype=object)
+    return pd.Series(
+        [", ".join(columns[missing]) for missing in features.isna().to_numpy()],
+        index=features.index,
+        dtype="string",
+    )
+
+
 def screen_rows(
     customers_to_score: pd.DataFrame,
     segmentation_model: Pipeline,
@@ -147,7 +164,8 @@ def screen_rows(
     """The checks of ``screen_customers_to_score`` on a batch of rows (the
     whole batch on one machine, each Arrow batch on Spark): the batch's id
     and feature columns (ids as text), its numeric columns as numbers, and
-    the first reason of every rejected row (by row position). ``repeated``
+    the first reason of every rejected row (by row position); the batch's
+    ``filled`` column names each row's features without a value. ``repeated``
     marks rows whose id occurs elsewhere in the whole batch (Spark finds
     those across batches)."""
     batch = ids_as_text(customers_to_score.reset_index(drop=True), spec)
@@ -155,6 +173,9 @@ def screen_rows(
     blank = customers_to_score.isna().all(axis=1).to_numpy()
     batch = batch[list(dict.fromkeys([id_column, *spec.model_columns]))]
     values = batch[list(spec.numeric)].apply(pd.to_numeric, errors="coerce")
+    infinite = pd.DataFrame(np.isinf(values.to_numpy(float)), batch.index, values.columns)
+    finite = values.mask(infinite)
+    batch = batch.assign(**{FILLED: filled_columns(finite.join(batch[list(spec.categorical)]))})
     if batch.empty:
         return batch, values, pd.Series(dtype="string")
     reasons = [(row, 0, "blank line") for row in batch.index[blank]]
@@ -173,7 +194,12 @@ def screen_rows(
         reasons += [(row, 2, reason) for row in batch.index[malformed]]
     empty = values.isna().all(axis=1) & batch[list(spec.categorical)].isna().all(axis=1)
     reasons += [(row, 5, "no feature values") for row in batch.index[empty]]
-    reasons += _range_reasons(batch, values, segmentation_model, scoring["max_abs_z"])
+    for column in values.columns[infinite.any()]:
+        reasons += [
+            (row, 4, f"column '{column}' is not a finite number: {values.at[row, column]:g}")
+            for row in batch.index[infinite[column]]
+        ]
+    reasons += _range_reasons(batch, finite, segmentation_model, scoring["max_abs_z"])
     first = (
         pd.DataFrame(reasons, columns=_REASONS)
         .astype({"row": "int64"})
@@ -250,8 +276,28 @@ def score_customers(
             scorable_customers, segmentation_model, names, version, id_column
         )
     scored = score_rows(scorable_customers, segmentation_model, names, version, id_column)
-    logger.info("Scored %d customers with segmentation_model %s", len(scored), version)
+    logger.info(
+        "Scored %d customers with segmentation_model %s; values filled %s",
+        len(scored),
+        version,
+        filled_counts(scored) or "none",
+    )
     return scored
+
+
+def filled_counts(scored_customers: pd.DataFrame) -> dict[str, int]:
+    """How many scored rows had each feature column filled, most first."""
+    if is_spark(scored_customers):
+        from pyspark.sql import functions as F  # noqa: PLC0415
+
+        columns = F.explode(F.split(F.col(FILLED), ", ")).alias("column")
+        rows = scored_customers.where(F.col(FILLED) != "").select(columns).groupBy("column")
+        counts = rows.count().toPandas().set_index("column")["count"]
+    else:
+        named = scored_customers[FILLED].dropna()
+        counts = named[named != ""].str.split(", ").explode().value_counts()
+    counts = counts.sort_values(ascending=False, kind="stable")
+    return {str(column): int(count) for column, count in counts.items()}
 
 
 def score_rows(
@@ -261,8 +307,9 @@ def score_rows(
     version: str,
     id_column: str,
 ) -> pd.DataFrame:
-    """Each screened row's id, segment, segment name and model version (the
-    whole batch on one machine, each Arrow batch on Spark)."""
+    """Each screened row's id, segment, segment name, model version and the
+    feature columns the model filled (the whole batch on one machine, each
+    Arrow batch on Spark)."""
     segments = (
         segmentation_model.predict(scorable_customers)
         if len(scorable_customers)
@@ -276,6 +323,7 @@ def score_rows(
     )
     scored["segment_name"] = scored["segment"].map(names)
     scored["model_version"] = version
+    scored[FILLED] = scorable_customers[FILLED].to_numpy()
     return scored
 
 

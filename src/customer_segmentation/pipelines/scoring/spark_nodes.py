@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 
-from .nodes import score_rows, screen_rows
+from .nodes import FILLED, score_rows, screen_rows
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def screen_customers_to_score(
         rows, values, first = screen_rows(batch, segmentation_model, spec, scoring, repeated)
         rows = rows.assign(**{c: values[c] for c in numeric})
         rows[_REASON] = first.reindex(rows.index).astype("string")
-        for column in [id_column, *categorical]:
+        for column in [id_column, *categorical, FILLED]:
             rows[column] = rows[column].astype("string")
         return rows
 
@@ -54,6 +54,7 @@ def screen_customers_to_score(
             id_column: "string",
             **dict.fromkeys(numeric, "double"),
             **dict.fromkeys(categorical, "string"),
+            FILLED: "string",
             _REASON: "string",
         }
     )
@@ -90,6 +91,7 @@ def score_customers(
             "segment": "bigint",
             "segment_name": "string",
             "model_version": "string",
+            FILLED: "string",
         }
     )
     logger.info("Scoring with segmentation_model %s on Spark", version)

@@ -10,12 +10,12 @@ import textwrap
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import StrMethodFormatter
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec
+from customer_segmentation.figures import ReadableNumbers, is_share, set_title, short_label, wrap_to
 
 from .nodes import column_label
 
@@ -95,11 +95,11 @@ def plot_segment_scatter(
             margin = 0.05 * (high - low)
             set_limits(low - margin, high + margin)
             outside += int(outside_column.sum())
-    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    axes.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.xaxis.set_major_formatter(ReadableNumbers(percent=is_share(segmented[x])))
+    axes.yaxis.set_major_formatter(ReadableNumbers(percent=is_share(segmented[y])))
     x_label, y_label = column_label(x, {}), column_label(y, {})
-    axes.set_xlabel(x_label)
-    axes.set_ylabel(y_label)
+    axes.set_xlabel(wrap_to(x_label, 0.8 * figure.get_figwidth(), "medium"))
+    axes.set_ylabel(wrap_to(y_label, 0.8 * figure.get_figheight(), "medium"))
     title = f"Segments by {x_label} and {y_label}"
     total = int(segment_profiles["customers"].sum())
     if len(segmented) < total:
@@ -107,7 +107,7 @@ def plot_segment_scatter(
     if outside:
         noun = "value" if outside == 1 else "values"
         title += f"\n{outside:,} extreme {noun} beyond the axes (over 3 IQR from the quartiles)"
-    axes.set_title(title)
+    set_title(axes, title)
     axes.grid(alpha=0.3)
     axes.legend(title="segment (customers)", markerscale=2, fontsize="small")
     return figure
@@ -119,7 +119,7 @@ def plot_segment_sizes(segment_profiles: pd.DataFrame) -> Figure:
     figure = Figure(figsize=(8, 0.6 * len(profiles) + 1.5), layout="constrained")
     axes = figure.subplots()
     bars = axes.barh(
-        [f"{row.segment}: {row.name}" for row in profiles.itertuples()],
+        [short_label(f"{row.segment}: {row.name}", 40) for row in profiles.itertuples()],
         profiles["customers"],
         color=[f"C{segment % 10}" for segment in profiles["segment"]],
     )
@@ -129,7 +129,7 @@ def plot_segment_sizes(segment_profiles: pd.DataFrame) -> Figure:
         padding=3,
     )
     axes.set_xlim(0, profiles["customers"].max() * 1.25)
-    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.xaxis.set_major_formatter(ReadableNumbers())
     axes.set_xlabel("customers")
     axes.set_title("Segment sizes")
     axes.grid(axis="x", alpha=0.3)
@@ -150,10 +150,12 @@ def plot_profile_heatmap(segment_profiles: pd.DataFrame, features: dict, naming:
     axes = figure.subplots()
     limit = max(1.0, float(abs(z).max()))
     image = axes.imshow(z, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
-    axes.set_yticks(range(len(numeric)), [column_label(c, labels) for c in numeric])
+    axes.set_yticks(
+        range(len(numeric)), [short_label(column_label(c, labels), 40) for c in numeric]
+    )
     axes.set_xticks(
         range(len(segment_profiles)),
-        [textwrap.fill(f"{row.segment}: {row.name}", 18) for row in segment_profiles.itertuples()],
+        [short_label(f"{row.segment}: {row.name}", 18, 4) for row in segment_profiles.itertuples()],
         fontsize="small",
     )
     axes.xaxis.tick_top()
@@ -161,14 +163,20 @@ def plot_profile_heatmap(segment_profiles: pd.DataFrame, features: dict, naming:
         axes.text(
             column,
             row,
-            f"{value:+.1f}",
+            f"{value:+.1f}" if round(value, 1) != 0 else "0.0",
             ha="center",
             va="center",
             color="white" if abs(value) > 0.6 * limit else "black",
             fontsize="small",
         )
     figure.colorbar(image, ax=axes, label="difference from all customers (SD)", shrink=0.8)
-    axes.set_xlabel("Segment profiles: each column's mean against the whole customer base")
+    axes.set_xlabel(
+        wrap_to(
+            "Segment profiles: each column's mean against the whole customer base",
+            0.8 * figure.get_figwidth(),
+            "medium",
+        )
+    )
     return figure
 
 
@@ -222,7 +230,9 @@ def plot_segment_map(
         if len(segmented) < total
         else f"{len(segmented):,} customers"
     )
-    axes.set_title(f"Map of the segments ({shown}; numbers mark segment centres)")
+    axes.xaxis.set_major_formatter(ReadableNumbers())
+    axes.yaxis.set_major_formatter(ReadableNumbers())
+    set_title(axes, f"Map of the segments ({shown}; numbers mark segment centres)")
     axes.grid(alpha=0.3)
     axes.legend(title="segment (customers)", markerscale=2, fontsize="small")
     return figure

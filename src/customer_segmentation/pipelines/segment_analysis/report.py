@@ -10,9 +10,14 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.colors import to_hex
 
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import VALUE_ROLES, FeatureSpec
 
+from . import nodes
 from .nodes import column_label
+
+# A category is "mostly" a segment's only when its share, as shown (whole
+# percents), is above this: 50.4% reads "50%", which is no majority.
+MOSTLY = 0.55
 
 
 def _format(value: float) -> str:
@@ -25,15 +30,73 @@ def _share(value: float) -> str:
     return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}"
 
 
-def _warnings(metrics: dict, recommendations: pd.DataFrame, labels: dict) -> list[str]:
+def _rate(value: float) -> str:
+    """An outcome rate as a percent, or "unknown" when no customer of the
+    segment has a known outcome."""
+    return "unknown" if pd.isna(value) else _share(float(value))
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+def varies_most(profiles: pd.DataFrame, spec: FeatureSpec) -> str | None:
+    """The numeric feature on which the segments differ most (the largest
+    size-weighted mean of the segments' squared z-scores), None without one."""
+    columns = [c for c in spec.numeric if f"{c}_z" in profiles]
+    if not columns:
+        return None
+    z = profiles[[f"{c}_z" for c in columns]].astype(float).set_axis(columns, axis=1)
+    weights = profiles["customers"] / profiles["customers"].sum()
+    return str(z.pow(2).mul(weights.to_numpy(), axis=0).sum().idxmax())
+
+
+def _unranked(spec: FeatureSpec) -> str:
+    """Why no action rests on data, naming only what the data really lacks,
+    and how to add it."""
+    value_columns = [c for role in VALUE_ROLES for c in spec.with_role(role)]
+    missing, fixes = [], []
+    if not value_columns:
+        missing.append(
+            "no column is marked as spend (monetary) or purchase frequency in features.roles"
+        )
+        fixes.append(
+            "list spend and order-count columns under features.roles monetary and frequency"
+        )
+    if not spec.outcomes:
+        missing.append("no outcome column (churn, campaign response) is named in features.outcomes")
+        fixes.append(
+            "name a 0/1 or yes/no outcome column in features.outcomes, for example "
+            "{Response: {kind: response, positive: 1}}, and under features.profile_only"
+        )
+    if not missing:
+        missing.append(
+            "no segment is far enough from all customers on spend, frequency or an outcome "
+            "for any recommendation rule to hold"
+        )
+    text = "No action can be ranked: " + "; ".join(missing) + "."
+    if fixes:
+        text += " To rank the segments, " + "; or ".join(fixes) + "."
+    return text + " Until then the segments are described, not acted on."
+
+
+def _warnings(
+    metrics: dict,
+    recommendations: pd.DataFrame,
+    profiles: pd.DataFrame,
+    spec: FeatureSpec,
+    labels: dict,
+) -> list[str]:
     """What a reader must not miss, in plain words: no clear structure,
-    unstable segments, value that cannot be judged, categories driving the
-    segments."""
+    unstable segments, actions or value that cannot be judged, categories
+    driving the segments. Every claim about the data names what it has."""
     warnings = []
     if metrics.get("clear_structure") is False:
+        widest = varies_most(profiles, spec)
+        example = f" (from low to high {column_label(widest, labels)}, say)" if widest else ""
         warnings.append(
             "These customers do not fall into clearly separate groups. The segments are "
-            "useful cuts of a continuum (from low to high spend, say), not distinct kinds "
+            f"useful cuts of a continuum{example}, not distinct kinds "
             "of customer, and customers near a boundary may move between segments from "
             "one run to the next."
         )
@@ -43,11 +106,12 @@ def _warnings(metrics: dict, recommendations: pd.DataFrame, labels: dict) -> lis
             "resampled customers gives noticeably different segments. Treat the boundaries "
             "with caution."
         )
-    if recommendations["value"].isna().all():
+    if not recommendations["evidence"].any():
+        warnings.append(_unranked(spec))
+    elif recommendations["value"].isna().all():
         warnings.append(
             "Customer value cannot be judged: no column is marked as spend (monetary) or "
-            "purchase frequency in features.roles, so segments are ordered by size and no "
-            "segment is called valuable."
+            "purchase frequency in features.roles, so no segment is called valuable."
         )
     separation = metrics.get("feature_separation") or {}
     share = separation.get("categorical_share")
@@ -62,7 +126,7 @@ def _warnings(metrics: dict, recommendations: pd.DataFrame, labels: dict) -> lis
     return warnings
 
 
-def _notes(metrics: dict, labels: dict) -> list[str]:
+def _notes(metrics: dict, spec: FeatureSpec, labels: dict) -> list[str]:
     """How the data was read, in plain words: skewed columns compared on a
     log scale and extreme values held at the edge of the normal range."""
     preprocessing = metrics.get("preprocessing") or {}
@@ -73,9 +137,15 @@ def _notes(metrics: dict, labels: dict) -> list[str]:
         if chosen["transform"] != "none"
     }
     if transformed:
+        spend = [c for c in transformed if spec.roles.get(c) == "monetary"]
+        example = (
+            "a customer spending ten times more"
+            if spend
+            else f"a customer with ten times the {column_label(next(iter(transformed)), labels)}"
+        )
         notes.append(
-            "Skewed columns were compared on a log-like scale, so that a customer spending "
-            "ten times more counts as far away, not a thousand times: "
+            f"Skewed columns were compared on a log-like scale, so that {example} "
+            "counts as far away, not a thousand times: "
             + ", ".join(column_label(c, labels) for c in transformed)
             + "."
         )
@@ -167,11 +237,119 @@ def _details(metrics: dict) -> str:
 
 
 def _mix(shares: pd.Series) -> str:
-    """A categorical column's mix in a segment: "mostly X" only for a majority."""
+    """A categorical column's mix in a segment: "mostly X" only for a clear
+    majority as shown (above ``MOSTLY``), else its largest group."""
     top = shares.astype(float).idxmax()
     value = top.split("=", 1)[1]
-    word = "mostly" if shares[top] > 0.5 else "largest group"
+    word = "mostly" if round(float(shares[top]), 2) > MOSTLY else "largest group"
     return f"{word} {value} ({shares[top]:.0%})"
+
+
+def _outcomes(
+    segment_profiles: pd.DataFrame, features: dict, spec: FeatureSpec, labels: dict
+) -> tuple[pd.DataFrame, list[dict]]:
+    """Each segment's outcome rates (``outcome_rates``) and, per outcome
+    column, its words and the whole base's rate."""
+    if not spec.outcomes:
+        return pd.DataFrame(index=segment_profiles["segment"]), []
+    rates, base = nodes.outcome_rates(segment_profiles, features)
+    columns = [
+        {"column": column, "label": column_label(column, labels), "base": _rate(base[column])}
+        for column in rates.columns
+    ]
+    return rates, columns
+
+
+def _targets(recommendations: pd.DataFrame, total: int) -> dict:
+    """How many customers were exported to target_customers, their share of
+    all customers, and why each segment was or was not."""
+    ordered = recommendations.sort_values("segment")
+    exported = int(ordered.loc[ordered["targeted"], "customers"].sum())
+    return {
+        "customers": exported,
+        "share": _share(exported / total) if total else "0%",
+        "segments": ordered.loc[ordered["targeted"], "segment"].tolist(),
+        "reasons": [
+            {"segment": row.segment, "name": row.name, "targeting": row.targeting}
+            for row in ordered.itertuples()
+        ],
+    }
+
+
+def _drift(drift_report: dict) -> dict | None:
+    """The drift against the previous run (``measure_drift``) as the report
+    shows it: one row per measure with its threshold, and a plain verdict;
+    None on a first run."""
+    if "psi" not in drift_report:
+        return None
+    thresholds = drift_report["thresholds"]
+    moved = max(drift_report["segments"], key=lambda s: s["centre_shift_sd"], default=None)
+    where = f" (segment {moved['segment']}, was {moved['previous_segment']})" if moved else ""
+    ari = drift_report["ari"]
+    rows = [
+        {
+            "measure": "Shift of segment shares (PSI)",
+            "value": f"{drift_report['psi']:.3f}",
+            "limit": f"at most {thresholds['max_psi']}",
+            "ok": drift_report["psi"] <= thresholds["max_psi"],
+        },
+        {
+            "measure": "Largest move of a segment centre",
+            "value": f"{drift_report['max_centre_shift_sd']:.2f} SD{where}",
+            "limit": f"at most {thresholds['max_centre_shift_sd']} SD",
+            "ok": drift_report["max_centre_shift_sd"] <= thresholds["max_centre_shift_sd"],
+        },
+        {
+            "measure": "Agreement of the old and new model on today's customers (ARI)",
+            "value": "cannot be measured: the features changed" if ari is None else f"{ari:.2f}",
+            "limit": f"at least {thresholds['min_ari']}",
+            "ok": ari is not None and ari >= thresholds["min_ari"],
+        },
+    ]
+    if drift_report["drifted"]:
+        verdict = (
+            "Changed since the previous run: "
+            + "; ".join(drift_report["breaches"])
+            + ". Check the segments before reusing last run's campaigns or target lists."
+        )
+    else:
+        verdict = (
+            "Stable: the segments are much as in the previous run, so their campaigns carry over."
+        )
+    return {
+        "previous": drift_report["previous_version"],
+        "before": drift_report["segments_before"],
+        "now": drift_report["segments_now"],
+        "rows": rows,
+        "verdict": verdict,
+    }
+
+
+def _source(source_summary: dict) -> dict:
+    """Where the numbers come from: for a transaction log (its summary has
+    ``revenue``), the lines read, the lines and value each cleaning rule
+    removed and the revenue kept; for a customer table, the rows read."""
+    digest = source_summary.get("sha256") or source_summary.get("xxhash64_sum") or ""
+    source = {"rows": f"{source_summary['rows']:,}", "hash": digest[:12]}
+    if "revenue" not in source_summary:
+        return source
+    revenue = source_summary["revenue"]
+    return {
+        **source,
+        "purchase_lines": f"{source_summary.get('purchase_lines', 0):,}",
+        "rules": [
+            {
+                "description": rule["description"][0].upper() + rule["description"][1:],
+                "lines": f"{rule['lines']:,}",
+                "value": _money(rule["value"]),
+            }
+            for rule in source_summary["rules"]
+            if rule["lines"]
+        ],
+        "gross": _money(revenue["gross"]),
+        "returns": ("\u2212" if revenue["returns"] else "") + _money(revenue["returns"]),
+        "net": _money(revenue["net"]),
+    }
 
 
 def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings it shows
@@ -183,28 +361,42 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     profile_heatmap_plot: bytes,
     segment_map_plot: bytes,
     segment_scatter_plot: bytes,
+    drift_report: dict,
+    source_summary: dict,
     features: dict,
     labels: dict,
     highlight_columns: list[str],
 ) -> str:
     """One self-contained HTML page a marketer can open from an email: any
-    warning and how the data was read, in plain words; why this many segments
-    in one sentence (the metrics below it, for analysts); a card per segment
-    in segment order, the numbers the pictures use (name, priority, size,
-    action, reason, and its profile against the whole base: the five features
-    it differs most on, with z-scores on the clustering's scale, the three
-    most different profile-only columns and every ``highlight_columns``
-    column; the whole base's means come from ``segmented_customers``, the
-    sample of ``sample_segmented_customers``); and the four pictures, the PNG
-    files the catalog saved, embedded. Customer counts come from the profiles,
-    which count every customer."""
+    warning and how the data was read, in plain words; with outcome columns
+    (``features.outcomes``), a table of each segment's outcome rates against
+    the whole base, its action and priority; how many customers were
+    exported to ``target_customers`` and why; why this many segments in one
+    sentence (the metrics below it, for analysts); a card per segment in
+    segment order, the numbers the pictures use (name, priority, size, its
+    outcome rates, action and reason, and its profile against the whole
+    base: the five features it differs most on, with z-scores on the
+    clustering's scale, the three most different profile-only columns and
+    every ``highlight_columns`` column; the whole base's means come from
+    ``segmented_customers``, the sample of ``sample_segmented_customers``);
+    the drift against the previous run (``drift_report``); where the
+    numbers come from (``source_summary``: the raw table's or the
+    transaction log's summary); and the four pictures, the PNG files the
+    catalog saved, embedded. Customer counts come from the profiles, which
+    count every customer."""
     spec = FeatureSpec.parse(features)
-    numeric, categorical = spec.described_numeric, spec.described_categorical
+    outcome_columns = set(spec.outcomes)
+    numeric = [c for c in spec.described_numeric if c not in outcome_columns]
+    categorical = [c for c in spec.described_categorical if c not in outcome_columns]
     labels = labels or {}
     overall = segmented_customers[numeric].mean()
     total = int(segment_profiles["customers"].sum())
     profile_only = set(spec.profile_numeric) - set(spec.numeric)
     highlighted = [c for c in highlight_columns if c in numeric]
+    rates, outcomes = _outcomes(segment_profiles, features, spec, labels)
+    # With no action resting on data anywhere, the report says so once at the
+    # top instead of repeating the catch-all action on every card.
+    ranked = bool(segment_recommendations["evidence"].any())
     cards = []
     profiles = segment_profiles.set_index("segment")
     for recommendation in segment_recommendations.sort_values("segment").itertuples():
@@ -224,8 +416,15 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
                 "name": recommendation.name,
                 "customers": recommendation.customers,
                 "share": f"{recommendation.share:.0%}",
+                "outcomes": "; ".join(
+                    f"{o['label']} {_rate(rates.loc[recommendation.segment, o['column']])} "
+                    f"(all customers {o['base']})"
+                    for o in outcomes
+                ),
+                "rates": [_rate(rates.loc[recommendation.segment, o["column"]]) for o in outcomes],
                 "action": recommendation.action[0].upper() + recommendation.action[1:],
                 "reason": recommendation.reason,
+                "targeted": bool(recommendation.targeted),
                 "colour": _colour(recommendation.segment),
                 "profile": [
                     {
@@ -272,14 +471,21 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     return environment.get_template("segment_report.html.j2").render(
         total=total,
         k=model_selection_metrics["selected_k"],
-        warnings=_warnings(model_selection_metrics, segment_recommendations, labels),
-        notes=_notes(model_selection_metrics, labels),
+        warnings=_warnings(
+            model_selection_metrics, segment_recommendations, segment_profiles, spec, labels
+        ),
+        notes=_notes(model_selection_metrics, spec, labels),
+        outcomes=outcomes,
+        ranked=ranked,
+        targets=_targets(segment_recommendations, total),
         why=_why(model_selection_metrics, total),
         details=_details(model_selection_metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,
         scores=scores,
         cards=cards,
+        drift=_drift(drift_report),
+        source=_source(source_summary),
         pictures=[
             {"title": title, "caption": caption, "data": base64.b64encode(png).decode("ascii")}
             for title, caption, png in pictures

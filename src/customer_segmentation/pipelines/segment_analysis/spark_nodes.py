@@ -7,8 +7,6 @@ its input is a Spark DataFrame."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -18,8 +16,6 @@ from sklearn.pipeline import Pipeline
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.spark import col, ddl, map_batches
-
-logger = logging.getLogger(__name__)
 
 _SCALED = "_scaled_"
 # Up to this many customers, medians are exact (as pandas computes them);
@@ -157,8 +153,9 @@ def _category_counts(
 def select_target_customers(
     customer_segments: DataFrame, details: pd.DataFrame, chosen: list[int], id_column: str
 ) -> DataFrame:
-    """``nodes.select_target_customers`` on Spark: the chosen segments'
-    customers with their segment's name, action and priority."""
+    """``nodes.select_target_customers`` on Spark: the customers of the
+    targeted segments (``chosen``) with their segment's name, action and
+    priority."""
     spark = customer_segments.sparkSession
     labels = spark.createDataFrame(
         details.reset_index().rename(columns={"name": "segment_name"})[
@@ -166,7 +163,6 @@ def select_target_customers(
         ]
     )
     targets = customer_segments.where(F.col("segment").isin([int(s) for s in chosen]))
-    logger.info("target_customers: the customers of segments %s", sorted(chosen))
     return targets.join(F.broadcast(labels), on="segment").select(
         col(id_column), "segment", "segment_name", "action", "priority"
     )

@@ -1,0 +1,262 @@
+"""The HTML segment report: claims only from the data present, outcomes
+first, the target export, drift and where the numbers come from."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from customer_segmentation.features import FeatureSpec
+from customer_segmentation.pipelines.segment_analysis.report import (
+    build_segment_report,
+    varies_most,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+FIRST_RUN = {"previous_version": None, "drifted": False}
+TABLE_SUMMARY = {"rows": 100, "columns": ["id", "visits", "age"], "sha256": "ab" * 32}
+# No monetary or frequency role: spend must never be claimed.
+FEATURES = {
+    "id_column": "id",
+    "numeric": ["visits", "age"],
+    "categorical": ["gender"],
+    "profile_only": {"numeric": [], "categorical": []},
+    "roles": {"monetary": [], "frequency": [], "demographic": ["age"]},
+    "outcomes": {},
+}
+
+
+def _profiles() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "segment": [0, 1, 2],
+            "name": ["High visits", "Low visits", "Typical customers"],
+            "customers": [50, 30, 20],
+            "share": [0.5, 0.3, 0.2],
+            "visits": [12.0, 3.0, 6.0],
+            "age": [40.0, 41.0, 39.0],
+            "visits_z": [1.2, -1.5, -0.75],
+            "age_z": [0.1, -0.1, 0.2],
+            # 50.4% is shown as "50%": no clear majority.
+            "gender=Male": [0.504, 0.9, 0.3],
+            "gender=Female": [0.496, 0.1, 0.7],
+            "churned=Yes": [0.2, 0.6, 0.1],
+            "churned=No": [0.8, 0.4, 0.9],
+        }
+    )
+
+
+def _recommendations(evidence=(True, True, False), targeted=(True, False, False)):
+    return pd.DataFrame(
+        {
+            "priority": [1, 2, 3],
+            "segment": [0, 1, 2],
+            "name": ["High visits", "Low visits", "Typical customers"],
+            "customers": [50, 30, 20],
+            "share": [0.5, 0.3, 0.2],
+            "value": [np.nan] * 3,
+            "action": ["reward loyalty", "win back", "nurture"],
+            "reason": ["Frequent visitors.", "Churn is high.", "No strong signal yet."],
+            "evidence": list(evidence),
+            "targeted": list(targeted),
+            "targeting": ["priority 1.", "not in the top priorities.", "no evidence."],
+        }
+    )
+
+
+def _metrics(**extra) -> dict:
+    return {
+        "selected_k": 3,
+        "criterion": "silhouette",
+        "clear_structure": True,
+        "scores": [{"k": k, "silhouette": 0.3} for k in (2, 3, 4)],
+        **extra,
+    }
+
+
+def _report(
+    features=FEATURES,
+    profiles=None,
+    recommendations=None,
+    metrics=None,
+    drift=FIRST_RUN,
+    source=TABLE_SUMMARY,
+) -> str:
+    profiles = _profiles() if profiles is None else profiles
+    customers = pd.DataFrame({"visits": [12.0, 3.0, 6.0, 7.0], "age": [40.0, 41, 39, 40]})
+    html = build_segment_report(
+        profiles,
+        _recommendations() if recommendations is None else recommendations,
+        _metrics() if metrics is None else metrics,
+        customers,
+        PNG,
+        PNG,
+        PNG,
+        PNG,
+        drift,
+        source,
+        features,
+        {},
+        [],
+    )
+    return re.sub(r"\s+", " ", html)
+
+
+def test_the_no_structure_warning_names_the_column_that_varies_most_never_spend():
+    text = _report(metrics=_metrics(clear_structure=False))
+    assert "useful cuts of a continuum (from low to high visits, say)" in text
+    assert "high spend" not in text
+    # Without any numeric feature there is no example at all.
+    categorical_only = {**FEATURES, "numeric": [], "roles": {}}
+    spec = FeatureSpec.parse(categorical_only)
+    assert varies_most(_profiles(), spec) is None
+    assert varies_most(_profiles(), FeatureSpec.parse(FEATURES)) == "visits"
+
+
+def test_the_skewed_columns_note_speaks_of_spending_only_with_a_spend_column():
+    metrics = _metrics(preprocessing={"transforms": {"visits": {"transform": "log1p"}}})
+    assert "a customer with ten times the visits counts as far away" in _report(metrics=metrics)
+    with_spend = {**FEATURES, "roles": {**FEATURES["roles"], "monetary": ["visits"]}}
+    assert "a customer spending ten times more" in _report(features=with_spend, metrics=metrics)
+
+
+def test_mostly_only_for_a_clear_majority_as_shown():
+    text = _report()
+    assert "gender: largest group Male (50%)" in text
+    assert "mostly Male (50%)" not in text
+    assert "gender: mostly Male (90%)" in text
+
+
+def test_outcomes_come_first_against_the_whole_base_and_not_as_a_mix():
+    features = {
+        **FEATURES,
+        "profile_only": {"numeric": [], "categorical": ["churned"]},
+        "outcomes": {"churned": {"kind": "churn", "positive": "Yes"}},
+    }
+    text = _report(features=features)
+    # The base rate: (0.2*50 + 0.6*30 + 0.1*20) / 100 = 30%.
+    table = text.split("<h2>Outcomes by segment</h2>")[1].split("</table>")[0]
+    assert 'churned<br><span class="muted">all customers 30%</span>' in table
+    rows = re.findall(
+        r"<tr><td>(\d): [^<]*</td><td>(\d+)</td><td>(\d+%)</td> <td>(\d+%)</td>", table
+    )
+    assert rows == [("0", "50", "50%", "20%"), ("1", "30", "30%", "60%"), ("2", "20", "20%", "10%")]
+    assert "<td>Win back</td><td>2</td>" in table
+    # Each card opens with its outcome rate against the base, before the action.
+    card = text.split("<h3>Segment 1: Low visits</h3>")[1].split("</div>", 2)[1]
+    assert card.lstrip().startswith('<p class="outcome">churned 60% (all customers 30%)</p>')
+    assert "churned: mostly" not in text and "churned: largest group" not in text
+
+
+def test_the_report_says_how_many_customers_were_exported_and_why():
+    text = _report(recommendations=_recommendations(targeted=(True, True, False)))
+    assert "80 of 100 customers (80%) are exported to target_customers, from segments 0, 1." in text
+    assert "Segment 2 (Typical customers): no evidence." in text
+    none = _report(recommendations=_recommendations(targeted=(False, False, False)))
+    assert "No customer is exported to target_customers." in none
+
+
+def test_without_evidence_the_report_says_once_that_no_action_can_be_ranked():
+    unranked = _recommendations(evidence=(False, False, False), targeted=(False,) * 3)
+    text = _report(recommendations=unranked)
+    assert text.count("No action can be ranked") == 1
+    assert "no column is marked as spend (monetary) or purchase frequency in features.roles" in (
+        text
+    )
+    assert "no outcome column (churn, campaign response) is named in features.outcomes" in text
+    assert "Nurture" not in text  # the catch-all action is not repeated on every card
+    ranked = _report()
+    assert "No action can be ranked" not in ranked
+    assert '<span class="action">Reward loyalty</span> · exported as targets' in ranked
+
+
+def test_drift_is_shown_with_its_thresholds_and_a_verdict():
+    assert "First run: nothing to compare." in _report()
+    drift = {
+        "previous_version": "2026-01-01T00.00.00.000Z",
+        "segments_before": 4,
+        "segments_now": 3,
+        "psi": 0.31,
+        "ari": 0.91,
+        "max_centre_shift_sd": 0.2,
+        "thresholds": {"max_psi": 0.25, "min_ari": 0.8, "max_centre_shift_sd": 0.5},
+        "drifted": True,
+        "breaches": ["segment shares shifted (PSI 0.310 > 0.25)"],
+        "segments": [
+            {"segment": 0, "previous_segment": 1, "centre_shift_sd": 0.2},
+            {"segment": 1, "previous_segment": 0, "centre_shift_sd": 0.1},
+        ],
+    }
+    text = _report(drift=drift)
+    assert "Previous version 2026-01-01T00.00.00.000Z (4 segments then, 3 now)." in text
+    assert (
+        "<td>Shift of segment shares (PSI)</td><td>0.310</td><td>at most 0.25</td> "
+        '<td class="breach">beyond</td>' in text
+    )
+    assert "<td>0.20 SD (segment 0, was 1)</td><td>at most 0.5 SD</td>" in text
+    assert '<td>0.91</td><td>at least 0.8</td> <td class="">within</td>' in text
+    assert "Changed since the previous run: segment shares shifted (PSI 0.310 &gt; 0.25)." in text
+    calm = {**drift, "psi": 0.01, "drifted": False, "breaches": [], "segments_before": 3}
+    text = _report(drift=calm)
+    assert "Stable: the segments are much as in the previous run" in text
+    assert "segments then" not in text
+
+
+def test_where_the_numbers_come_from():
+    assert "100 rows read from the customer table (content hash abababababab" in _report()
+    summary = {
+        "rows": 1000,
+        "columns": ["customer_id", "date", "amount"],
+        "sha256": "cd" * 32,
+        "lines_per_rule": {"duplicate": 5, "future": 0, "return": 20},
+        "purchase_lines": 975,
+        "return_lines": 20,
+        "revenue": {"gross": 12345.5, "returns": 400.25, "net": 11945.25},
+        "rules": [
+            {
+                "rule": "duplicate",
+                "description": "duplicate of an earlier line",
+                "lines": 5,
+                "value": 99.0,
+            },
+            {
+                "rule": "future",
+                "description": "dated after the snapshot date",
+                "lines": 0,
+                "value": 0.0,
+            },
+            {
+                "rule": "return",
+                "description": "return or cancellation",
+                "lines": 20,
+                "value": 400.25,
+            },
+        ],
+    }
+    text = _report(source=summary)
+    section = text.split("Where the numbers come from</h2>")[1].split("<h2>")[0]
+    assert "<td>Lines read from the transaction log</td><td>1,000</td>" in section
+    assert "<td>Duplicate of an earlier line</td><td>5</td><td>99.00</td>" in section
+    assert "dated after" not in section  # a rule that removed nothing is not listed
+    assert "<td>Purchase lines kept</td><td>975</td>" in section
+    assert "<td>12,345.50</td>" in section and "<td>\u2212400.25</td>" in section
+    assert "<b>11,945.25</b>" in section
+    assert "rows read from the customer table" not in section
+
+
+def test_everything_from_the_data_is_escaped():
+    profiles = _profiles()
+    profiles["name"] = ["<script>x</script>", "Low visits", "Typical customers"]
+    recommendations = _recommendations()
+    recommendations["name"] = profiles["name"]
+    text = _report(profiles=profiles, recommendations=recommendations)
+    assert "<script>" not in text and "&lt;script&gt;x&lt;/script&gt;" in text
+
+
+@pytest.mark.parametrize("share, word", [(0.554, "largest group"), (0.56, "mostly")])
+def test_mostly_threshold(share, word):
+    profiles = _profiles()
+    profiles["gender=Male"] = [share, 0.9, 0.3]
+    profiles["gender=Female"] = 1 - profiles["gender=Male"]
+    assert f"gender: {word} Male ({share:.0%})" in _report(profiles=profiles)
