@@ -341,7 +341,7 @@ def unit_of(name: str, numbers: pd.Series) -> tuple[str, str]:  # noqa: PLR0911,
     if ROLE_NAMES["demographic"].search(name) and "age" in words:
         return "age", f"an age ({values})"
     if words & {"year", "birth"} and integers and low >= 1800 and high <= 2100:
-        return "year", f"a year ({values})"
+        return "year", f"a year ({low:.0f} to {high:.0f})"
     money = words & (_SPEND | _OTHER_MONEY)
     counted = words & _COUNT
     purchases_only = money <= {"purchase", "purchases"}

@@ -9,6 +9,7 @@ import pytest
 
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.pipelines.segment_analysis.report import (
+    _format,
     build_segment_report,
     varies_most,
 )
@@ -260,3 +261,11 @@ def test_mostly_threshold(share, word):
     profiles["gender=Male"] = [share, 0.9, 0.3]
     profiles["gender=Female"] = 1 - profiles["gender=Male"]
     assert f"gender: {word} Male ({share:.0%})" in _report(profiles=profiles)
+
+
+@pytest.mark.parametrize(
+    "value, column, shown",
+    [(1970.4, "Year_Birth", "1970"), (1970.4, "Income", "1,970"), (52_247.3, "Income", "52,247")],
+)
+def test_years_are_not_written_with_a_thousands_separator(value, column, shown):
+    assert _format(value, column) == shown

@@ -758,7 +758,8 @@ def select_target_customers(
     recommendations = segment_recommendations.set_index("segment")
     chosen = recommendations.index[recommendations["targeted"].astype(bool)].tolist()
     why = "; ".join(
-        f"segment {segment}: {text}" for segment, text in recommendations["targeting"].items()
+        f"segment {segment}: {str(text).rstrip('.')}"
+        for segment, text in recommendations["targeting"].items()
     )
     if chosen:
         logger.info("target_customers: the customers of segments %s (%s)", chosen, why)

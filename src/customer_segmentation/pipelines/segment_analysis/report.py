@@ -5,6 +5,7 @@ pictures are the PNG files the catalog saved, read back, never redrawn."""
 from __future__ import annotations
 
 import base64
+import re
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -20,7 +21,14 @@ from .nodes import column_label
 MOSTLY = 0.55
 
 
-def _format(value: float) -> str:
+_YEAR = re.compile(r"year|birth", re.I)
+
+
+def _format(value: float, column: str = "") -> str:
+    """A number as a marketer reads it: thousands separated, two decimals
+    below 100; a year (a column named like one) without a separator."""
+    if _YEAR.search(column) and 1000 <= abs(value) < 10_000:
+        return f"{value:.0f}"
     if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.2f}"
@@ -429,8 +437,8 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
                 "profile": [
                     {
                         "label": column_label(c, labels),
-                        "mean": _format(row[c]),
-                        "overall": _format(overall[c]),
+                        "mean": _format(row[c], c),
+                        "overall": _format(overall[c], c),
                         "z": f"{row[f'{c}_z']:+.1f}",
                     }
                     for c in shown
