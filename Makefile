@@ -8,18 +8,18 @@ INSTALLED := $(VENV)/.installed
 # plain `kedro` commands.
 export KEDRO_DISABLE_TELEMETRY := 1
 
-.PHONY: run test lint viz prune airflow-dags lock clean-venv
+.PHONY: run test lint docs docs-serve viz prune airflow-dags lock clean-venv
 
 $(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# uv installs the pinned packages in parallel: a fresh .venv in about 30 s,
-	# against 55 s with pip. --system-certs: the platform's certificate store,
+	# uv installs the pinned packages in parallel, much faster than pip
+	# (benchmarks/RESULTS.md). --system-certs: the platform's certificate store,
 	# as pip uses, so a TLS-inspecting proxy's CA is trusted too.
 	# --compile-bytecode: as pip does; where PYTHONDONTWRITEBYTECODE is set,
-	# every `kedro` command would otherwise compile its imports again (+3 s).
+	# every `kedro` command would otherwise compile its imports again.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock uv
-	# PySpark ships only as a 456 MB source package of jars: built into a wheel
-	# stored without compression it installs in half the time.
+	# PySpark ships only as a large source package of jars: built into a wheel
+	# stored without compression it installs much faster.
 	$(BIN)/uv pip install --quiet --system-certs --compile-bytecode --python $(BIN)/python \
 		-c requirements.lock -e ".[dev]" \
 		--config-settings-package "pyspark:--build-option=--compression=stored"
@@ -28,12 +28,22 @@ $(INSTALLED): pyproject.toml requirements.lock
 run: $(INSTALLED)
 	$(BIN)/kedro run
 
-test: $(INSTALLED)
+# Lint first: a formatting slip fails fast, before the slow tests run.
+test: lint
 	$(BIN)/python -m pytest
 
+LINTED := src tests benchmarks docs/hooks
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+# The manual (mkdocs.yml, docs/) as a website in site/; docs-serve rebuilds it
+# on every edit at http://127.0.0.1:8000. tests/test_docs.py builds it too.
+docs: $(INSTALLED)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(INSTALLED)
+	$(BIN)/mkdocs serve
 
 viz: $(INSTALLED)
 	$(BIN)/kedro viz run

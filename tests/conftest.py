@@ -1,5 +1,7 @@
-"""Shared fixtures: the project's own parameters, small customer frames and a
-temporary copy of the project for runs through Kedro."""
+"""Shared fixtures: the project's own parameters, small customer frames, a
+temporary copy of the project for runs through Kedro, and the engines node
+tests run on (``engine``: pandas, and Spark in one session-wide
+``local[2]`` session)."""
 
 from __future__ import annotations
 
@@ -37,9 +39,67 @@ from customer_segmentation.pipelines.segment_analysis.nodes import (  # noqa: E4
     profile_segments,
     segment_customers,
 )
+from customer_segmentation.spark import is_spark, start_session, to_pandas  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BASE_CONF = PROJECT_ROOT / "conf" / "base"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The Spark session of ``conf/spark``, in ``local[2]`` with two shuffle
+    partitions; a ``kedro run --env spark`` in the same process gets this
+    session. Its JVM compiles with the quick JIT only (C1): tests run many
+    small jobs, not a few long ones (a fifth faster here). Started once for
+    the test session (about 5 s), only by tests that run on Spark."""
+    pytest.importorskip("pyspark")
+    settings = yaml.safe_load((PROJECT_ROOT / "conf" / "spark" / "spark.yml").read_text())
+    settings.update(
+        {
+            "spark.master": "local[2]",
+            "spark.sql.shuffle.partitions": 2,
+            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        }
+    )
+    session = start_session(settings)
+    yield session
+    session.stop()
+
+
+class Engine:
+    """The engine a node test runs on: ``frame`` hands it a small pandas
+    input (a Spark DataFrame on Spark), ``pandas`` reads an output back."""
+
+    def __init__(self, name: str, session=None):
+        self.name, self.session = name, session
+
+    def frame(self, table: pd.DataFrame):
+        if self.session is None:
+            return table
+        # Mixed object columns (numbers and text) as the text a file holds.
+        mixed = [c for c in table.columns if table[c].dtype == object]
+        text = table.astype(dict.fromkeys(mixed, str)).replace({c: {"nan": None} for c in mixed})
+        return self.session.createDataFrame(text)
+
+    def pandas(self, table) -> pd.DataFrame:
+        return to_pandas(table) if is_spark(table) else table
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+@pytest.fixture(params=["pandas", pytest.param("spark", marks=pytest.mark.spark)])
+def engine(request) -> Engine:
+    """Each engine in turn: the test runs on pandas, then on Spark."""
+    if request.param == "pandas":
+        return Engine("pandas")
+    return Engine("spark", request.getfixturevalue("spark"))
+
+
+def node_function(pipeline, name: str):
+    """The function of the node ``name`` of ``pipeline`` as Kedro runs it:
+    the engine is chosen by its inputs (``engines.by_engine``)."""
+    return next(n for n in pipeline.nodes if n.name == name).func
 
 
 def _load_parameters(name: str) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,17 +16,20 @@ import pytest
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Node, Pipeline
+from kedro_datasets.pandas import CSVDataset
 
 from customer_segmentation.config import (
     ConfigFileError,
     ProjectConfigLoader,
     UnknownEnvironmentError,
 )
+from customer_segmentation.errors import QuietConsole, UserError, unknown_pipeline
 from customer_segmentation.hooks import (
     NodeTimingHook,
     ParameterCheck,
     SourceDataGuard,
     SourceDataGuardError,
+    data_location,
 )
 from customer_segmentation.parameters import ParameterError, check_parameters
 from customer_segmentation.run_summary import (
@@ -94,6 +98,56 @@ def test_generation_may_only_write_a_marked_raw_customers():
     guard.before_pipeline_run({"env": "mine"}, _pipeline_writing("other"), users)
 
 
+def test_the_guard_names_the_users_file_not_the_dataset(tmp_path):
+    users = DataCatalog(
+        {
+            "raw_customers": CSVDataset(
+                filepath=str(tmp_path / "crm.csv"), load_args={"sep": ";", "dtype": {"ID": str}}
+            )
+        }
+    )
+    with pytest.raises(SourceDataGuardError) as error:
+        SourceDataGuard().before_pipeline_run(
+            {"env": "mine"}, _pipeline_writing("raw_customers"), users
+        )
+    message = str(error.value)
+    assert f"'raw_customers' entry ({tmp_path / 'crm.csv'}) is not marked" in message
+    assert "CSVDataset" not in message and "load_args" not in message
+    assert data_location(MemoryDataset()) == "MemoryDataset"
+
+
+def test_an_unknown_pipeline_names_the_closest_and_every_pipeline():
+    error = unknown_pipeline("segmentaton", ["__default__", "segmentation", "scoring"])
+    assert str(error) == (
+        "no pipeline named 'segmentaton'; did you mean 'segmentation'?\n"
+        "  Pipelines: scoring, segmentation\n"
+        "  Without --pipelines, kedro run runs the default pipeline."
+    )
+    assert str(unknown_pipeline("xyz", ["scoring"])).startswith("no pipeline named 'xyz'.\n")
+
+
+def test_kedro_lines_about_a_user_error_stay_off_the_console():
+    """While a UserError is handled, Kedro's records (the node's ERROR, the
+    resume hint) are dropped on the console; other errors keep them."""
+    quiet = QuietConsole()
+
+    def kept(name: str, error: Exception) -> bool:
+        record = logging.LogRecord(name, logging.ERROR, __file__, 1, "failed", None, None)
+        try:
+            raise error
+        except Exception:
+            return quiet.filter(record)
+
+    assert not kept("kedro.pipeline.node", UserError("bad column"))
+    wrapped = RuntimeError("node failed")
+    wrapped.__cause__ = UserError("bad column")  # Kedro may wrap the error
+    assert not kept("kedro.runner.sequential_runner", wrapped)
+    assert kept("kedro.pipeline.node", ValueError("a bug"))
+    assert kept("customer_segmentation.hooks", UserError("bad column"))
+    record = logging.LogRecord("kedro.io", logging.WARNING, __file__, 1, "no error", None, None)
+    assert quiet.filter(record)
+
+
 def test_node_timing_logs_duration_and_rows(caplog):
     hook = NodeTimingHook()
     node = SimpleNamespace(name="segment_analysis.profile_segments")
@@ -144,11 +198,64 @@ def test_the_training_summary_gives_k_verdict_segments_targets_and_report():
     )
     assert lines[2] == "  Segment 0 'Bargain hunters': 600 customers (60.0%): reward loyalty"
     assert lines[3] == "  Segment 1 'Big spenders': 300 customers (30.0%): upsell [targeted]"
-    assert lines[5] == "Targets: 400 customers (40.0%) of segments 1, 2 exported"
+    assert lines[5] == (
+        "Targets: 400 customers (40.0%) of segments 1, 2 exported, but these segments are "
+        "not stable: check them before a campaign"
+    )
     assert lines[6] == "Report: data/08_reporting/segment_report.html/V/segment_report.html"
     unclear = structure_line({"selected_k": 2, "clear_structure": False, "selected_k_stable": True})
     assert unclear.startswith("k = 2 segments; no clear structure")
     assert unclear.endswith("; stable")
+
+
+def test_the_summary_lists_segments_by_priority_and_says_why_a_like_one_is_not_exported():
+    recommendations = _recommendations(
+        evidence=[True, True, False],
+        targeted=[True, False, False],
+        targeting=[
+            "Exported: priority 2, with evidence (30% of customers).",
+            "Not exported: its 60% of customers would take the export to 90%, above "
+            "targeting.max_share (50%).",
+            "Not exported: its action rests on no evidence in the data.",
+        ],
+    )
+    recommendations["action"] = ["upsell", "upsell", "welcome"]
+    lines = training_summary({"selected_k": 3}, recommendations, None)
+    assert lines[2:5] == [
+        "  Priority 1: Segment 0 'Bargain hunters': 600 customers (60.0%): upsell "
+        "[not exported: its 60% of customers would take the export to 90%, above "
+        "targeting.max_share (50%)]",
+        "  Priority 2: Segment 1 'Big spenders': 300 customers (30.0%): upsell [targeted]",
+        "  Priority 3: Segment 2 'Newcomers': 100 customers (10.0%): welcome",
+    ]
+    # Without evidence nothing is ranked: segment order, no priority.
+    unranked = recommendations.assign(evidence=False, targeted=False)
+    lines = training_summary({"selected_k": 3}, unranked, None)
+    assert lines[2].startswith("  Segment 0 'Bargain hunters'")
+    assert not any("Priority" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "ending"),
+    [
+        ({"clear_structure": True, "selected_k_stable": True}, "exported"),
+        (
+            {"clear_structure": False, "selected_k_stable": True},
+            "exported, but these segments are not clearly separate: check them before a campaign",
+        ),
+        (
+            {"clear_structure": True, "selected_k_stable": False},
+            "exported, but these segments are not stable: check them before a campaign",
+        ),
+    ],
+)
+def test_the_targets_line_repeats_the_caution_of_doubtful_segments(metrics, ending):
+    line = targets_line(_recommendations(targeted=[True, False, False]), None, metrics)
+    assert line == "Targets: 300 customers (30.0%) of segment 1 " + ending
+    lines = training_summary(
+        {"selected_k": 3, **metrics}, _recommendations(targeted=[True, False, False]), None
+    )
+    assert lines[-1] == line
 
 
 def test_the_summary_without_a_targeted_column_or_targets():
@@ -249,8 +356,21 @@ def _assert_readable(result, expected: str) -> None:
         ),
         (["--params", "model_selection.k_min=50"], {}, "Error (ParameterError): "),
         (["--pipelines", "scoring"], {}, "Error (NoCompleteVersionError): "),
+        (
+            ["--pipelines", "segmentaton"],
+            {},
+            "Error (UnknownPipelineError): no pipeline named 'segmentaton'; "
+            "did you mean 'segmentation'?",
+        ),
     ],
-    ids=["unknown-env", "yaml-error", "source-data-guard", "parameter", "user-error"],
+    ids=[
+        "unknown-env",
+        "yaml-error",
+        "source-data-guard",
+        "parameter",
+        "user-error",
+        "unknown-pipeline",
+    ],
 )
 def test_a_refused_run_ends_with_one_readable_block(project_copy, args, conf, expected):
     for relative, text in conf.items():
@@ -260,6 +380,24 @@ def test_a_refused_run_ends_with_one_readable_block(project_copy, args, conf, ex
     if "nope" in args:
         assert "Environments: " in result.stderr and "crm_example" in result.stderr
     assert expected in (project_copy / "logs" / "info.log").read_text()
+
+
+def test_a_node_refusing_bad_data_shows_only_the_readable_block(project_copy):
+    """Kedro's ERROR block and its "--from-nodes" hint stay in the log file."""
+    examples = project_copy / "data" / "01_raw" / "examples"
+    lines = (examples / "marketing_campaign.csv").read_text(encoding="utf-8-sig").splitlines()
+    (examples / "duplicated.csv").write_text("\n".join(lines[:40] + lines[1:3]) + "\n")
+    shutil.copytree(project_copy / "conf" / "crm_example", project_copy / "conf" / "dup")
+    catalog = project_copy / "conf" / "dup" / "catalog.yml"
+    catalog.write_text(catalog.read_text().replace("marketing_campaign.csv", "duplicated.csv"))
+    result = kedro_cli(project_copy, "run", "--env", "dup", "--pipelines", "segmentation")
+    _assert_readable(result, "Error (InvalidCustomerDataError): ")
+    assert len(result.stderr.strip().splitlines()) == 2, result.stderr  # the block, one problem
+    console = result.stdout + result.stderr
+    for kedro_line in ("failed with error", "node.py", "--from-nodes", "nodes that have not run"):
+        assert kedro_line not in console, console
+    log = (project_copy / "logs" / "info.log").read_text()
+    assert "failed with error" in log and "--from-nodes" in log
 
 
 def test_scoring_ends_with_its_summary_and_report_finds_the_latest_complete(trained_project):

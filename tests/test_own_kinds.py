@@ -72,7 +72,8 @@ def _card() -> pd.DataFrame:
             "BALANCE": r.gamma(1.0, 1500, ROWS).round(6),
             "BALANCE_FREQUENCY": r.choice([0.818182, 0.909091, 1.0, 0.636364], ROWS),
             "PURCHASES": purchases,
-            "ONEOFF_PURCHASES": (purchases * 0.6).round(2),
+            # One-off purchases are a part of purchases, a different part per customer.
+            "ONEOFF_PURCHASES": (purchases * r.choice([0.0, 0.3, 0.8, 1.0], ROWS)).round(2),
             "CASH_ADVANCE": r.gamma(0.5, 900, ROWS).round(6),
             "PURCHASES_FREQUENCY": r.choice([0.0, 0.083333, 0.5, 1.0], ROWS),
             "CASH_ADVANCE_FREQUENCY": r.choice([0.0, 0.166667, 0.25], ROWS),
@@ -173,7 +174,9 @@ def test_units_and_roles_of_a_credit_card_table(tmp_path):
     assert why["PURCHASES_FREQUENCY"].startswith("how-often score 0-1")
     write_environment(inspection, "card", tmp_path)
     text = (tmp_path / "conf/card/parameters.yml").read_text()
-    assert "  #   PRC_FULL_PAYMENT: share 0-1 (values 0 to 1; name says prc): no role" in text
+    assert (
+        "  #   PRC_FULL_PAYMENT: share 0-1 (decimals from 0 to 1; name says prc): no role" in text
+    )
     roles = yaml.safe_load(text)["features"]["roles"]
     assert roles["monetary"] == ["PURCHASES", "ONEOFF_PURCHASES", "PAYMENTS"]
 
@@ -216,3 +219,100 @@ def test_outcomes_of_churn_tables_and_a_crm_export(tmp_path):
     features = yaml.safe_load((tmp_path / "conf/crm/parameters.yml").read_text())["features"]
     assert set(features["outcomes"]) <= set(features["profile_only"]["numeric"])
     assert features["outcomes"]["Response"] == {"kind": "response", "positive": 1}
+
+
+def _credit() -> pd.DataFrame:
+    """Like Greene's credit-card expenditure data: income in $10,000s and its
+    square, average monthly expenditure in dollars and cents, counts and flags."""
+    r = np.random.default_rng(6)
+    income = r.uniform(1.5, 10.0, ROWS).round(4)
+    income[:2] = [10.0, 0.6325]
+    return pd.DataFrame(
+        {
+            "MDR": r.integers(0, 8, ROWS),
+            "ACC": r.integers(0, 10, ROWS),
+            "AGE": r.uniform(20, 70, ROWS).round(4),
+            "INCOME": income,
+            "AVGEXP": r.gamma(1.0, 190, ROWS).round(2),
+            "OWNRENT": r.integers(0, 2, ROWS),
+            "INCOMESQ": (income**2).round(4),
+        }
+    )
+
+
+def test_a_feature_that_moves_with_an_earlier_one_is_profiled_not_clustered(tmp_path):
+    inspection = _inspect(tmp_path, _credit())
+    columns = _columns(inspection)
+    assert columns["INCOME"] == ("numeric", "demographic")
+    assert columns["INCOMESQ"] == ("profile_numeric", None)  # counted once, in value too
+    assert "INCOMESQ" not in inspection.named("numeric")
+    why = {c.name: c.why for c in inspection.columns}
+    assert why["INCOMESQ"].startswith(
+        "moves with INCOME (rank correlation 1.00): profiled, not clustered on, "
+        "so it does not count twice"
+    )
+    write_environment(inspection, "credit", tmp_path)
+    features = yaml.safe_load((tmp_path / "conf/credit/parameters.yml").read_text())["features"]
+    assert "INCOMESQ" in features["profile_only"]["numeric"]
+    FeatureSpec.parse(features)
+
+
+def test_near_duplicates_keep_the_first_and_compare_with_kept_features_only(tmp_path):
+    """A rank transform (a square, a log, a total of twelve months) moves
+    together; a merely related column does not."""
+    r = np.random.default_rng(7)
+    spend = r.gamma(2.0, 300, 200).round(2)
+    table = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(200)],
+            "monthly_spend": spend,
+            "annual_spend": spend * 12,
+            "log_spend": np.log1p(spend).round(6),
+            "visits": (spend / 50 + r.normal(0, 6, 200)).clip(0).round(),
+        }
+    )
+    inspection = _inspect(tmp_path, table)
+    moved = {c.name for c in inspection.columns if c.why.startswith("moves with monthly_spend")}
+    assert moved == {"annual_spend", "log_spend"}
+    assert inspection.named("numeric") == ["monthly_spend", "visits"]
+
+
+def test_decimals_are_not_called_amounts_unless_money(tmp_path):
+    why = {c.name: c.why for c in _inspect(tmp_path, _credit().drop(columns="INCOME")).columns}
+    assert why["INCOMESQ"].startswith("number (decimals from 0.4 to 100)")
+    assert why["AGE"].startswith("an age (decimals from")
+
+
+@pytest.mark.parametrize(
+    "name", ["AVGEXP", "TOTEXP", "monthly_exp", "Expenditure", "TotalExpenses"]
+)
+def test_expenditure_names_are_spend(tmp_path, name):
+    table = _credit().rename(columns={"AVGEXP": name}).assign(Work_Experience=range(ROWS))
+    columns = _columns(_inspect(tmp_path, table))
+    assert columns[name] == ("numeric", "monetary")
+    assert columns["Work_Experience"][1] is None  # experience is no expenditure
+
+
+def test_money_without_a_spend_name_is_named_in_the_note(tmp_path):
+    table = (
+        _credit()
+        .drop(columns="AVGEXP")
+        .assign(Q4=np.random.default_rng(8).gamma(1.0, 400, ROWS).round(2) + 100)
+    )
+    inspection = _inspect(tmp_path, table)
+    assert _columns(inspection)["Q4"] == ("numeric", None)
+    assert (
+        "Q4 reads as money but its name does not say spend: if it is what customers spend, "
+        "list it under features.roles.monetary." in inspection.notes
+    )
+    assert not any("INCOME reads as money" in note for note in inspection.notes)
+
+
+def test_an_id_counter_is_the_id_because_of_its_name(tmp_path):
+    inspection = _inspect(tmp_path, _credit().assign(ID=range(1, ROWS + 1)))
+    assert inspection.id_column == "ID"
+    why = {c.name: c.why for c in inspection.columns}
+    assert why["ID"] == "named like an id: the customer id, as text"
+    counter = _inspect(tmp_path, _credit().assign(line=range(1, ROWS + 1)), "counted.csv")
+    assert counter.id_column == "line"
+    assert "a row counter" in {c.name: c.why for c in counter.columns}["line"]

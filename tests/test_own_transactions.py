@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 import yaml
 
+from customer_segmentation.config import ProjectConfigLoader
 from customer_segmentation.own_data import SourceError
 from customer_segmentation.own_transactions import write_transactions_environment
-from tests.conftest import PROJECT_ROOT
+from customer_segmentation.parameters import check_parameters
+from customer_segmentation.settings import CONFIG_LOADER_ARGS
+from tests.conftest import BASE_CONF, PROJECT_ROOT
 
 CDNOW = PROJECT_ROOT / "data" / "01_raw" / "examples" / "cdnow_transactions.txt"
 
 
 def _parameters(project, env):
     return yaml.safe_load((project / "conf" / env / "parameters.yml").read_text())
+
+
+def _merged_parameters(project, env):
+    """The parameters a run in ``env`` gets: conf/base merged with the
+    environment, as the project's config loader merges them."""
+    shutil.copytree(BASE_CONF, project / "conf" / "base", dirs_exist_ok=True)
+    loader = ProjectConfigLoader(conf_source=str(project / "conf"), env=env, **CONFIG_LOADER_ARGS)
+    return loader["parameters"]
 
 
 def test_an_invoice_log_like_uci_online_retail(tmp_path):
@@ -71,6 +84,7 @@ def test_an_invoice_log_like_uci_online_retail(tmp_path):
         "versioned": True,
     }
     assert _parameters(tmp_path, "retail")["scoring"]["first_line"] == 1
+    check_parameters(_merged_parameters(tmp_path, "retail"))
     with pytest.raises(SourceError, match="already exists"):
         write_transactions_environment(str(source), "retail", tmp_path)
 
@@ -113,5 +127,69 @@ def test_a_log_without_order_ids_or_times_keeps_equal_lines(tmp_path):
 def test_a_log_whose_columns_cannot_be_told_apart_is_explained(tmp_path):
     source = tmp_path / "mystery.csv"
     pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_csv(source, index=False)
-    with pytest.raises(SourceError, match="could not tell which columns are the customer_id"):
+    with pytest.raises(
+        SourceError, match=r"could not tell which columns are the customer_id and timestamp among"
+    ):
         write_transactions_environment(str(source), "mystery", tmp_path)
+
+
+def test_a_log_without_amounts_is_segmented_on_recency_frequency_and_tenure(tmp_path):
+    """lifetimes' example_transactions.csv: only a date and a repeated plain
+    ``id``. Recency, frequency and tenure need no amount; spend is unknown."""
+    source = tmp_path / "example_transactions.csv"
+    source.write_text(
+        "date,id\n2014-03-08 00:00:00,0\n2014-05-21 00:00:00,1\n"
+        "2014-03-14 00:00:00,2\n2014-04-09 00:00:00,2\n2014-05-21 00:00:00,2\n"
+    )
+    _, printed = write_transactions_environment(str(source), "lifetimes", tmp_path)
+    parameters = _parameters(tmp_path, "lifetimes")
+    settings, features = parameters["customer_features"], parameters["features"]
+    assert settings["columns"] == {
+        "customer_id": "id",
+        "timestamp": "date",
+        "amount": None,
+        "quantity": None,
+        "unit_price": None,
+        "order_id": None,
+        "category": None,
+        "channel": None,
+    }
+    assert settings["duplicates"] == "keep"  # midnight on every line: dates without times
+    money = {"monetary_total", "average_order_value", "return_share", "category_shares"}
+    assert {"recency_days", "frequency", "tenure_days"} <= set(settings["compute"])
+    assert not money & set(settings["compute"])
+    assert features["numeric"] == ["recency_days", "frequency", "tenure_days"]
+    assert not money & set(features["profile_only"]["numeric"])
+    assert features["roles"]["monetary"] == []
+    assert features["roles"]["frequency"] == ["frequency", "orders_per_week"]
+    assert any("spend is unknown" in line and "rests on frequency" in line for line in printed)
+    catalog = yaml.safe_load((tmp_path / "conf" / "lifetimes" / "catalog.yml").read_text())
+    assert catalog["transactions"]["load_args"]["dtype"] == {"id": "str"}
+    merged = _merged_parameters(tmp_path, "lifetimes")
+    check_parameters(merged)  # base's monetary role is cleared, not merged in
+    assert merged["features"]["roles"]["monetary"] == []
+    assert merged["customer_features"]["columns"]["amount"] is None
+
+
+@pytest.mark.parametrize(
+    ("columns", "customer_id"),
+    [
+        (["ID", "InvoiceDate", "Amount"], "ID"),
+        (["uid", "timestamp", "value"], "uid"),
+        (["id", "order_date", "user_id", "total"], "user_id"),  # named like a customer's first
+        (["CLIENTNUM", "date", "spend"], "CLIENTNUM"),
+    ],
+)
+def test_a_log_takes_a_customer_named_column_else_a_plain_id(tmp_path, columns, customer_id):
+    values = {
+        "date": ["2021-01-04", "2021-01-09", "2021-02-01"],
+        "id": ["7", "7", "9"],
+        "amount": [12.5, 3.0, 40.0],
+    }
+    kind = {c: "date" if "date" in c.lower() or "time" in c.lower() else "id" for c in columns}
+    kind.update({c: "amount" for c in columns[-1:]})
+    pd.DataFrame({c: values[kind[c]] for c in columns}).to_csv(tmp_path / "log.csv", index=False)
+    write_transactions_environment(str(tmp_path / "log.csv"), "log", tmp_path)
+    settings = _parameters(tmp_path, "log")["customer_features"]
+    assert settings["columns"]["customer_id"] == customer_id
+    assert settings["columns"]["amount"] == columns[-1]

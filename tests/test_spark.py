@@ -16,41 +16,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from sklearn.cluster import KMeans
 
 from customer_segmentation.features import InvalidCustomerDataError
-from customer_segmentation.pipelines.customer_features.nodes import (
-    build_customer_features,
-    clean_transactions,
-)
-from customer_segmentation.pipelines.preprocessing.nodes import validate_customers
-from customer_segmentation.spark import nearest_centre, refine_kmeans, start_session
-from tests.conftest import PROJECT_ROOT, run_session, version_file, versions
+from customer_segmentation.pipelines import customer_features, preprocessing
+from customer_segmentation.spark import nearest_centre, refine_kmeans
+from tests.conftest import node_function, run_session, version_file, versions
 from tests.pipelines.customer_features.test_nodes import SETTINGS
 
 pytest.importorskip("pyspark")
 
 pytestmark = pytest.mark.spark
 
-
-@pytest.fixture(scope="session")
-def spark():
-    """The Spark session of ``conf/spark``, in ``local[2]``; a ``kedro run
-    --env spark`` in the same process gets this session. Its JVM compiles
-    with the quick JIT only (C1): tests run many small jobs, not a few long
-    ones (a fifth faster here)."""
-    settings = yaml.safe_load((PROJECT_ROOT / "conf" / "spark" / "spark.yml").read_text())
-    settings.update(
-        {
-            "spark.master": "local[2]",
-            "spark.sql.shuffle.partitions": 2,
-            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
-        }
-    )
-    session = start_session(settings)
-    yield session
-    session.stop()
+# The nodes as the pipelines wire them: the engine is chosen by their input.
+clean_transactions = node_function(customer_features.create_pipeline(), "clean_transactions")
+build_customer_features = node_function(
+    customer_features.create_pipeline(), "build_customer_features"
+)
+validate_customers = node_function(preprocessing.create_pipeline(), "validate_customers")
 
 
 # The UCI-style settings of the one-machine tests, with a channel and two

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from kedro.framework.hooks import _create_hook_manager, hook_impl
-from kedro.io import DataCatalog, Version
+from kedro.io import DataCatalog, MemoryDataset, Version
 from kedro.pipeline import Node, Pipeline
+from kedro_datasets.pandas import CSVDataset
 from kedro_datasets.text import TextDataset
 
 from customer_segmentation.errors import UserError
@@ -427,3 +428,45 @@ def test_pinned_versions_are_kept(tmp_path):
     hook = RunVersioning()
     _run(hook, tmp_path, V4, pipeline=PIPELINE.only_nodes("make_b"), load={"a": V1})
     assert lineage(tmp_path / "b.txt", V4)["a"] == V1
+
+
+def _writing(*names: str, reading: tuple[str, ...] = ()) -> Pipeline:
+    return Pipeline([Node(lambda *_: None, list(reading) or None, list(names))])
+
+
+def test_a_missing_input_names_the_pipeline_that_writes_it_never_synthetic_data(
+    tmp_path, monkeypatch
+):
+    """The hint of NoCompleteVersionError: in an environment with a
+    transaction log, segmentation_from_transactions; with the user's own
+    customer table, segmentation; `kedro run` only where data_generation
+    may write raw_customers."""
+    import kedro.framework.project  # noqa: PLC0415 - patched below
+
+    from customer_segmentation.versioning.hooks import _how_to_write  # noqa: PLC0415
+
+    registered = {
+        "__default__": _writing("raw_customers", "model") + _writing("profiles", reading=("x",)),
+        "segmentation": _writing("model", "profiles", reading=("raw_customers",)),
+        "segmentation_from_transactions": _writing("model", "profiles", reading=("transactions",)),
+        "model_selection": _writing("model", reading=("validated",)),
+    }
+    monkeypatch.setattr(kedro.framework.project, "pipelines", registered)
+    log = tmp_path / "log.csv"
+    log.write_text("customer_id,date,amount\n")
+    marked = MemoryDataset(metadata={"generated_by": "data_generation"})
+    with_log = DataCatalog({"raw_customers": marked, "transactions": CSVDataset(filepath=str(log))})
+    assert "`kedro run --env shop --pipelines segmentation_from_transactions`" in _how_to_write(
+        ["raw_customers"], with_log, "shop"
+    )
+    assert _how_to_write(["model", "profiles"], with_log, "shop").endswith(
+        "`kedro run --env shop --pipelines segmentation_from_transactions`"
+    )
+    own = DataCatalog({"raw_customers": MemoryDataset()})
+    assert _how_to_write(["model", "profiles"], own, "crm").endswith(
+        "`kedro run --env crm --pipelines segmentation`"
+    )
+    synthetic = DataCatalog(
+        {"raw_customers": marked, "transactions": CSVDataset(filepath=str(tmp_path / "no.csv"))}
+    )
+    assert _how_to_write(["model", "profiles"], synthetic, None).endswith("`kedro run`")

@@ -142,8 +142,8 @@ class CSVDataset(PandasCSVDataset):
 class ArrowCSVDataset(CSVDataset):
     """A table saved as CSV by Arrow's writer, loaded by pandas: the project's
     ``CSVDataset`` (``neutralise_formulas``, versioning, load_args,
-    filesystems) with a save five times faster on millions of rows (4 M target
-    customers: 4.8 s to 0.9 s), for the row-heavy CSV outputs. Text values are
+    filesystems) with a save about five times faster on millions of rows
+    (benchmarks/RESULTS.md), for the row-heavy CSV outputs. Text values are
     quoted (``"0042"``), the header is not, the index is never written;
     ``save_args`` are Arrow's ``pyarrow.csv.WriteOptions`` (``delimiter``,
     ``null_string``, ...).

@@ -181,7 +181,7 @@ def _not_constant(series: pd.Series) -> bool:
     seeded sample of 100,000 rows of larger tables)."""
     if len(series) > 100_000:
         # numpy's Generator draws 100,000 of n rows in O(100,000); pandas'
-        # sample shuffles all n (0.3 s a column at ten million rows).
+        # sample shuffles all n for every column.
         rows = np.random.default_rng(0).choice(len(series), 100_000, replace=False)
         series = series.iloc[np.sort(rows)]
     counts = series.value_counts(dropna=True)

@@ -53,6 +53,28 @@ class SourceDataGuardError(UserError, RuntimeError):
     """A run would overwrite data that the pipelines did not generate."""
 
 
+def is_synthetic(dataset: Any) -> bool:
+    """Whether ``dataset`` carries the mark of synthetic output that
+    data_generation may write (``SYNTHETIC_MARK`` in its metadata)."""
+    metadata = getattr(dataset, "metadata", None) or {}
+    return all(metadata.get(key) == value for key, value in SYNTHETIC_MARK.items())
+
+
+def data_location(dataset: Any) -> str:
+    """Where a dataset's data is, as a user wrote it in the catalog: its file
+    path or table, not the dataset's whole description."""
+    try:
+        described = dataset._describe()  # Kedro's description of any dataset
+    except (AttributeError, NotImplementedError):
+        described = {}
+    for key in ("filepath", "path", "table_name", "table"):
+        if described.get(key):
+            return str(described[key])
+    if described.get("sql"):
+        return "a SQL query"
+    return type(dataset).__name__
+
+
 class SourceDataGuard:
     """Refuses, before any node runs, a run that would write synthetic customers
     over a user's own ``raw_customers``.
@@ -69,13 +91,12 @@ class SourceDataGuard:
         if SYNTHETIC_OUTPUT not in pipeline.all_outputs():
             return
         dataset = catalog.get(SYNTHETIC_OUTPUT)
-        metadata = getattr(dataset, "metadata", None) or {}
-        if all(metadata.get(key) == value for key, value in SYNTHETIC_MARK.items()):
+        if is_synthetic(dataset):
             return
         env = run_params.get("env") or "local"
         raise SourceDataGuardError(
             f"Refusing to run data_generation in environment '{env}': its "
-            f"'{SYNTHETIC_OUTPUT}' entry ({dataset}) is not marked "
+            f"'{SYNTHETIC_OUTPUT}' entry ({data_location(dataset)}) is not marked "
             "'metadata: {generated_by: data_generation}', so it holds your own data "
             "and generating synthetic customers would overwrite it. Segment your data "
             f"with: kedro run --env {env} --pipelines segmentation"

@@ -50,8 +50,8 @@ class SegmentKMeans(KMeans):
     (``CLUSTERING``), with one change: its convergence tolerance is measured
     without a copy of the data. KMeans scales ``tol`` by the mean variance of
     the features, computed with ``np.var(X, axis=0)``, which holds a full
-    copy of X while it runs: 0.9 GB, the whole run's peak, at ten million
-    customers x 11 features. Here the variance is summed a block of rows at
+    copy of X while it runs: the whole run's peak memory at ten million
+    customers (benchmarks/RESULTS.md). Here the variance is summed a block of rows at
     a time. For dense data only (the encoded features always are)."""
 
     def _check_params_vs_input(self, X):
@@ -145,7 +145,7 @@ class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fills each column's missing values with its median, learned in
     ``fit``: scikit-learn's ``SimpleImputer(strategy="median")`` with the
     same medians, computed by selection (``np.nanmedian``) instead of a
-    masked-array sort (0.4 s of fitting a million customers)."""
+    masked-array sort, noticeably faster on a million customers."""
 
     def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
         values = np.asarray(X, dtype=float)
@@ -226,7 +226,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
 
     It does in a few vectorised pandas operations what scikit-learn's
     ``OneHotEncoder(min_frequency=...)`` does with a Python loop over every
-    value (1.3 s of a million-customer run).
+    value, a noticeable share of a million-customer run.
     """
 
     def __init__(self, categories="auto", min_share: float = 0.0):

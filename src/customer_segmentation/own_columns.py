@@ -5,10 +5,11 @@ purchases trx) and checked against the values, column by column:
 
 - the **id** (``find_id``): a column named like a customer id (customer,
   client, account, member, user, cust ... id, number, no; ``CLIENTNUM``),
-  else one named plain ``id``, even with a repeated value (the run then stops
-  on it, naming it); else another id-named, text or row-counter column that
-  is unique and never empty. A running 1, 2, 3 ... counter is never preferred
-  to a named id, and is never clustered on;
+  else one named plain ``id``, whatever its values (a 1..n counter, or a
+  repeated value: the run then stops on it, naming it), each because of its
+  name; else another id-named, text or row-counter column that is unique and
+  never empty. A running 1, 2, 3 ... counter is never preferred to a named
+  id, and is never clustered on;
 - **dropped**: a second id, a person's name or contact detail (surname,
   email, phone, zip), other columns named like an id or code that hold many
   values, row counters, constant, mostly empty, free text and dates;
@@ -22,7 +23,13 @@ purchases trx) and checked against the values, column by column:
   percentage, score or plain number; and from unit and name its **role**
   (``role_of``, ``features.roles``): a share is never monetary, income is
   demographic, a purchase count or frequency is frequency, cash advances and
-  balances are no value.
+  balances are no value; expenditure, expenses and ``exp`` (``AVGEXP``,
+  ``monthly_exp``; never experience) are spend;
+- **near-duplicates** (``near_duplicates``): of numeric features that move
+  together (absolute Spearman rank correlation at least 0.95, on at most
+  10,000 sampled rows), the first is clustered on and the others are
+  profiled, so that one quantity (``INCOME`` and ``INCOMESQ``) does not
+  count twice.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 MAX_FEATURE_CATEGORIES = 15
@@ -40,6 +48,10 @@ NEAR_CONSTANT_SHARE = 0.99
 NUMERIC_SHARE = 0.9
 SKEWNESS = 1.0
 MAX_CODE_VALUES = 10
+# Numeric features whose ranks move together this closely measure one thing.
+NEAR_DUPLICATE_CORRELATION = 0.95
+CORRELATION_SAMPLE_ROWS = 10_000
+CORRELATION_SEED = 0
 
 _CUSTOMER = "customer|client|account|acct|member|user|cust|subscriber|consumer|buyer|shopper|patron|contact|person"
 _ID_SUFFIX = "id|ids|key|ref|reference|number|num|no|nr|code|uuid|guid"
@@ -90,7 +102,13 @@ _SPEND = {
     *("spend", "spent", "spending", "amount", "amt", "revenue", "sales", "monetary", "mnt"),
     *("paid", "payment", "payments", "charge", "charges", "billed", "billing", "fee", "fees"),
     *("basket", "aov", "ltv", "clv", "value", "purchases", "purchase", "ordervalue"),
+    *("expenditure", "expenditures", "expense", "expenses", "exp"),
 }
+# AVGEXP, TOTEXP, MonthlyExpenses: spend words written as one with a qualifier
+# (never "experience").
+_JOINED_SPEND = re.compile(
+    r"(avg|average|tot|total|mean|monthly|annual|yearly)(exp|expenses?|expenditures?)"
+)
 _OTHER_MONEY = {"balance", "limit", "credit", "cash", "advance", "price", "cost", "income"}
 _OTHER_MONEY |= {"salary", "wage", "wages", "earnings", "profit", "margin", "dollars", "usd"}
 _PURCHASE_ACTS = {"purchase", "purchases", "order", "orders", "visit", "visits", "transaction"}
@@ -123,6 +141,7 @@ class Column:
     meaning: str | None = None  # its features.roles role
     bounds: tuple[float | None, float | None] | None = None
     outcome: tuple[str, Any] | None = None  # (kind, positive value) for features.outcomes
+    unit: str | None = None  # of a numeric feature: money, count, share, ... (``unit_of``)
 
 
 def name_words(name: str) -> list[str]:
@@ -132,6 +151,13 @@ def name_words(name: str) -> list[str]:
 
 def _joined(name: str) -> str:
     return "".join(name_words(name))
+
+
+def _unit_words(name: str) -> set[str]:
+    """The name's words, with a spend word written into a qualifier split
+    off (``AVGEXP`` -> avgexp, exp)."""
+    words = set(name_words(name))
+    return words | {"exp" for word in words if _JOINED_SPEND.fullmatch(word)}
 
 
 def is_customer_id_named(name: str) -> bool:
@@ -186,9 +212,9 @@ def is_row_counter(name: str, values: pd.Series) -> bool:
 
 def find_id(table: pd.DataFrame) -> tuple[str | None, str]:
     """The column that identifies customers, and why: named like a customer
-    id (even a 1..n counter, or with repeated values: the run reports them),
-    else a plain ``id``; else, unique and never empty, another id-named
-    column, a text column, a row counter."""
+    id, else a plain ``id`` (either because of its name, even a 1..n counter
+    or with repeated values: the run reports them); else, unique and never
+    empty, another id-named column, a text column, a row counter."""
     if len(table) < 2:
         return None, ""
 
@@ -201,7 +227,7 @@ def find_id(table: pd.DataFrame) -> tuple[str | None, str]:
         counter = is_row_counter(name, values)
         if is_customer_id_named(name):
             rank, why = 0, "named like a customer id"
-        elif is_plain_id_named(name) and not counter:
+        elif is_plain_id_named(name):
             rank, why = 1, "named like an id"
         elif not complete(name) or is_personal(name):
             continue
@@ -300,29 +326,31 @@ def _outcome(name: str, values: pd.Series, role: str) -> Column | None:
     return column
 
 
+def _number(value: float) -> str:
+    """A value as a label shows it: 0.4, 12.5, 100, 49,040."""
+    return f"{value:,.0f}" if abs(value) >= 99.95 else f"{value:.3g}"
+
+
 def _describe(numbers: pd.Series) -> tuple[str, bool, bool, bool]:
-    """The values in a few words; whether all are whole numbers, all lie in
-    [0, 1], and most have at most two decimals (cents)."""
+    """The values in a few words that say no unit (``unit_of`` says money);
+    whether all are whole numbers, all lie in [0, 1], and most have at most
+    two decimals (cents)."""
     low, high = float(numbers.min()), float(numbers.max())
     integers = bool((numbers % 1 == 0).all())
     in_unit = low >= 0 and high <= 1
     cents = bool(((numbers * 100).round(6) % 1 == 0).mean() > 0.9)
-    if integers:
-        text = f"whole numbers {low:,.0f} to {high:,.0f}"
-    elif high >= 100:
-        text = f"decimal amounts up to {high:,.0f}"
-    else:
-        text = f"values {low:g} to {high:g}"
-    return text, integers, in_unit, cents
+    kind = "whole numbers" if integers else "decimals from"
+    return f"{kind} {_number(low)} to {_number(high)}", integers, in_unit, cents
 
 
 def unit_of(name: str, numbers: pd.Series) -> tuple[str, str]:  # noqa: PLR0911, PLR0912 - one return per unit
     """The unit of a numeric column (money, count, frequency, frequency score,
     share, percentage, score, age, year, number) and the phrase that says why."""
     present = numbers.dropna()
-    words = set(name_words(name))
+    words = _unit_words(name)
     values, integers, in_unit, cents = _describe(present)
     low, high = float(present.min()), float(present.max())
+    amounts = f"decimal amounts up to {_number(high)}" if not integers and high >= 100 else values
 
     def says(found: set[str]) -> str:
         return "name says " + ", ".join(sorted(found)) if found else ""
@@ -347,7 +375,7 @@ def unit_of(name: str, numbers: pd.Series) -> tuple[str, str]:  # noqa: PLR0911,
     purchases_only = money <= {"purchase", "purchases"}
     if money and not in_unit and not (counted & _COUNTED and integers):
         if not (purchases_only and integers and high < 1000):
-            return "money", f"money ({values}; {says(money)})"
+            return "money", f"money ({amounts}; {says(money)})"
     if integers and low >= 0 and (counted or high < 1000):
         return "count", f"count ({values}" + (f"; {says(counted)})" if counted else ")")
     if in_unit:
@@ -355,7 +383,7 @@ def unit_of(name: str, numbers: pd.Series) -> tuple[str, str]:  # noqa: PLR0911,
     if integers and low >= 0:
         return "number", f"number ({values}: an amount or a count, the name does not say)"
     if cents and high >= 100:
-        return "money", f"money ({values})"
+        return "money", f"money ({amounts})"
     return "number", f"number ({values})"
 
 
@@ -366,7 +394,7 @@ def role_of(name: str, unit: str) -> str | None:
     for role, pattern in ROLE_NAMES.items():
         if pattern.search(name):
             return role
-    words = set(name_words(name))
+    words = _unit_words(name)
     purchase_acts = words & _PURCHASE_ACTS and not words & _NOT_PURCHASES
     if unit in ("count", "frequency", "frequency score") and purchase_acts:
         return "frequency"
@@ -375,6 +403,33 @@ def role_of(name: str, unit: str) -> str | None:
     if unit == "money" and words & _SPEND and not words & _NOT_SPEND:
         return "monetary"
     return None
+
+
+def unnamed_spend(column: Column) -> bool:
+    """A numeric feature read as money with no role whose name says neither
+    spend nor another kind of money (balance, income, price, ...): it may be
+    what customers spend, which only the user can say."""
+    return (
+        column.role == "numeric"
+        and column.unit == "money"
+        and column.meaning is None
+        and not _unit_words(column.name) & (_SPEND | _OTHER_MONEY)
+    )
+
+
+def profile_duplicate(column: Column, partner: str, correlation: float) -> Column:
+    """``column``, a numeric feature that moves with ``partner``, as a
+    profile-only column without a role (so that it does not count twice in
+    customer value either), saying why."""
+    unit_why = column.why.rsplit(f": {column.meaning or 'no role'}", 1)[0]
+    return Column(
+        column.name,
+        "profile_numeric",
+        f"moves with {partner} (rank correlation {correlation:.2f}): profiled, not clustered "
+        f"on, so it does not count twice; {unit_why}",
+        bounds=column.bounds,
+        unit=column.unit,
+    )
 
 
 def _inspect_numeric(name: str, numbers: pd.Series) -> Column:  # noqa: PLR0911 - one return per case
@@ -405,7 +460,7 @@ def _inspect_numeric(name: str, numbers: pd.Series) -> Column:  # noqa: PLR0911 
     unit, unit_why = unit_of(name, present)
     role = role_of(name, unit)
     column = Column(name, "numeric", unit_why + (f": {role}" if role else ": no role"))
-    column.meaning = role
+    column.meaning, column.unit = role, unit
     if unit == "age":
         column.bounds = (0, 120)
         column.why += "; bounds [0, 120]"
@@ -463,3 +518,36 @@ def inspect_column(name: str, values: pd.Series) -> tuple[Column, list[str]]:
             column.why += f"; {texts} read as missing"
         return column, texts
     return _inspect_text(name, values), []
+
+
+def near_duplicates(table: pd.DataFrame, names: list[str]) -> dict[str, tuple[str, float]]:
+    """Of the numeric columns ``names``, in order, those that move with an
+    earlier one kept as a feature (absolute Spearman rank correlation at
+    least ``NEAR_DUPLICATE_CORRELATION``, on at most
+    ``CORRELATION_SAMPLE_ROWS`` rows sampled with a fixed seed): each with
+    the column it moves with and the correlation. Clustering on both would
+    count one quantity twice (``INCOME`` and its square ``INCOMESQ``)."""
+    if len(names) < 2:
+        return {}
+    sample = table[names]
+    if len(sample) > CORRELATION_SAMPLE_ROWS:
+        sample = sample.sample(CORRELATION_SAMPLE_ROWS, random_state=CORRELATION_SEED)
+    numbers = pd.DataFrame({name: as_numbers(sample[name])[0] for name in names})
+    # Spearman's rho is Pearson's on ranks. Each column is ranked once and a
+    # missing value takes its column's mean rank (adding nothing to either
+    # sum), so one matrix product correlates hundreds of columns in a second;
+    # without gaps this is exactly Spearman's rho.
+    ranks = numbers.rank()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        matrix = np.corrcoef(ranks.fillna(ranks.mean()).to_numpy(float), rowvar=False)
+    correlations = np.nan_to_num(np.abs(matrix))  # a constant column moves with nothing
+    kept: list[int] = []
+    moved: dict[str, tuple[str, float]] = {}
+    for position, name in enumerate(names):
+        with_kept = correlations[position, kept]
+        if kept and with_kept.max() >= NEAR_DUPLICATE_CORRELATION:
+            partner = kept[int(with_kept.argmax())]  # the first of the closest
+            moved[name] = (names[partner], float(with_kept.max()))
+        else:
+            kept.append(position)
+    return moved

@@ -28,7 +28,14 @@ from pathlib import Path
 import pandas as pd
 
 from customer_segmentation.errors import UserError
-from customer_segmentation.own_columns import Column, find_id, inspect_column
+from customer_segmentation.own_columns import (
+    Column,
+    find_id,
+    inspect_column,
+    near_duplicates,
+    profile_duplicate,
+    unnamed_spend,
+)
 from customer_segmentation.own_yaml import comment, flow, masked, printable, redacted, scalar
 
 ROLES = ("monetary", "frequency", "recency", "tenure", "demographic")
@@ -271,6 +278,10 @@ def inspect_source(source: str, table: str | None = None) -> Inspection:
         column, texts = inspect_column(name, frame[name])
         inspection.columns.append(column)
         na_values.update(texts)
+    moved = near_duplicates(frame, inspection.named("numeric"))
+    inspection.columns = [
+        profile_duplicate(c, *moved[c.name]) if c.name in moved else c for c in inspection.columns
+    ]
     if kind == "csv":
         if id_column is not None:
             inspection.load_args["dtype"] = {id_column: "str"}
@@ -290,6 +301,12 @@ def inspect_source(source: str, table: str | None = None) -> Inspection:
             "judged until you list such columns under features.roles (monetary, frequency) "
             "in the environment's parameters.yml."
         )
+        inspection.notes += [
+            f"{c.name} reads as money but its name does not say spend: if it is what "
+            "customers spend, list it under features.roles.monetary."
+            for c in inspection.columns
+            if unnamed_spend(c)
+        ]
     if not inspection.named("numeric") and not inspection.named("categorical"):
         names = ", ".join(repr(printable(c.name)) for c in inspection.columns)
         raise SourceError(f"{shown}: no column can be clustered on (found {names})")
@@ -404,6 +421,11 @@ def parameters_yaml(inspection: Inspection) -> str:
             if roles["monetary"] or roles["frequency"]
             else "  # No column reads as spend or purchase frequency: until one is marked\n"
             "  # monetary or frequency, the report says customer value cannot be judged.\n"
+            + "".join(
+                comment(f"{c.name} reads as money but its name does not say spend.", "  ")
+                for c in inspection.columns
+                if unnamed_spend(c)
+            )
         )
         + "  roles:\n"
         + "".join(f"    {role}: {flow(columns)}\n" for role, columns in roles.items())

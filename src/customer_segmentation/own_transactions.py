@@ -11,10 +11,14 @@ derived table with their roles (monetary, frequency, recency, tenure).
 What is inferred (``COLUMN_NAMES`` for the names):
 
 - the **customer id**: a column named like a customer, client, user or member
-  id, read as text;
+  id, else one named plain ``id`` (``ID``, ``uid``) whatever its values (in a
+  log ids repeat), read as text;
 - the **timestamp**: a column named like a date or time whose values parse as
   dates (day first when a value such as 13/01/2011 says so);
-- the **amount**, or a **quantity** and a **unit price** to multiply;
+- the **amount**, or a **quantity** and a **unit price** to multiply; or
+  neither (lifetimes' ``date,id`` example): spend is then unknown, the
+  features that need it (``MONEY_FEATURES``) are not computed and customer
+  value rests on frequency;
 - an **order id** (invoice, order, transaction, receipt); when some of its
   values start with a letter the others lack (UCI Online Retail's "C" on
   cancelled invoices), that letter is the **cancellation prefix**;
@@ -35,6 +39,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from customer_segmentation.features import TRANSACTION_FEATURES
+from customer_segmentation.own_columns import is_customer_id_named, is_plain_id_named
 from customer_segmentation.own_data import (
     Inspection,
     SourceError,
@@ -45,7 +51,7 @@ from customer_segmentation.own_data import (
     source_entry,
     write_credentials,
 )
-from customer_segmentation.own_yaml import comment, masked, printable, scalar
+from customer_segmentation.own_yaml import comment, flow, masked, printable, scalar
 
 COLUMN_NAMES = {
     "customer_id": re.compile(
@@ -65,6 +71,17 @@ COLUMN_NAMES = {
     "category": re.compile(r"category|department|genre|product[\s_]*(type|group|line)", re.I),
     "channel": re.compile(r"channel|platform|source|store[\s_]*type|medium", re.I),
 }
+
+
+# The features that need the value of a line: spend, or spend-weighted mixes.
+MONEY_FEATURES = (
+    "monetary_total",
+    "average_order_value",
+    "return_share",
+    "category_shares",
+    "top_category",
+    "top_channel",
+)
 
 
 def _first(columns: list[str], role: str, taken: set[str]) -> str | None:
@@ -96,12 +113,22 @@ def _cancellation_prefix(values: pd.Series) -> str | None:
     return str(letters.value_counts().index[0])
 
 
+def _customer_id(columns: list[str]) -> str | None:
+    """The customer id of a log: named like one (``customer_id``, ``CUST_ID``,
+    ``CLIENTNUM``), else named plain ``id``, ``ID`` or ``uid``."""
+    return (
+        _first(columns, "customer_id", set())
+        or next((c for c in columns if is_customer_id_named(c)), None)
+        or next((c for c in columns if is_plain_id_named(c)), None)
+    )
+
+
 def infer_transaction_columns(log: pd.DataFrame) -> tuple[dict, dict, list[str]]:
     """The role of each column of a log, the date settings and notes."""
     columns = [str(c) for c in log.columns]
-    taken: set[str] = set()
-    roles: dict[str, str | None] = {}
-    for role in ("customer_id", "order_id", "quantity", "unit_price"):
+    roles: dict[str, str | None] = {"customer_id": _customer_id(columns)}
+    taken: set[str | None] = {roles["customer_id"]}
+    for role in ("order_id", "quantity", "unit_price"):
         roles[role] = _first(columns, role, taken)
         taken.add(roles[role])
     timestamp, day_first = None, False
@@ -121,25 +148,20 @@ def infer_transaction_columns(log: pd.DataFrame) -> tuple[dict, dict, list[str]]
     for role in ("category", "channel"):
         roles[role] = _first(columns, role, taken)
         taken.add(roles[role])
-    missing = [
-        role
-        for role, found in (
-            ("customer_id", roles["customer_id"]),
-            ("timestamp", roles["timestamp"]),
-            ("amount (or quantity and unit_price)", roles["amount"] or has_price),
-        )
-        if not found
-    ]
+    missing = [role for role in ("customer_id", "timestamp") if not roles[role]]
     if missing:
         raise SourceError(
-            f"could not tell which columns are the {', '.join(missing)} among "
+            f"could not tell which columns are the {' and '.join(missing)} among "
             f"{printable(str(columns))}: "
             "name them in customer_features.columns of an environment by hand "
             "(see conf/cdnow_example)"
         )
     times = log[roles["timestamp"]].dropna().astype(str).str.strip().head(2000)
-    dates_only = bool(
-        times.str.fullmatch(r"(19|20)\d{6}|\d{4}-\d{2}-\d{2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}").all()
+    dates_only = bool(  # a time of midnight on every line is no time of day
+        times.str.fullmatch(
+            r"((19|20)\d{6}|\d{4}-\d{2}-\d{2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4})"
+            r"([ T]00:00(:00(\.0+)?)?)?"
+        ).all()
     )
     settings = {
         "dayfirst": day_first,
@@ -151,7 +173,23 @@ def infer_transaction_columns(log: pd.DataFrame) -> tuple[dict, dict, list[str]]
         else None,
     }
     notes = [f"{role}: {name}" for role, name in roles.items() if name]
+    if not has_money(roles):
+        skipped = [
+            f
+            for f in MONEY_FEATURES
+            if not (f.endswith("category") or f == "category_shares") or roles["category"]
+            if f != "top_channel" or roles["channel"]
+        ]
+        notes.append(
+            "no amount, quantity or unit price: spend is unknown, so customer value rests on "
+            f"frequency (and recency); not computed: {', '.join(skipped)}"
+        )
     return roles, settings, notes
+
+
+def has_money(roles: dict) -> bool:
+    """Whether the log says what each line is worth."""
+    return bool(roles["amount"] or (roles["quantity"] and roles["unit_price"]))
 
 
 def catalog_yaml(inspection: Inspection, env: str, filepath: str) -> str:
@@ -170,6 +208,52 @@ def catalog_yaml(inspection: Inspection, env: str, filepath: str) -> str:
         "  type: pandas.ParquetDataset\n"
         "  filepath: ${globals:data_dir}/02_intermediate/customer_features.parquet\n"
         "  versioned: true\n"
+    )
+
+
+def _features_yaml(roles: dict) -> str:
+    """``customer_features.compute`` and the ``features`` of the derived
+    table: clustered on recency, frequency, spend and tenure (without spend
+    when the log has no amounts), the rest profiled."""
+    money = has_money(roles)
+    numeric = ["recency_days", "frequency", "monetary_total", "average_order_value", "tenure_days"]
+    profiled = ["mean_days_between_orders", "orders_per_week", "return_share"]
+    categorical = ["top_category"] if roles["category"] else []
+    monetary = ["monetary_total", "average_order_value"]
+    compute = ""
+    if not money:
+        numeric, profiled, categorical, monetary = (
+            [f for f in names if f not in MONEY_FEATURES]
+            for names in (numeric, profiled, categorical, monetary)
+        )
+        compute = (
+            "  # The log says nothing of spend: only the features that need no amount.\n"
+            f"  compute: {flow([f for f in TRANSACTION_FEATURES if f not in MONEY_FEATURES])}\n"
+        )
+    return (
+        compute
+        + "\n# The derived table, one row per customer: clustered on recency, frequency"
+        + (
+            ",\n# spend and tenure"
+            if money
+            else "\n# and tenure (the log has no amounts: no spend)"
+        )
+        + "; the rest is profiled.\n# Roles make names and actions read in RFM terms.\n"
+        "features:\n"
+        "  id_column: customer_id\n"
+        f"  numeric: {flow(numeric)}\n"
+        "  categorical: []\n"
+        "  categories: {}\n"
+        "  bounds: {}\n"
+        "  profile_only:\n"
+        f"    numeric: {flow(profiled)}\n"
+        f"    categorical: {flow(categorical)}\n"
+        "  roles:\n"
+        f"    monetary: {flow(monetary)}\n"
+        "    frequency: [frequency, orders_per_week]\n"
+        "    recency: [recency_days]\n"
+        "    tenure: [tenure_days]\n"
+        "    demographic: []\n"
     )
 
 
@@ -192,24 +276,8 @@ def parameters_yaml(inspection: Inspection, env: str, roles: dict, settings: dic
         + "  # Order ids starting with this are cancellations (null: none seen).\n"
         + f"  cancellation_prefix: {scalar(settings['cancellation_prefix'])}\n"
         + f"  first_line: {inspection.first_line}\n"
-        + "\n# The derived table, one row per customer: clustered on recency, frequency,\n"
-        "# spend and tenure; the rest is profiled. Roles make names and actions RFM.\n"
-        "features:\n"
-        "  id_column: customer_id\n"
-        "  numeric: [recency_days, frequency, monetary_total, average_order_value, tenure_days]\n"
-        "  categorical: []\n"
-        "  categories: {}\n"
-        "  bounds: {}\n"
-        "  profile_only:\n"
-        "    numeric: [mean_days_between_orders, orders_per_week, return_share]\n"
-        f"    categorical: {'[top_category]' if roles['category'] else '[]'}\n"
-        "  roles:\n"
-        "    monetary: [monetary_total, average_order_value]\n"
-        "    frequency: [frequency, orders_per_week]\n"
-        "    recency: [recency_days]\n"
-        "    tenure: [tenure_days]\n"
-        "    demographic: []\n"
-        "\n# customer_features is Parquet: its first row is row 1, in training and scoring.\n"
+        + _features_yaml(roles)
+        + "\n# customer_features is Parquet: its first row is row 1, in training and scoring.\n"
         "preprocessing:\n  first_line: 1\n"
         "scoring:\n  first_line: 1\n"
     )

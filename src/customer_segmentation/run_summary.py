@@ -4,8 +4,10 @@ and the latest complete segment report of an environment.
 A training run logs a line per node; what a user wants at its end is the
 verdict and where to read more. ``RunSummary`` prints, after every run that
 saved ``model_selection_metrics``, ``segment_recommendations`` or
-``segment_report``: k and the structure verdict, one line per segment (size,
-share, action), how many customers were exported as targets, and the report's
+``segment_report``: k and the structure verdict, one line per segment (its
+priority, size, share, action, and why a segment with an exported action was
+not exported), how many customers were exported as targets (with the
+report's caution for unclear or unstable segments), and the report's
 path as the run saved it (its version folder). After ``scoring`` it prints the
 rows scored and rejected, the feature values filled per column and where the
 scored rows are. The summary goes to standard output and to the log files.
@@ -29,13 +31,20 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, DatasetError
 from kedro.pipeline import Pipeline
 
+from customer_segmentation.engines import by_engine
 from customer_segmentation.errors import UserError, log_files, write_to_log_files
-from customer_segmentation.pipelines.scoring.nodes import filled_counts
+from customer_segmentation.pipelines.scoring import nodes as scoring_nodes
+from customer_segmentation.pipelines.segment_analysis.report import segment_caution
 from customer_segmentation.spark import is_spark
 from customer_segmentation.versioning import kedro_adapter
 from customer_segmentation.versioning.marks import complete_versions
 
 logger = logging.getLogger(__name__)
+
+# How many scored rows had each feature filled, on the scored table's engine.
+filled_counts = by_engine(
+    scoring_nodes.filled_counts, "customer_segmentation.pipelines.scoring.spark_nodes.filled_counts"
+)
 
 METRICS, RECOMMENDATIONS, REPORT = (
     "model_selection_metrics",
@@ -105,21 +114,55 @@ def structure_line(metrics: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _why_not(targeting: Any) -> str:
+    """A segment's ``targeting`` sentence as a few words for the summary:
+    "Not exported: its action rests on no evidence in the data." reads
+    "not exported: its action rests on no evidence in the data"."""
+    text = str(targeting).strip().rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
 def segment_lines(recommendations: pd.DataFrame) -> list[str]:
-    """One line per segment, in segment order: name, size, share, action."""
+    """One line per segment: name, size, share, action, whether it was
+    exported. When some action rests on evidence, the segments are listed
+    in priority order, as they are exported, each with its priority; a
+    segment that shares its action with an exported one but was not
+    exported says why (its ``targeting``). Otherwise nothing is ranked and
+    they are listed in segment order, without a priority."""
+    columns = recommendations.columns
+    ranked = (
+        "evidence" in columns
+        and "priority" in columns
+        and bool(recommendations["evidence"].astype(bool).any())
+    )
+    targeted = (
+        recommendations["targeted"].astype(bool)
+        if "targeted" in columns
+        else pd.Series(False, index=recommendations.index)
+    )
+    exported_actions = set(recommendations.loc[targeted, "action"])
     lines = []
-    for row in recommendations.sort_values("segment").itertuples():
-        marker = " [targeted]" if getattr(row, "targeted", False) is True else ""
+    for index, row in recommendations.sort_values("priority" if ranked else "segment").iterrows():
+        if targeted[index]:
+            marker = " [targeted]"
+        elif row["action"] in exported_actions and "targeting" in columns:
+            marker = f" [{_why_not(row['targeting'])}]"
+        else:
+            marker = ""
+        rank = f"Priority {int(row['priority'])}: " if ranked else ""
         lines.append(
-            f"  Segment {row.segment} {row.name!r}: {int(row.customers):,} customers "
-            f"({float(row.share):.1%}): {row.action}{marker}"
+            f"  {rank}Segment {row['segment']} {row['name']!r}: {int(row['customers']):,} "
+            f"customers ({float(row['share']):.1%}): {row['action']}{marker}"
         )
     return lines
 
 
-def targets_line(recommendations: pd.DataFrame, targets: str | None) -> str | None:
+def targets_line(
+    recommendations: pd.DataFrame, targets: str | None, metrics: Mapping[str, Any] | None = None
+) -> str | None:
     """How many customers were exported as targets (``targeted`` column of
-    the recommendations; without it, only where the export is)."""
+    the recommendations; without it, only where the export is), with the
+    report's caution when ``metrics`` find the segments unclear or unstable."""
     where = f": {targets}" if targets else ""
     if "targeted" not in recommendations.columns:
         return f"Targets: the customers of the targeted segments{where}" if targets else None
@@ -130,7 +173,10 @@ def targets_line(recommendations: pd.DataFrame, targets: str | None) -> str | No
     share = float(targeted["share"].sum())
     numbers = sorted(targeted["segment"])
     segments = ("segment " if len(numbers) == 1 else "segments ") + ", ".join(map(str, numbers))
-    return f"Targets: {customers:,} customers ({share:.1%}) of {segments} exported{where}"
+    caution = segment_caution(dict(metrics or {}))
+    return f"Targets: {customers:,} customers ({share:.1%}) of {segments} exported{where}" + (
+        f", but these segments are {caution}" if caution else ""
+    )
 
 
 def training_summary(
@@ -145,7 +191,7 @@ def training_summary(
         lines.append(structure_line(metrics))
     if recommendations is not None and not is_spark(recommendations):
         lines += segment_lines(recommendations)
-        lines.append(targets_line(recommendations, targets))
+        lines.append(targets_line(recommendations, targets, metrics))
     if report:
         lines.append(f"Report: {report}")
     return [line for line in lines if line]

@@ -3,10 +3,11 @@
 The pipelines are the same on one machine and on Spark; the ``spark``
 environment (``conf/spark``) only switches the row-heavy catalog entries to
 ``spark.SparkDatasetV2``. A node whose input is then a Spark DataFrame
-(``is_spark``) hands it to its pipeline's ``spark_nodes`` module, which does
-the work that grows with the rows in Spark (aggregations, and the fitted
-scikit-learn model applied batch by batch with ``mapInPandas``) and the
-rest, on a sample, with the very pandas code of the one-machine path.
+(``is_spark``) runs its pipeline's ``spark_nodes`` twin (the choice is made
+in ``engines.by_engine``), which does the work that grows with the rows in
+Spark (aggregations, and the fitted scikit-learn model applied batch by
+batch with ``mapInPandas``) and the rest, on a sample, with the kernels the
+pandas nodes use too (each pipeline's ``kernels.py`` or ``contracts.py``).
 
 Nothing here imports pyspark at module level: the one-machine path never
 needs it installed.

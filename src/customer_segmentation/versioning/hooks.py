@@ -2,7 +2,7 @@
 
 Kedro versions each dataset on its own: every run saves under one timestamp,
 and an unpinned load reads the newest folder on disk. That is not enough for
-scheduled jobs: a run started later may finish first (kedro#2694), a killed
+scheduled jobs: a run started later may finish first and be read as the newest, a killed
 run leaves half-written "newest" folders, and separate jobs can pair a model
 with profiles made from another one. ``RunVersioning`` closes those gaps:
 
@@ -51,6 +51,7 @@ from kedro.io import DatasetError
 from kedro.pipeline import Pipeline
 
 from customer_segmentation.errors import UserError
+from customer_segmentation.hooks import SYNTHETIC_OUTPUT, is_synthetic
 
 from . import kedro_adapter as kedro
 from .choice import choose_consistent_versions
@@ -66,6 +67,9 @@ from .marks import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The transaction log an environment may segment instead of a customer table.
+LOG = "transactions"
 
 
 class NoCompleteVersionError(UserError):
@@ -113,7 +117,7 @@ class RunVersioning:
             self._runs[key] = (lock, threading.get_ident())
         try:
             _pin_own_outputs(pipeline, catalog)
-            used = _choose_inputs(pipeline, catalog)
+            used = _choose_inputs(pipeline, catalog, run_params.get("env"))
             _resolve_previous_versions(pipeline, catalog, used)
             _resolve_version_datasets(pipeline, catalog, used)
             _verify_inputs(pipeline, catalog, used)
@@ -206,11 +210,56 @@ def _pin_own_outputs(pipeline: Pipeline, catalog: Any) -> None:
             kedro.pin_load_version(dataset, kedro.save_version(dataset))
 
 
-def _choose_inputs(pipeline: Pipeline, catalog: Any) -> dict[str, str]:
+def _reads_a_log(catalog: Any) -> bool:
+    """Whether the environment segments a transaction log: its
+    ``transactions`` entry is a query, or a file that exists."""
+    dataset = catalog.get(LOG) if LOG in catalog else None
+    if dataset is None:
+        return False
+    filepath = dataset._describe().get("filepath")  # Kedro's description of a file dataset
+    return not filepath or Path(str(filepath)).exists()
+
+
+def _how_to_write(names: list[str], catalog: Any, env: str | None) -> str:
+    """The command that writes the inputs ``names`` in this environment:
+    with a transaction log, the pipeline that builds the customers from it;
+    else the registered pipeline that writes them from the
+    environment's own source (the most of them, then the most nodes: a
+    whole run rather than a chain of partial ones), never one that would
+    generate synthetic customers over a user's own ``raw_customers``."""
+    from kedro.framework.project import pipelines  # noqa: PLC0415 - the configured project's
+
+    option = f" --env {env}" if env else ""
+    log = _reads_a_log(catalog)
+    if SYNTHETIC_OUTPUT in names and log:
+        return (
+            f"This environment reads a transaction log ('{LOG}'): segment it with "
+            f"`kedro run{option} --pipelines segmentation_from_transactions`, which builds "
+            "the customer table from the log"
+        )
+    generates = not log and is_synthetic(catalog.get(SYNTHETIC_OUTPUT))
+    source = {LOG} if log else {SYNTHETIC_OUTPUT}
+    candidates = []
+    for name, candidate in pipelines.items():
+        outputs, inputs = candidate.all_outputs(), candidate.inputs()
+        covered = len(set(names) & outputs)
+        if not covered or (SYNTHETIC_OUTPUT in outputs and not generates):
+            continue
+        if (inputs | outputs) & ({LOG, SYNTHETIC_OUTPUT} - source):
+            continue
+        candidates.append((covered, len(candidate.nodes), name))
+    if not candidates:
+        return "Run the pipelines that write them first"
+    chosen = max(candidates)[2]
+    command = f"kedro run{option}" + ("" if chosen == "__default__" else f" --pipelines {chosen}")
+    return f"Run the pipeline that writes them first: `{command}`"
+
+
+def _choose_inputs(pipeline: Pipeline, catalog: Any, env: str | None = None) -> dict[str, str]:
     """Pins every versioned input nobody pinned to a complete version that
     agrees with the other inputs; returns the version of every versioned
     input."""
-    folders, candidates, pinned, missing = {}, {}, {}, []
+    folders, candidates, pinned, missing = {}, {}, {}, {}
     for name in sorted(pipeline.inputs()):
         dataset = _versioned(catalog, name)
         if dataset is None:
@@ -222,14 +271,12 @@ def _choose_inputs(pipeline: Pipeline, catalog: Any) -> dict[str, str]:
             candidates[name] = complete
         else:
             unfinished = len(all_versions(folders[name]))
-            missing.append(
-                f"'{name}' has no complete version in {folders[name]}"
-                + (f" ({unfinished} left by killed or failed runs)" if unfinished else "")
+            missing[name] = f"'{name}' has no complete version in {folders[name]}" + (
+                f" ({unfinished} left by killed or failed runs)" if unfinished else ""
             )
     if missing:
         raise NoCompleteVersionError(
-            "; ".join(missing)
-            + ". Run the pipelines that write them first, for example `kedro run`"
+            "; ".join(missing.values()) + ". " + _how_to_write(list(missing), catalog, env)
         )
     lineage_of = functools.cache(lambda name, version: lineage(folders[name], version))
     chosen = choose_consistent_versions(candidates, pinned, lineage_of)

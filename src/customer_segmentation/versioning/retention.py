@@ -1,4 +1,4 @@
-"""Prune old versions of versioned datasets (Kedro keeps them all, kedro#1658).
+"""Prune old versions of versioned datasets (Kedro keeps them all, forever).
 
     customer-segmentation-prune --keep 5 --dry-run
     customer-segmentation-prune --keep 5 --pin 2026-11-22T20.34.52.538Z

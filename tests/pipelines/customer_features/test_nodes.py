@@ -8,12 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from customer_segmentation.pipelines.customer_features.nodes import (
+from customer_segmentation.pipelines.customer_features import create_pipeline
+from customer_segmentation.pipelines.customer_features.contracts import (
     RULES,
     InvalidTransactionsError,
+)
+from customer_segmentation.pipelines.customer_features.nodes import (
     build_customer_features,
     clean_transactions,
 )
+from tests.conftest import node_function
+
+# The nodes as the pipeline wires them, for the tests run on both engines.
+clean_on_engine = node_function(create_pipeline(), "clean_transactions")
+build_on_engine = node_function(create_pipeline(), "build_customer_features")
 
 SETTINGS = {
     "columns": {
@@ -137,10 +145,10 @@ def test_dates_in_the_usual_forms_and_ids_as_text():
     assert sorted(set(clean["customer_id"])) == ["12345", "17850"]
 
 
-def test_columns_that_do_not_match_are_named():
+def test_columns_that_do_not_match_are_named(engine):
     with pytest.raises(InvalidTransactionsError) as error:
-        clean_transactions(
-            CLEAN_LOG,
+        clean_on_engine(
+            engine.frame(CLEAN_LOG),
             {**SETTINGS, "columns": {**SETTINGS["columns"], "timestamp": "Date", "quantity": None}},
         )
     message = str(error.value)
@@ -149,9 +157,9 @@ def test_columns_that_do_not_match_are_named():
     assert "'InvoiceDate'" in message  # the columns it has
 
 
-def test_features_by_their_definitions():
-    clean, _ = _clean(CLEAN_LOG)
-    features = build_customer_features(clean, SETTINGS).set_index("customer_id")
+def test_features_by_their_definitions(engine):
+    clean, _, _ = clean_on_engine(engine.frame(CLEAN_LOG), SETTINGS, today="2011-12-31")
+    features = engine.pandas(build_on_engine(clean, SETTINGS)).set_index("customer_id")
     # Snapshot: the day after the last purchase, 2010-12-22.
     first = features.loc["17850"]
     assert first["recency_days"] == pytest.approx(10 + 15 / 24)  # from 12/11 9:00
@@ -175,7 +183,7 @@ def test_features_by_their_definitions():
     assert second["top_category"] == "toys"
 
 
-def test_orders_without_an_order_id_are_a_customers_lines_at_one_timestamp():
+def test_orders_without_an_order_id_are_a_customers_lines_at_one_timestamp(engine):
     log = pd.DataFrame(
         {
             "id": ["a", "a", "a", "b"],
@@ -187,9 +195,9 @@ def test_orders_without_an_order_id_are_a_customers_lines_at_one_timestamp():
         **SETTINGS,
         "columns": {"customer_id": "id", "timestamp": "date", "amount": "value"},
     }
-    clean, _, _ = clean_transactions(log, settings, today="2030-01-01")
-    features = build_customer_features(
-        clean, {**settings, "compute": ["frequency", "monetary_total"]}
+    clean, _, _ = clean_on_engine(engine.frame(log), settings, today="2030-01-01")
+    features = engine.pandas(
+        build_on_engine(clean, {**settings, "compute": ["frequency", "monetary_total"]})
     )
     assert list(features.columns) == ["customer_id", "frequency", "monetary_total"]
     assert features.set_index("customer_id")["frequency"].to_dict() == {"a": 2, "b": 1}

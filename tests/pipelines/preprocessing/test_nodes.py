@@ -11,13 +11,19 @@ from customer_segmentation.features import (
     InvalidCustomerDataError,
     validate_customer_table,
 )
+from customer_segmentation.pipelines.preprocessing import create_pipeline
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
     fit_preprocessor,
     validate_customers,
 )
+from tests.conftest import node_function
 
 K_MAX = 10
+# The nodes as the pipeline wires them, for the tests run on both engines.
+validate_on_engine = node_function(create_pipeline(), "validate_customers")
+fit_on_engine = node_function(create_pipeline(), "fit_preprocessor")
+encode_on_engine = node_function(create_pipeline(), "encode_features")
 
 
 @pytest.fixture
@@ -31,17 +37,19 @@ def _error(raw, features, min_rows=K_MAX) -> str:
     return str(excinfo.value)
 
 
-def test_valid_table_passes_with_numeric_columns_coerced(raw, features):
+def test_valid_table_passes_with_numeric_columns_coerced(raw, features, engine):
     raw["age"] = raw["age"].astype(str).replace("nan", None)  # numbers as text, as CSVs have
-    validated = validate_customers(raw, features, K_MAX)
+    validated = engine.pandas(validate_on_engine(engine.frame(raw), features, K_MAX))
     assert validated["age"].dtype == np.float64
     # Only the columns the features contract names are kept, in its order.
     assert list(validated.columns) == [c for c in raw.columns if c != "persona"]
     assert len(validated) == len(raw)
 
 
-def test_missing_feature_column_is_named(raw, features):
-    message = _error(raw.drop(columns=["spending_score"]), features)
+def test_missing_feature_column_is_named(raw, features, engine):
+    with pytest.raises(InvalidCustomerDataError) as excinfo:
+        validate_on_engine(engine.frame(raw.drop(columns=["spending_score"])), features, K_MAX)
+    message = str(excinfo.value)
     assert "column 'spending_score' is missing" in message
 
 
@@ -108,11 +116,11 @@ def test_raw_input_is_not_modified(raw, features):
     pd.testing.assert_frame_equal(raw, before)
 
 
-def test_encoding_scales_imputes_and_one_hot_encodes(raw, features):
+def test_encoding_scales_imputes_and_one_hot_encodes(raw, features, engine):
     raw.loc[:4, "annual_income"] = np.nan
-    validated = validate_customers(raw, features, K_MAX)
-    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0})
-    encoded = encode_features(validated, preprocessor, features["id_column"])
+    validated = validate_on_engine(engine.frame(raw), features, K_MAX)
+    preprocessor = fit_on_engine(validated, features, {"clip_quantile": 0})
+    encoded = engine.pandas(encode_on_engine(validated, preprocessor, features["id_column"]))
     categories = sorted(raw["product_category"].unique())  # learned from the data
     one_hot = [f"product_category_{c}" for c in [*categories, "other"]]
     assert encoded.columns[0] == "customer_id"

@@ -3,21 +3,31 @@ import pandas as pd
 import pytest
 import yaml
 
+from customer_segmentation.engines import by_engine
 from customer_segmentation.features import InvalidCustomerDataError
 from customer_segmentation.pipelines.preprocessing.nodes import validate_customers
+from customer_segmentation.pipelines.scoring import create_pipeline
+from customer_segmentation.pipelines.scoring.kernels import TooManyRejectsError
 from customer_segmentation.pipelines.scoring.nodes import (
-    TooManyRejectsError,
     check_reject_share,
     filled_counts,
     score_customers,
     screen_customers_to_score,
 )
-from tests.conftest import BASE_CONF, PROJECT_ROOT, train_and_profile
+from tests.conftest import BASE_CONF, PROJECT_ROOT, node_function, train_and_profile
 
 SCORING = yaml.safe_load((BASE_CONF / "parameters_scoring.yml").read_text())["scoring"]
 NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
     "segment_analysis"
 ]["naming"]
+# The nodes as the pipeline wires them, for the tests run on both engines.
+PIPELINE = create_pipeline()
+screen_on_engine = node_function(PIPELINE, "screen_customers_to_score")
+score_on_engine = node_function(PIPELINE, "score_customers")
+check_on_engine = node_function(PIPELINE, "check_reject_share")
+filled_counts_on_engine = by_engine(
+    filled_counts, "customer_segmentation.pipelines.scoring.spark_nodes.filled_counts"
+)
 EXAMPLE_BATCH = PROJECT_ROOT / "data" / "01_raw" / "examples" / "customers_to_score.csv"
 
 
@@ -67,15 +77,15 @@ def test_an_id_pattern_and_bounds_reject_rows(trained, features, customers):
     assert reasons[6] == "column 'age' value -3 is outside its bounds [0, 120]"
 
 
-def test_a_batch_with_too_many_rejects_fails_the_run(trained, features, customers):
+def test_a_batch_with_too_many_rejects_fails_the_run(trained, features, customers, engine):
     model, profiles = trained
     batch = customers.drop(columns="persona").head(20).astype({"annual_income": object})
     batch.loc[::2, "annual_income"] = "unknown"  # half the batch
-    scorable, rejects = screen_customers_to_score(batch, model, features, SCORING)
-    scored = score_customers(scorable, model, None, profiles, "customer_id")
-    assert len(rejects) == 10
+    scorable, rejects = screen_on_engine(engine.frame(batch), model, features, SCORING)
+    scored = score_on_engine(scorable, model, None, profiles, "customer_id")
+    assert len(engine.pandas(rejects)) == 10
     with pytest.raises(TooManyRejectsError, match=r"rejected 10 of 20 customers \(50%"):
-        check_reject_share(scored, rejects, 0.05)
+        check_on_engine(scored, rejects, 0.05)
 
 
 def test_the_training_customers_are_all_scored(trained, customers, features):
@@ -100,25 +110,27 @@ def test_scoring_matches_training(trained, customers, features):
     )
 
 
-def test_a_batch_without_the_feature_columns_is_a_configuration_error(trained, features):
+def test_a_batch_without_the_feature_columns_is_a_configuration_error(trained, features, engine):
     batch = pd.DataFrame({"customer_id": ["C0000001"], "annual_income": [1.0]})
     with pytest.raises(InvalidCustomerDataError, match="lacks the columns"):
-        screen_customers_to_score(batch, trained[0], features, SCORING)
+        screen_on_engine(engine.frame(batch), trained[0], features, SCORING)
 
 
-def test_names_must_come_from_the_same_model(trained, features, customers):
+def test_names_must_come_from_the_same_model(trained, features, customers, engine):
     model, profiles = trained
     other = profiles.assign(model_fingerprint="0123456789abcdef")
-    scorable, _ = screen_customers_to_score(
-        customers.drop(columns="persona")
-        .head(5)
-        .assign(customer_id=[f"C{7000000 + i}" for i in range(5)]),
+    scorable, _ = screen_on_engine(
+        engine.frame(
+            customers.drop(columns="persona")
+            .head(5)
+            .assign(customer_id=[f"C{7000000 + i}" for i in range(5)])
+        ),
         model,
         features,
         SCORING,
     )
     with pytest.raises(ValueError, match="made with another segmentation_model"):
-        score_customers(scorable, model, None, other, "customer_id")
+        score_on_engine(scorable, model, None, other, "customer_id")
 
 
 def test_an_empty_batch_scores_nothing(trained, features, customers):
@@ -168,3 +180,30 @@ def test_a_non_finite_number_is_a_reject_naming_the_column(trained, features, cu
     )
     assert "inf" in rejects["reason"].iloc[0]
     assert len(score_customers(scorable, model, None, profiles, "customer_id")) == 4
+
+
+def test_non_finite_rejects_and_filled_values_match_one_machine(
+    trained, features, customers, engine
+):
+    """On either engine, the same rejects and filled values as the pandas
+    nodes give (Spark screens and scores each Arrow batch with them)."""
+    model, profiles = trained
+    batch = customers.drop(columns="persona").head(8).astype({"annual_income": object})
+    batch.loc[1, "annual_income"] = "inf"
+    batch.loc[2, "annual_income"] = np.nan
+    batch.loc[3, "age"] = np.nan
+    local_scorable, local_rejects = screen_customers_to_score(batch, model, features, SCORING)
+    local = score_customers(local_scorable, model, None, profiles, "customer_id")
+
+    scorable, rejects = screen_on_engine(engine.frame(batch), model, features, SCORING)
+    scored = score_on_engine(scorable, model, None, profiles, "customer_id")
+
+    reasons = engine.pandas(rejects).set_index("customer_id")["reason"].to_dict()
+    assert reasons == local_rejects.set_index("customer_id")["reason"].to_dict()
+    assert reasons == {
+        batch.at[1, "customer_id"]: "column 'annual_income' is not a finite number: inf"
+    }
+    filled = engine.pandas(scored).set_index("customer_id")["filled"].sort_index()
+    assert filled.to_dict() == local.set_index("customer_id")["filled"].sort_index().to_dict()
+    counts = filled_counts(local)
+    assert filled_counts_on_engine(scored) == counts == {"annual_income": 1, "age": 1}

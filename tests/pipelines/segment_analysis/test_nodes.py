@@ -12,12 +12,13 @@ from customer_segmentation.pipelines.preprocessing.nodes import (
     fit_preprocessor,
     validate_customers,
 )
+from customer_segmentation.pipelines.segment_analysis import create_pipeline
 from customer_segmentation.pipelines.segment_analysis.nodes import (
     profile_segments,
     segment_customers,
 )
 from customer_segmentation.pipelines.segment_analysis.plots import plot_segment_scatter
-from tests.conftest import BASE_CONF, fit
+from tests.conftest import BASE_CONF, fit, node_function
 
 NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
     "segment_analysis"
@@ -48,9 +49,14 @@ def test_every_customer_gets_one_segment(segmented):
     assert validated["segment"].tolist() == segments["segment"].tolist()
 
 
-def test_profiles_in_original_units(segmented, features):
+# The nodes as the pipeline wires them, for the tests run on both engines.
+segment_on_engine = node_function(create_pipeline(), "segment_customers")
+profile_on_engine = node_function(create_pipeline(), "profile_segments")
+
+
+def test_profiles_in_original_units(segmented, features, engine):
     validated, segments, model = segmented
-    profiles = profile_segments(validated, model, features, NAMING)
+    profiles = profile_on_engine(engine.frame(validated), model, features, NAMING)
     assert profiles["segment"].tolist() == [0, 1, 2, 3]
     assert profiles["customers"].sum() == len(validated)
     assert profiles["share"].sum() == pytest.approx(1.0)
@@ -86,10 +92,14 @@ def test_segments_join_by_id_not_by_position(segmented):
     )
 
 
-def test_customers_without_segment_are_reported(segmented):
+def test_customers_without_segment_are_reported(segmented, engine):
     validated, segments, _ = segmented
     with pytest.raises(ValueError, match="3 customers have no segment"):
-        segment_customers(validated.drop(columns="segment"), segments.iloc[3:], "customer_id")
+        segment_on_engine(
+            engine.frame(validated.drop(columns="segment")),
+            engine.frame(segments.iloc[3:]),
+            "customer_id",
+        )
 
 
 def test_scatter_uses_configured_axes_in_original_units(

@@ -10,11 +10,8 @@ from pydantic import ValidationError
 
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.parameters import Features
-from customer_segmentation.pipelines.segment_analysis.nodes import (
-    OutcomeError,
-    outcome_rates,
-    recommend_actions,
-)
+from customer_segmentation.pipelines.segment_analysis.kernels import OutcomeError, outcome_rates
+from customer_segmentation.pipelines.segment_analysis.nodes import recommend_actions
 from tests.conftest import BASE_CONF
 
 SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[

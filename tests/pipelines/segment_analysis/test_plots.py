@@ -120,3 +120,20 @@ def test_shares_and_decimals():
     assert not is_share([0.5, 1.5])
     assert decimals_for(np.array([0.0, 0.5, 1.0])) == 1
     assert decimals_for(np.array([0.0, 500.0, 1000.0])) == 0
+
+
+def test_the_scatter_names_its_axes_in_the_words_of_the_report():
+    customers = _customers().rename(columns={LONG: "recency_days"})
+    naming = {"labels": {"recency_days": "days since last purchase"}}
+    figure = plot_segment_scatter(
+        customers,
+        _profiles(),
+        {"numeric": []},
+        {**SCATTER, "x": "recency_days", "y": "visits"},
+        naming,
+    )
+    axes = figure.axes[0]
+    assert axes.get_xlabel() == "days since last purchase"
+    assert axes.get_ylabel() == "visits"
+    assert axes.get_title().startswith("Segments by days since last purchase and visits")
+    assert "recency" not in axes.get_xlabel() + axes.get_title()

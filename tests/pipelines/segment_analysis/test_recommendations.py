@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from customer_segmentation.pipelines.segment_analysis import create_pipeline
+from customer_segmentation.pipelines.segment_analysis.kernels import name_segments
 from customer_segmentation.pipelines.segment_analysis.nodes import (
     NO_ACTION,
-    name_segments,
     recommend_actions,
-    select_target_customers,
 )
 from customer_segmentation.pipelines.segment_analysis.plots import (
     plot_profile_heatmap,
@@ -21,7 +21,10 @@ from customer_segmentation.pipelines.segment_analysis.plots import (
     plot_segment_sizes,
 )
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
-from tests.conftest import BASE_CONF, train_and_profile
+from tests.conftest import BASE_CONF, node_function, train_and_profile
+
+# The node as the pipeline wires it, for the test run on both engines.
+select_on_engine = node_function(create_pipeline(), "select_target_customers")
 
 SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
     "segment_analysis"
@@ -217,9 +220,11 @@ def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
         )
 
 
-def test_target_export_has_every_targeted_customer_exactly_once(analysed, features):
+def test_target_export_has_every_targeted_customer_exactly_once(analysed, features, engine):
     _, _, segments, profiles, recommendations = analysed
-    targets = select_target_customers(segments, recommendations, "customer_id")
+    targets = engine.pandas(
+        select_on_engine(engine.frame(segments), recommendations, "customer_id")
+    )
     chosen = set(recommendations.loc[recommendations["targeted"], "segment"])
     assert chosen  # the synthetic personas give segments worth a campaign
     expected = segments[segments["segment"].isin(chosen)]["customer_id"]
@@ -232,7 +237,7 @@ def test_target_export_has_every_targeted_customer_exactly_once(analysed, featur
         profiles, RECOMMENDATIONS, features, NAMING, {**TARGETING, "segments": [4]}
     )
     assert explicit.set_index("segment")["targeted"].to_dict() == {s: s == 4 for s in range(5)}
-    exported = select_target_customers(segments, explicit, "customer_id")
+    exported = engine.pandas(select_on_engine(engine.frame(segments), explicit, "customer_id"))
     assert set(exported["segment"]) == {4}
     assert len(exported) == (segments["segment"] == 4).sum()
     with pytest.raises(ValueError, match=r"names \[9\]"):
@@ -318,7 +323,7 @@ def test_report_is_self_contained_and_warns(analysed, features):
     assert "do not fall into clearly separate groups" in text
     assert "The 5 segments are not stable" in text
     # income is no spend column: the note speaks of income, not of spending.
-    assert "compared on a log-like scale, so that a customer with ten times the income" in text
+    assert "compared on a log-like scale, so that ten times more counts as one step" in text
     assert "Skewed columns" in text and ": income." in text
     assert "3 with income above 178,220" in text
     assert "Splits into 6 segments were not considered" in text

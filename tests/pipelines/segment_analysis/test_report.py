@@ -11,6 +11,7 @@ from customer_segmentation.features import FeatureSpec
 from customer_segmentation.pipelines.segment_analysis.report import (
     _format,
     build_segment_report,
+    flag_columns,
     varies_most,
 )
 
@@ -83,9 +84,12 @@ def _report(
     metrics=None,
     drift=FIRST_RUN,
     source=TABLE_SUMMARY,
+    customers=None,
+    highlight=(),
 ) -> str:
     profiles = _profiles() if profiles is None else profiles
-    customers = pd.DataFrame({"visits": [12.0, 3.0, 6.0, 7.0], "age": [40.0, 41, 39, 40]})
+    if customers is None:
+        customers = pd.DataFrame({"visits": [12.0, 3.0, 6.0, 7.0], "age": [40.0, 41, 39, 40]})
     html = build_segment_report(
         profiles,
         _recommendations() if recommendations is None else recommendations,
@@ -99,7 +103,7 @@ def _report(
         source,
         features,
         {},
-        [],
+        list(highlight),
     )
     return re.sub(r"\s+", " ", html)
 
@@ -115,11 +119,17 @@ def test_the_no_structure_warning_names_the_column_that_varies_most_never_spend(
     assert varies_most(_profiles(), FeatureSpec.parse(FEATURES)) == "visits"
 
 
-def test_the_skewed_columns_note_speaks_of_spending_only_with_a_spend_column():
-    metrics = _metrics(preprocessing={"transforms": {"visits": {"transform": "log1p"}}})
-    assert "a customer with ten times the visits counts as far away" in _report(metrics=metrics)
+def test_the_skewed_columns_note_is_true_for_any_column():
+    transforms = {"visits": {"transform": "log1p"}, "age": {"transform": "yeo-johnson"}}
+    metrics = _metrics(preprocessing={"transforms": transforms})
+    note = (
+        "Skewed columns were compared on a log-like scale, so that ten times more counts "
+        "as one step, not as ten: visits, age."
+    )
+    assert note in _report(metrics=metrics)
     with_spend = {**FEATURES, "roles": {**FEATURES["roles"], "monetary": ["visits"]}}
-    assert "a customer spending ten times more" in _report(features=with_spend, metrics=metrics)
+    text = _report(features=with_spend, metrics=metrics)
+    assert note in text and "spending" not in text and "ten times the" not in text
 
 
 def test_mostly_only_for_a_clear_majority_as_shown():
@@ -200,7 +210,9 @@ def test_drift_is_shown_with_its_thresholds_and_a_verdict():
     assert "Changed since the previous run: segment shares shifted (PSI 0.310 &gt; 0.25)." in text
     calm = {**drift, "psi": 0.01, "drifted": False, "breaches": [], "segments_before": 3}
     text = _report(drift=calm)
-    assert "Stable: the segments are much as in the previous run" in text
+    # Only what was measured: nothing about campaigns the previous run may not have had.
+    assert "Stable: the segments are much as in the previous run (PSI 0.010, ARI 0.91)." in text
+    assert "campaigns carry over" not in text
     assert "segments then" not in text
 
 
@@ -269,3 +281,92 @@ def test_mostly_threshold(share, word):
 )
 def test_years_are_not_written_with_a_thousands_separator(value, column, shown):
     assert _format(value, column) == shown
+
+
+def _card(text: str, segment: int) -> str:
+    return text.split(f"<h3>Segment {segment}: ")[1].split("</table>", maxsplit=1)[0]
+
+
+def test_a_missing_mean_or_z_score_is_a_dash_never_nan():
+    features = {**FEATURES, "numeric": ["visits", "age", "days_between_orders"]}
+    profiles = _profiles()
+    # Segment 1 holds one-order customers: no time between orders, no z-score.
+    profiles["days_between_orders"] = [30.0, np.nan, 60.0]
+    profiles["days_between_orders_z"] = [-0.5, np.nan, 0.5]
+    customers = pd.DataFrame(
+        {"visits": [12.0, 3, 6], "age": [40.0, 41, 39], "days_between_orders": [30, np.nan, 60]}
+    )
+    text = _report(features=features, profiles=profiles, customers=customers)
+    assert "nan" not in text.lower()
+    card = _card(text, 1)
+    assert "<td>days between orders</td><td>\u2013</td>" in card
+    row = card.split("<td>days between orders</td>")[1].split("</tr>")[0]
+    assert row.endswith("<td>\u2013</td>")  # no made-up "+0.0" SD
+
+
+def test_flags_read_as_percents_of_customers():
+    features = {
+        **FEATURES,
+        "profile_only": {"numeric": ["owns_home"], "categorical": []},
+    }
+    profiles = _profiles()
+    profiles["owns_home"] = [0.2, 0.38, 0.5]
+    profiles["owns_home_z"] = [-0.4, 0.0, 0.3]
+    customers = pd.DataFrame(
+        {"visits": [12.0, 3, 6, 7], "age": [40.0, 41, 39, 40], "owns_home": [0, 1, 1, np.nan]}
+    )
+    text = _report(
+        features=features, profiles=profiles, customers=customers, highlight=["owns_home"]
+    )
+    assert "<td>owns home</td><td>20%</td><td>67%</td>" in _card(text, 0)
+    # A column with other values stays a number.
+    assert "<td>visits</td><td>12</td><td>7</td>" in _card(text, 0)
+
+
+def test_flag_columns_are_the_zero_one_columns_of_the_data():
+    customers = pd.DataFrame(
+        {
+            "flag": [0, 1, np.nan],
+            "yes": [True, False, True],
+            "count": [0, 1, 2],
+            "share": [0.2, 0.5, 1.0],
+            "empty": [np.nan] * 3,
+        }
+    )
+    assert flag_columns(customers, list(customers) + ["absent"]) == {"flag", "yes"}
+
+
+@pytest.mark.parametrize(
+    ("clear", "stable", "caution"),
+    [
+        (False, True, "but these segments are not clearly separate: check them before a campaign."),
+        (True, False, "but these segments are not stable: check them before a campaign."),
+        (
+            False,
+            False,
+            "but these segments are not clearly separate or stable: check them before a campaign.",
+        ),
+    ],
+)
+def test_targets_of_doubtful_segments_repeat_the_caution(clear, stable, caution):
+    metrics = _metrics(clear_structure=clear, selected_k_stable=stable)
+    targets = _report(metrics=metrics).split("<h2>Customers to target</h2>")[1].split("</p>")[0]
+    assert targets.strip().startswith("<p>50 of 100 customers (50%) are exported")
+    assert targets.endswith(caution)
+    sure = _report(metrics=_metrics(selected_k_stable=True))
+    assert "check them before a campaign" not in sure
+
+
+def test_no_priority_is_shown_when_nothing_is_ranked():
+    features = {
+        **FEATURES,
+        "profile_only": {"numeric": [], "categorical": ["churned"]},
+        "outcomes": {"churned": {"kind": "churn", "positive": "Yes"}},
+    }
+    unranked = _recommendations(evidence=(False, False, False), targeted=(False,) * 3)
+    text = _report(features=features, recommendations=unranked)
+    assert "Priority" not in text and "priority</th>" not in text
+    assert '<div class="muted">50 customers (50%)</div>' in text
+    ranked = _report(features=features)
+    assert '<div class="muted">Priority 1 · 50 customers (50%)</div>' in ranked
+    assert "<th>priority</th>" in ranked

@@ -19,74 +19,33 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from customer_segmentation.errors import UserError
 from customer_segmentation.features import TRANSACTION_FEATURES as FEATURES
 from customer_segmentation.sources import encode, fingerprint
-from customer_segmentation.spark import is_spark
+
+from .contracts import (
+    AMOUNT,
+    CATEGORY,
+    CHANNEL,
+    CUSTOMER,
+    NET_TOLERANCE,
+    ORDER,
+    RETURN,
+    RULES,
+    TIMESTAMP,
+    InvalidTransactionsError,
+    check_columns,
+    features_to_compute,
+    log_revenue,
+)
 
 logger = logging.getLogger(__name__)
 
-# The columns of a cleaned log, whatever the source calls them.
-CUSTOMER, TIMESTAMP, ORDER, AMOUNT, CATEGORY, CHANNEL = (
-    "customer_id",
-    "timestamp",
-    "order_id",
-    "amount",
-    "category",
-    "channel",
-)
-RETURN = "is_return"
-# The rules that leave a line out, in the order they are checked: a line is
-# rejected for the first one it breaks.
-RULES = {
-    "no_customer_id": "no customer id",
-    "bad_timestamp": "timestamp missing or not a date",
-    "bad_amount": "amount, quantity or unit price missing or not a number",
-    "duplicate": "duplicate of an earlier line",
-    "future": "dated after the snapshot date (or today, without one)",
-    "zero_or_negative_price": "zero or negative price",
-    "return": "return or cancellation: netted from its customer's spend",
-}
 _DAY = np.timedelta64(1, "D")
-# Net values within this share of the bought value are zero: a full return
-# nets to exactly 0, whatever the float rounding of the sums.
-NET_TOLERANCE = 1e-9
-
-
-class InvalidTransactionsError(UserError, ValueError):
-    """A transaction log that does not match ``customer_features.columns``."""
 
 
 def _column(transactions: pd.DataFrame, columns: dict, role: str) -> pd.Series | None:
     name = columns.get(role)
     return None if name is None else transactions[name]
-
-
-def check_columns(transactions: pd.DataFrame, columns: dict) -> None:
-    """The roles that must be given, and the named columns that must exist."""
-    problems = []
-    for role in ("customer_id", "timestamp"):
-        if not columns.get(role):
-            problems.append(f"customer_features.columns.{role} is not set")
-    if not columns.get("amount") and not (columns.get("quantity") and columns.get("unit_price")):
-        problems.append(
-            "customer_features.columns needs amount (the line's value), or quantity and "
-            "unit_price (multiplied)"
-        )
-    missing = [
-        f"'{name}' ({role})"
-        for role, name in columns.items()
-        if name is not None and name not in transactions.columns
-    ]
-    if missing:
-        problems.append(
-            f"columns {', '.join(missing)} are not in transactions, which has "
-            f"{list(transactions.columns)[:12]}"
-        )
-    if problems:
-        raise InvalidTransactionsError(
-            "transactions does not match customer_features.columns:\n  - " + "\n  - ".join(problems)
-        )
 
 
 def _customer_codes(values: pd.Series, encoded: tuple) -> tuple[np.ndarray, pd.Index]:
@@ -198,10 +157,6 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     lines; a line without a value counts 0) and the revenue
     (``_revenue``), for ``transactions_summary``; the revenue is logged.
     """
-    if is_spark(transactions):
-        from . import spark_nodes  # noqa: PLC0415
-
-        return spark_nodes.clean_transactions(transactions, customer_features, today)
     columns = customer_features["columns"]
     check_columns(transactions, columns)
     first_line = customer_features.get("first_line", 2)
@@ -321,18 +276,6 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     return clean, rejects.reset_index(drop=True), summary
 
 
-def log_revenue(revenue: dict) -> None:
-    """One INFO line: the revenue the features are built from."""
-    logger.info(
-        "transactions revenue: gross %.2f, returns %.2f, net %.2f (returns no customer's "
-        "spend absorbs: %.2f)",
-        revenue["gross"],
-        revenue["returns"],
-        revenue["net"],
-        revenue["unattributed_returns"],
-    )
-
-
 def _per_customer(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(codes, weights=values, minlength=size)
 
@@ -365,16 +308,7 @@ def build_customer_features(
     are left out (``transactions_summary`` counts their returns as
     unattributed). The snapshot date is ``snapshot_date``, or the day after
     the last purchase."""
-    compute = list(customer_features.get("compute") or FEATURES)
-    unknown = sorted(set(compute) - set(FEATURES))
-    if unknown:
-        raise InvalidTransactionsError(
-            f"customer_features.compute names {unknown}; known features: {list(FEATURES)}"
-        )
-    if is_spark(clean_transactions):
-        from . import spark_nodes  # noqa: PLC0415
-
-        return spark_nodes.build_customer_features(clean_transactions, customer_features)
+    compute = features_to_compute(customer_features)
     lines = clean_transactions
     codes = lines[CUSTOMER].cat.codes.to_numpy().astype(np.int64)
     ids = lines[CUSTOMER].cat.categories

@@ -1,8 +1,9 @@
 """The customer_features nodes on Spark (``conf/spark``): the same cleaning
 rules, in the same order, and the same features as ``nodes.py``, as Spark
 column expressions and grouped aggregations, so that a log of billions of
-lines never has to fit on one machine. Called by ``nodes.py`` when its input
-is a Spark DataFrame.
+lines never has to fit on one machine. The pipeline runs these, through
+``engines.by_engine``, when its input is a Spark DataFrame; what both engines
+share is in ``contracts.py``.
 
 What differs, and why: a Spark source has no line numbers, so rejects carry
 the line's own columns and reason only; timestamps in text are read with a
@@ -22,7 +23,7 @@ from customer_segmentation.features import TRANSACTION_FEATURES as FEATURES
 from customer_segmentation.sources import describe_table
 from customer_segmentation.spark import col, id_text, number
 
-from .nodes import (
+from .contracts import (
     AMOUNT,
     CATEGORY,
     CHANNEL,
@@ -34,6 +35,7 @@ from .nodes import (
     TIMESTAMP,
     InvalidTransactionsError,
     check_columns,
+    features_to_compute,
     log_revenue,
 )
 
@@ -283,7 +285,7 @@ def build_customer_features(clean_transactions: DataFrame, customer_features: di
     """``nodes.build_customer_features`` on Spark: one grouped aggregation
     per order and one per customer, plus one for the spend mix of categories
     and channels."""
-    compute = list(customer_features.get("compute") or FEATURES)
+    compute = features_to_compute(customer_features)
     lines = clean_transactions
     bought = ~F.col(RETURN)
     spend = F.coalesce(F.sum(F.when(bought, F.col(AMOUNT))), F.lit(0.0))

@@ -1,4 +1,4 @@
-"""Nodes of the model_selection pipeline: score every k on a sample of the
+"""The model_selection nodes on one machine (pandas): score every k on a sample of the
 encoded customers, pick k, check that the data has structure at all, compare
 algorithms, and fit the final segmentation model on every customer. The
 pictures of these results are drawn in ``plots.py``."""
@@ -35,7 +35,8 @@ from threadpoolctl import threadpool_limits
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import key_column
-from customer_segmentation.spark import is_spark
+
+from .kernels import final_model, fit_on_sample, warn_small_segment
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,6 @@ def sample_for_selection(
     to ``selection_sample_size``, a seeded random sample of that size beyond, so
     choosing k costs the same at ten thousand customers as at ten million (the
     final model is still fitted on every row)."""
-    if is_spark(encoded_features):
-        from . import spark_nodes  # noqa: PLC0415
-
-        return spark_nodes.sample_for_selection(
-            encoded_features, id_column, sample_size, random_seed
-        )
     features = _feature_matrix(encoded_features, id_column)
     if len(features) <= sample_size:
         return features
@@ -716,52 +711,29 @@ def fit_segmentation_model(  # noqa: PLR0913 - one keyword per setting it uses
     model keeps only what ``predict`` needs (not the labels of the fit). A
     smallest segment under ``min_segment_share`` on all customers (k was
     eligible on the sample) is logged as a warning."""
-    with threadpool_limits(limits=1):  # small models on the sample: see _one_thread
+    kmeans = fit_on_sample(selection_features, selected_k, n_init, random_seed)
+    features = _feature_matrix(encoded_features, id_column)
+    if len(selection_features) < len(features):
+        # copy_x=False: KMeans centres the matrix in place, and it is ours.
         kmeans = segmentation.SegmentKMeans(
-            n_clusters=selected_k, n_init=n_init, random_state=random_seed
-        ).fit(selection_features)
-    if is_spark(encoded_features):
-        from . import spark_nodes  # noqa: PLC0415
-
-        kmeans, sizes, customer_segments = spark_nodes.fit_on_all_rows(
-            encoded_features, kmeans, len(selection_features), id_column
-        )
-    else:
-        features = _feature_matrix(encoded_features, id_column)
-        if len(selection_features) < len(features):
-            # copy_x=False: KMeans centres the matrix in place, and it is ours.
-            kmeans = segmentation.SegmentKMeans(
-                n_clusters=selected_k,
-                init=kmeans.cluster_centers_,
-                n_init=1,
-                random_state=random_seed,
-                copy_x=False,
-            ).fit(_c_ordered(features))
-            # As a fit on the frame would: predict checks the columns by name.
-            kmeans.feature_names_in_ = np.asarray(features.columns, dtype=object)
-        sizes = np.bincount(kmeans.labels_, minlength=selected_k)
-        order = segmentation.largest_first(kmeans, sizes)
-        new_segment = np.empty_like(order)
-        new_segment[order] = np.arange(len(order))
-        sizes = sizes[order]
-        customer_segments = pd.DataFrame(
-            {
-                # The ids keep their own (Arrow) storage: no Python string per customer.
-                key_column(id_column): encoded_features[key_column(id_column)].reset_index(
-                    drop=True
-                ),
-                "segment": new_segment[kmeans.labels_].astype("int64"),
-            }
-        )
-    smallest = sizes.min() / sizes.sum()
-    if smallest < min_segment_share:
-        # k was eligible on the selection sample; all customers can differ a little.
-        logger.warning(
-            "On all %d customers the smallest segment holds %.1f%%, under "
-            "model_selection.min_segment_share (%.1f%%) met on the selection sample",
-            sizes.sum(),
-            100 * smallest,
-            100 * min_segment_share,
-        )
-    del kmeans.labels_  # of the fit, in its own numbering: predict does not need them
-    return segmentation.segmentation_model(preprocessor, kmeans), customer_segments
+            n_clusters=selected_k,
+            init=kmeans.cluster_centers_,
+            n_init=1,
+            random_state=random_seed,
+            copy_x=False,
+        ).fit(_c_ordered(features))
+        # As a fit on the frame would: predict checks the columns by name.
+        kmeans.feature_names_in_ = np.asarray(features.columns, dtype=object)
+    sizes = np.bincount(kmeans.labels_, minlength=selected_k)
+    order = segmentation.largest_first(kmeans, sizes)
+    new_segment = np.empty_like(order)
+    new_segment[order] = np.arange(len(order))
+    customer_segments = pd.DataFrame(
+        {
+            # The ids keep their own (Arrow) storage: no Python string per customer.
+            key_column(id_column): encoded_features[key_column(id_column)].reset_index(drop=True),
+            "segment": new_segment[kmeans.labels_].astype("int64"),
+        }
+    )
+    warn_small_segment(sizes[order], min_segment_share)
+    return final_model(preprocessor, kmeans), customer_segments

@@ -3,6 +3,8 @@ segment every customer; then the metrics and pictures of the choice."""
 
 from kedro.pipeline import Node, Pipeline
 
+from customer_segmentation.engines import by_engine
+
 from .nodes import (
     assess_structure,
     choose_k_per_criterion,
@@ -22,13 +24,14 @@ from .plots import (
 )
 
 P = "params:model_selection."
+SPARK = "customer_segmentation.pipelines.model_selection.spark_nodes."
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                sample_for_selection,
+                by_engine(sample_for_selection, SPARK + "sample_for_selection"),
                 inputs={
                     "encoded_features": "encoded_features",
                     "id_column": "params:features.id_column",
@@ -79,7 +82,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_cluster_count",
             ),
             Node(
-                fit_segmentation_model,
+                by_engine(fit_segmentation_model, SPARK + "fit_segmentation_model"),
                 inputs={
                     "encoded_features": "encoded_features",
                     "selection_features": "selection_features",

@@ -1,8 +1,9 @@
 """The model_selection nodes that read every customer, on Spark
 (``conf/spark``): drawing the selection sample and refining the final model
 on all rows. Everything else in model_selection works on the sample, with
-the one-machine code. Called by ``nodes.py`` when its input is a Spark
-DataFrame."""
+the one-machine code. The pipeline runs these, through
+``engines.by_engine``, when their input is a Spark DataFrame; what both
+engines' final fits share is in ``kernels.py``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from sklearn.cluster import KMeans
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import key_column
 from customer_segmentation.spark import col, collect_sample, nearest_centre, refine_kmeans
+
+from .kernels import final_model, fit_on_sample, warn_small_segment
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +36,27 @@ def sample_for_selection(
     if len(sample) < rows:
         logger.info("Choosing k on a seeded sample of %d of %d customers", len(sample), rows)
     return sample.drop(columns=[id_column]).reset_index(drop=True)
+
+
+def fit_segmentation_model(  # noqa: PLR0913 - the parameters of nodes.fit_segmentation_model
+    encoded_features: DataFrame,
+    selection_features: pd.DataFrame,
+    preprocessor: ColumnTransformer | Pipeline,
+    selected_k: int,
+    id_column: str,
+    n_init: int,
+    random_seed: int,
+    min_segment_share: float = 0.0,
+) -> tuple[Pipeline, DataFrame]:
+    """``nodes.fit_segmentation_model`` on Spark: the sample's KMeans
+    refined on every row by Spark (``fit_on_all_rows``); every customer's
+    segment is a lazy Spark DataFrame of id and segment."""
+    kmeans = fit_on_sample(selection_features, selected_k, n_init, random_seed)
+    kmeans, sizes, customer_segments = fit_on_all_rows(
+        encoded_features, kmeans, len(selection_features), id_column
+    )
+    warn_small_segment(sizes, min_segment_share)
+    return final_model(preprocessor, kmeans), customer_segments
 
 
 def fit_on_all_rows(

@@ -3,9 +3,12 @@ ColumnTransformer."""
 
 from kedro.pipeline import Node, Pipeline
 
+from customer_segmentation.engines import by_engine
 from customer_segmentation.sources import describe_table
 
 from .nodes import encode_features, fit_preprocessor, validate_customers
+
+SPARK = "customer_segmentation.pipelines.preprocessing.spark_nodes."
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -18,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="describe_raw_customers",
             ),
             Node(
-                validate_customers,
+                by_engine(validate_customers, SPARK + "validate_customers"),
                 inputs=[
                     "raw_customers",
                     "params:features",
@@ -29,13 +32,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="validate_customers",
             ),
             Node(
-                fit_preprocessor,
+                by_engine(fit_preprocessor, SPARK + "fit_preprocessor"),
                 inputs=["validated_customers", "params:features", "params:preprocessing"],
                 outputs="preprocessor",
                 name="fit_preprocessor",
             ),
             Node(
-                encode_features,
+                by_engine(encode_features, SPARK + "encode_features"),
                 inputs=["validated_customers", "preprocessor", "params:features.id_column"],
                 outputs="encoded_features",
                 name="encode_features",

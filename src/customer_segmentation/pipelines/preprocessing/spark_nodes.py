@@ -1,7 +1,8 @@
 """The preprocessing nodes on Spark (``conf/spark``): the same contract,
 checks and fitted preprocessor as ``nodes.py``, with every pass over the rows
-done by Spark. Called by the nodes in ``nodes.py`` when their input is a
-Spark DataFrame."""
+done by Spark. The pipeline runs these, through ``engines.by_engine``, when
+their input is a Spark DataFrame; what both engines share is in
+``kernels.py``."""
 
 from __future__ import annotations
 
@@ -32,8 +33,7 @@ from customer_segmentation.spark import (
     require_id_column,
 )
 
-from .nodes import build_preprocessor, choose_transforms
-from .nodes import encode_features as encode_batch
+from .kernels import build_preprocessor, choose_transforms, encode_rows
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +47,18 @@ def _examples(rows: list, spec: FeatureSpec) -> str:
     return ", ".join(f"{spec.id_column} {row[0]}" for row in rows[:_EXAMPLES])
 
 
-def validate_customers(raw_customers: DataFrame, spec: FeatureSpec, min_rows: int) -> DataFrame:
+def validate_customers(
+    raw_customers: DataFrame, features: dict, min_rows: int, first_line: int = 1
+) -> DataFrame:
     """``nodes.validate_customers`` on Spark: the same checks (missing
     columns, too few rows, missing or duplicate ids, text in numeric
     columns, values outside ``bounds``, empty and near-constant columns,
     mistyped pinned categories), counted by Spark in a few passes, each
     problem named by its column and the ids of its first rows (a Spark
     source has no line numbers). Returns the used columns, ids as text and
-    numeric columns as doubles, without blank rows."""
+    numeric columns as doubles, without blank rows. ``first_line`` is not
+    used: the rows of a Spark source have no line numbers."""
+    spec = FeatureSpec.parse(features)
     require_id_column(spec)
     missing = [c for c in spec.used_columns if c not in raw_customers.columns]
     if missing:
@@ -233,12 +237,13 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
 
 
 def fit_preprocessor(
-    validated_customers: DataFrame, spec: FeatureSpec, preprocessing: dict
+    validated_customers: DataFrame, features: dict, preprocessing: dict
 ) -> ColumnTransformer | Pipeline:
     """``nodes.fit_preprocessor`` on Spark: the training range and the sign
     of every numeric column measured by Spark on all rows, the preprocessor
     fitted on a sample of at most ``fit_sample_size`` rows (all of them
     below), collected to the driver."""
+    spec = FeatureSpec.parse(features)
     numeric = list(spec.numeric)
     extremes = validated_customers.agg(
         *[F.min(col(c)).alias(f"min_{c}") for c in numeric],
@@ -267,6 +272,6 @@ def encode_features(
     schema = ddl({id_column: "string", **dict.fromkeys(names, "double")})
     return map_batches(
         validated_customers,
-        lambda batch: encode_batch(batch, preprocessor, id_column),
+        lambda batch: encode_rows(batch, preprocessor, id_column),
         schema,
     )

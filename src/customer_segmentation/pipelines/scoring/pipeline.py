@@ -3,9 +3,12 @@ and fail the run when too much of the batch was rejected."""
 
 from kedro.pipeline import Node, Pipeline
 
+from customer_segmentation.engines import by_engine
 from customer_segmentation.sources import describe_table
 
 from .nodes import check_reject_share, score_customers, screen_customers_to_score
+
+SPARK = "customer_segmentation.pipelines.scoring.spark_nodes."
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -18,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="describe_customers_to_score",
             ),
             Node(
-                screen_customers_to_score,
+                by_engine(screen_customers_to_score, SPARK + "screen_customers_to_score"),
                 inputs=[
                     "customers_to_score",
                     "segmentation_model",
@@ -29,7 +32,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="screen_customers_to_score",
             ),
             Node(
-                score_customers,
+                by_engine(score_customers, SPARK + "score_customers"),
                 inputs=[
                     "scorable_customers",
                     "segmentation_model",
@@ -41,7 +44,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="score_customers",
             ),
             Node(
-                check_reject_share,
+                by_engine(check_reject_share, SPARK + "check_reject_share"),
                 inputs=["scored_customers", "scoring_rejects", "params:scoring.max_reject_share"],
                 outputs=None,
                 name="check_reject_share",

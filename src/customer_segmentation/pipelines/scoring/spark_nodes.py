@@ -1,8 +1,9 @@
 """The scoring nodes on Spark (``conf/spark``): every row of the batch is
-screened and scored by the one-machine code (``nodes.screen_rows`` and
-``nodes.score_rows``) applied by Spark to each Arrow batch, with the fitted
+screened and scored by the one-machine code (``kernels.screen_rows`` and
+``kernels.score_rows``) applied by Spark to each Arrow batch, with the fitted
 model shipped once per task; a duplicate id is found across the whole batch
-first. Called by ``nodes.py`` when its input is a Spark DataFrame."""
+first. The pipeline runs these, through ``engines.by_engine``, when its
+input is a Spark DataFrame."""
 
 from __future__ import annotations
 
@@ -14,10 +15,18 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from sklearn.pipeline import Pipeline
 
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import FeatureSpec, key_column
 from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 
-from .nodes import FILLED, score_rows, screen_rows
+from . import kernels
+from .kernels import (
+    FILLED,
+    REASON_VALUE,
+    check_batch_columns,
+    score_rows,
+    screen_rows,
+    segment_names_and_version,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +34,14 @@ _REPEATED, _REASON = "_repeated", "reason"
 
 
 def screen_customers_to_score(
-    customers_to_score: DataFrame, segmentation_model: Pipeline, spec: FeatureSpec, scoring: dict
+    customers_to_score: DataFrame, segmentation_model: Pipeline, features: dict, scoring: dict
 ) -> tuple[DataFrame, DataFrame]:
     """``nodes.screen_customers_to_score`` on Spark: the scorable rows and
     the rejects (id, reason and the row's feature values as read: a Spark
     source has no line numbers), both lazy Spark DataFrames over one
     persisted screening pass."""
+    spec = FeatureSpec.parse(features)
+    check_batch_columns(list(customers_to_score.columns), spec)
     require_id_column(spec)
     id_column = spec.id_column
     raw_columns = customers_to_score.columns
@@ -80,11 +91,16 @@ def screen_customers_to_score(
 def score_customers(
     scorable_customers: DataFrame,
     segmentation_model: Pipeline,
-    names: pd.Series,
-    version: str,
+    segmentation_model_version: str | None,
+    segment_profiles: pd.DataFrame,
     id_column: str,
 ) -> DataFrame:
-    """``nodes.score_rows`` applied by Spark to every batch of screened rows."""
+    """``nodes.score_customers`` on Spark: ``kernels.score_rows`` applied by
+    Spark to every batch of screened rows."""
+    id_column = key_column(id_column)
+    names, version = segment_names_and_version(
+        segmentation_model, segmentation_model_version, segment_profiles
+    )
     schema = ddl(
         {
             id_column: "string",
@@ -101,4 +117,32 @@ def score_customers(
             {"segment": np.int64}
         ),
         schema,
+    )
+
+
+def _reason_counts(rejects: DataFrame) -> pd.Series:
+    """How many rows each kind of reason rejected, most first."""
+    kinds = rejects.groupBy(F.regexp_replace("reason", REASON_VALUE, "").alias("kind"))
+    counts = kinds.count().toPandas()
+    return counts.set_index("kind")["count"].sort_values(ascending=False, kind="stable")
+
+
+def filled_counts(scored_customers: DataFrame) -> dict[str, int]:
+    """``nodes.filled_counts`` on Spark."""
+    columns = F.explode(F.split(F.col(FILLED), ", ")).alias("column")
+    rows = scored_customers.where(F.col(FILLED) != "").select(columns).groupBy("column")
+    counts = rows.count().toPandas().set_index("column")["count"]
+    counts = counts.sort_values(ascending=False, kind="stable")
+    return {str(column): int(count) for column, count in counts.items()}
+
+
+def check_reject_share(
+    scored_customers: DataFrame, scoring_rejects: DataFrame, max_reject_share: float
+) -> None:
+    """``nodes.check_reject_share`` on Spark: the rows counted by Spark."""
+    kernels.check_reject_share(
+        scored_customers.count(),
+        scoring_rejects.count(),
+        max_reject_share,
+        lambda: _reason_counts(scoring_rejects),
     )

@@ -3,6 +3,8 @@ draw them once, compare with the previous run and write the report."""
 
 from kedro.pipeline import Node, Pipeline
 
+from customer_segmentation.engines import by_engine
+
 from .drift import measure_drift
 from .nodes import (
     profile_segments,
@@ -20,19 +22,20 @@ from .plots import (
 from .report import build_segment_report
 
 P = "params:segment_analysis."
+SPARK = "customer_segmentation.pipelines.segment_analysis.spark_nodes."
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                segment_customers,
+                by_engine(segment_customers, SPARK + "segment_customers"),
                 inputs=["validated_customers", "customer_segments", "params:features.id_column"],
                 outputs="segmented_customers",
                 name="segment_customers",
             ),
             Node(
-                sample_segmented_customers,
+                by_engine(sample_segmented_customers, SPARK + "sample_segmented_customers"),
                 inputs=[
                     "segmented_customers",
                     P + "sample_size",
@@ -43,7 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="sample_segmented_customers",
             ),
             Node(
-                profile_segments,
+                by_engine(profile_segments, SPARK + "profile_segments"),
                 inputs=[
                     "segmented_customers",
                     "segmentation_model",
@@ -66,7 +69,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="recommend_actions",
             ),
             Node(
-                select_target_customers,
+                by_engine(select_target_customers, SPARK + "select_target_customers"),
                 inputs=[
                     "customer_segments",
                     "segment_recommendations",
@@ -105,6 +108,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "segment_profiles",
                     "params:features",
                     P + "scatter",
+                    P + "naming",
                 ],
                 outputs="segment_scatter_plot",
                 name="plot_segment_scatter",

@@ -65,16 +65,18 @@ def plot_segment_scatter(
     segment_profiles: pd.DataFrame,
     features: dict,
     scatter: dict,
+    naming: dict | None = None,
 ) -> Figure:
     """Scatter of two features in original units (by default the two that
     separate the segments most) coloured by segment, the legend naming each
     segment; at most ``max_points`` customers, sampled with ``random_seed``,
-    are drawn so large runs stay fast."""
+    are drawn so large runs stay fast. Axes and title name the columns in
+    the words of ``naming.labels``, as the report's tables do."""
     segmented = _sample(segmented_customers, scatter)
     x, y = _plot_axes(segmented, features, scatter)
     figure = Figure(figsize=(8, 6), layout="constrained")
     axes = figure.subplots()
-    labels = _legend_labels(segment_profiles)
+    legend = _legend_labels(segment_profiles)
     for segment, members in segmented.groupby("segment"):
         axes.scatter(
             members[x],
@@ -82,7 +84,7 @@ def plot_segment_scatter(
             s=12,
             alpha=0.6,
             color=f"C{segment % 10}",
-            label=labels[int(segment)],
+            label=legend[int(segment)],
         )
     outside = 0
     for column, set_limits in ((x, axes.set_xlim), (y, axes.set_ylim)):
@@ -97,7 +99,8 @@ def plot_segment_scatter(
             outside += int(outside_column.sum())
     axes.xaxis.set_major_formatter(ReadableNumbers(percent=is_share(segmented[x])))
     axes.yaxis.set_major_formatter(ReadableNumbers(percent=is_share(segmented[y])))
-    x_label, y_label = column_label(x, {}), column_label(y, {})
+    labels = (naming or {}).get("labels") or {}
+    x_label, y_label = column_label(x, labels), column_label(y, labels)
     axes.set_xlabel(wrap_to(x_label, 0.8 * figure.get_figwidth(), "medium"))
     axes.set_ylabel(wrap_to(y_label, 0.8 * figure.get_figheight(), "medium"))
     title = f"Segments by {x_label} and {y_label}"

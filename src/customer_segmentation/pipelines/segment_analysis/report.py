@@ -7,13 +7,14 @@ from __future__ import annotations
 import base64
 import re
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.colors import to_hex
 
 from customer_segmentation.features import VALUE_ROLES, FeatureSpec
 
-from . import nodes
+from .kernels import outcome_rates
 from .nodes import column_label
 
 # A category is "mostly" a segment's only when its share, as shown (whole
@@ -24,9 +25,20 @@ MOSTLY = 0.55
 _YEAR = re.compile(r"year|birth", re.I)
 
 
-def _format(value: float, column: str = "") -> str:
+# What a table or card shows for a number that is missing (the mean days
+# between orders of a segment of one-order customers, say): never "nan".
+MISSING = "\u2013"
+
+
+def _format(value: float, column: str = "", flag: bool = False) -> str:
     """A number as a marketer reads it: thousands separated, two decimals
-    below 100; a year (a column named like one) without a separator."""
+    below 100; a year (a column named like one) without a separator; the
+    mean of a 0/1 flag as the percent of customers who have it; a dash when
+    missing."""
+    if pd.isna(value):
+        return MISSING
+    if flag:
+        return _share(float(value)) if value > 0 else "0%"
     if _YEAR.search(column) and 1000 <= abs(value) < 10_000:
         return f"{value:.0f}"
     if abs(value) >= 100 or float(value).is_integer():
@@ -36,6 +48,42 @@ def _format(value: float, column: str = "") -> str:
 
 def _share(value: float) -> str:
     return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}"
+
+
+def _z(value: float) -> str:
+    """A z-score as the cards show it, a dash when missing."""
+    return MISSING if pd.isna(value) else f"{value:+.1f}"
+
+
+def flag_columns(customers: pd.DataFrame, columns: list[str]) -> set[str]:
+    """The ``columns`` that are 0/1 flags in ``customers`` (booleans, or
+    numbers whose every known value is 0 or 1): their means are shares of
+    customers, shown as percents."""
+    flags = set()
+    for column in columns:
+        values = customers[column].dropna() if column in customers else pd.Series([])
+        if values.empty:
+            continue
+        if pd.api.types.is_bool_dtype(values) or (
+            pd.api.types.is_numeric_dtype(values) and values.isin([0, 1]).all()
+        ):
+            flags.add(column)
+    return flags
+
+
+def segment_caution(metrics: dict | None) -> str | None:
+    """Why the segments, and so their targets, need checking before a
+    campaign (no clear structure, unstable segments), in words that follow
+    "exported, but these segments are"; None when neither applies."""
+    metrics = metrics or {}
+    doubts = [
+        word
+        for key, word in (("clear_structure", "clearly separate"), ("selected_k_stable", "stable"))
+        if metrics.get(key) is False
+    ]
+    if not doubts:
+        return None
+    return "not " + " or ".join(doubts) + ": check them before a campaign"
 
 
 def _rate(value: float) -> str:
@@ -134,7 +182,7 @@ def _warnings(
     return warnings
 
 
-def _notes(metrics: dict, spec: FeatureSpec, labels: dict) -> list[str]:
+def _notes(metrics: dict, labels: dict) -> list[str]:
     """How the data was read, in plain words: skewed columns compared on a
     log scale and extreme values held at the edge of the normal range."""
     preprocessing = metrics.get("preprocessing") or {}
@@ -145,15 +193,9 @@ def _notes(metrics: dict, spec: FeatureSpec, labels: dict) -> list[str]:
         if chosen["transform"] != "none"
     }
     if transformed:
-        spend = [c for c in transformed if spec.roles.get(c) == "monetary"]
-        example = (
-            "a customer spending ten times more"
-            if spend
-            else f"a customer with ten times the {column_label(next(iter(transformed)), labels)}"
-        )
         notes.append(
-            f"Skewed columns were compared on a log-like scale, so that {example} "
-            "counts as far away, not a thousand times: "
+            "Skewed columns were compared on a log-like scale, so that ten times more "
+            "counts as one step, not as ten: "
             + ", ".join(column_label(c, labels) for c in transformed)
             + "."
         )
@@ -260,7 +302,7 @@ def _outcomes(
     column, its words and the whole base's rate."""
     if not spec.outcomes:
         return pd.DataFrame(index=segment_profiles["segment"]), []
-    rates, base = nodes.outcome_rates(segment_profiles, features)
+    rates, base = outcome_rates(segment_profiles, features)
     columns = [
         {"column": column, "label": column_label(column, labels), "base": _rate(base[column])}
         for column in rates.columns
@@ -268,14 +310,16 @@ def _outcomes(
     return rates, columns
 
 
-def _targets(recommendations: pd.DataFrame, total: int) -> dict:
+def _targets(recommendations: pd.DataFrame, total: int, metrics: dict) -> dict:
     """How many customers were exported to target_customers, their share of
-    all customers, and why each segment was or was not."""
+    all customers, the caution when the segments themselves are doubtful
+    (``segment_caution``), and why each segment was or was not."""
     ordered = recommendations.sort_values("segment")
     exported = int(ordered.loc[ordered["targeted"], "customers"].sum())
     return {
         "customers": exported,
         "share": _share(exported / total) if total else "0%",
+        "caution": segment_caution(metrics),
         "segments": ordered.loc[ordered["targeted"], "segment"].tolist(),
         "reasons": [
             {"segment": row.segment, "name": row.name, "targeting": row.targeting}
@@ -321,9 +365,8 @@ def _drift(drift_report: dict) -> dict | None:
             + ". Check the segments before reusing last run's campaigns or target lists."
         )
     else:
-        verdict = (
-            "Stable: the segments are much as in the previous run, so their campaigns carry over."
-        )
+        measured = f"PSI {drift_report['psi']:.3f}" + ("" if ari is None else f", ARI {ari:.2f}")
+        verdict = f"Stable: the segments are much as in the previous run ({measured})."
     return {
         "previous": drift_report["previous_version"],
         "before": drift_report["segments_before"],
@@ -379,14 +422,19 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     warning and how the data was read, in plain words; with outcome columns
     (``features.outcomes``), a table of each segment's outcome rates against
     the whole base, its action and priority; how many customers were
-    exported to ``target_customers`` and why; why this many segments in one
-    sentence (the metrics below it, for analysts); a card per segment in
-    segment order, the numbers the pictures use (name, priority, size, its
-    outcome rates, action and reason, and its profile against the whole
-    base: the five features it differs most on, with z-scores on the
-    clustering's scale, the three most different profile-only columns and
-    every ``highlight_columns`` column; the whole base's means come from
-    ``segmented_customers``, the sample of ``sample_segmented_customers``);
+    exported to ``target_customers`` and why, with the caution of
+    ``segment_caution`` when the segments are unclear or unstable; why this
+    many segments in one sentence (the metrics below it, for analysts); a
+    card per segment in segment order, the numbers the pictures use (name,
+    priority, size, its outcome rates, action and reason, and its profile
+    against the whole base: the five features it differs most on, with
+    z-scores on the clustering's scale, the three most different
+    profile-only columns and every ``highlight_columns`` column; the whole
+    base's means come from ``segmented_customers``, the sample of
+    ``sample_segmented_customers``, which also tells the 0/1 flags, shown
+    as percents; a missing number is a dash). Priorities are shown only
+    when some segment's action rests on evidence: otherwise nothing is
+    ranked;
     the drift against the previous run (``drift_report``); where the
     numbers come from (``source_summary``: the raw table's or the
     transaction log's summary); and the four pictures, the PNG files the
@@ -398,6 +446,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     categorical = [c for c in spec.described_categorical if c not in outcome_columns]
     labels = labels or {}
     overall = segmented_customers[numeric].mean()
+    flags = flag_columns(segmented_customers, numeric)
     total = int(segment_profiles["customers"].sum())
     profile_only = set(spec.profile_numeric) - set(spec.numeric)
     highlighted = [c for c in highlight_columns if c in numeric]
@@ -409,7 +458,8 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     profiles = segment_profiles.set_index("segment")
     for recommendation in segment_recommendations.sort_values("segment").itertuples():
         row = profiles.loc[recommendation.segment]
-        by_size = sorted(numeric, key=lambda c: -abs(row[f"{c}_z"]))
+        # A missing z-score (a column no customer of the segment has) sorts last.
+        by_size = sorted(numeric, key=lambda c: -abs(np.nan_to_num(float(row[f"{c}_z"]))))
         shown = [c for c in by_size if c not in profile_only][:5]
         shown += [c for c in by_size if c in profile_only and c not in highlighted][:3]
         shown += [c for c in highlighted if c not in shown]
@@ -437,9 +487,9 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
                 "profile": [
                     {
                         "label": column_label(c, labels),
-                        "mean": _format(row[c], c),
-                        "overall": _format(overall[c], c),
-                        "z": f"{row[f'{c}_z']:+.1f}",
+                        "mean": _format(row[c], c, c in flags),
+                        "overall": _format(overall[c], c, c in flags),
+                        "z": _z(row[f"{c}_z"]),
                     }
                     for c in shown
                 ],
@@ -482,10 +532,10 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         warnings=_warnings(
             model_selection_metrics, segment_recommendations, segment_profiles, spec, labels
         ),
-        notes=_notes(model_selection_metrics, spec, labels),
+        notes=_notes(model_selection_metrics, labels),
         outcomes=outcomes,
         ranked=ranked,
-        targets=_targets(segment_recommendations, total),
+        targets=_targets(segment_recommendations, total, model_selection_metrics),
         why=_why(model_selection_metrics, total),
         details=_details(model_selection_metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],

@@ -2,8 +2,9 @@
 (``conf/spark``): the join of customers and segments, the per-segment
 statistics profiles are made of (grouped aggregations) and the export of
 target customers. Names, actions, pictures and the report use the
-one-machine code on the profiles and a sample. Called by ``nodes.py`` when
-its input is a Spark DataFrame."""
+one-machine code on the profiles and a sample. The pipeline runs these,
+through ``engines.by_engine``, when their input is a Spark DataFrame; what
+both engines share is in ``kernels.py``."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from pyspark.sql import functions as F
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec
-from customer_segmentation.spark import col, ddl, map_batches
+from customer_segmentation.features import FeatureSpec, key_column
+from customer_segmentation.spark import col, collect_sample, ddl, map_batches
+
+from .kernels import assemble_profiles, targeted_segments
 
 _SCALED = "_scaled_"
 # Up to this many customers, medians are exact (as pandas computes them);
@@ -36,6 +39,7 @@ def segment_customers(
     """``nodes.segment_customers`` on Spark: the join by id, kept (memory,
     then disk) for the nodes that read it; a customer without a segment
     stops the run."""
+    id_column = key_column(id_column)
     segmented = validated_customers.join(
         customer_segments.select(col(id_column), "segment"), on=id_column, how="left"
     ).persist()  # profiles and the sample read it again: join once
@@ -48,6 +52,24 @@ def segment_customers(
             "from different runs"
         )
     return segmented
+
+
+def sample_segmented_customers(
+    segmented_customers: DataFrame, sample_size: int, id_column: str, random_seed: int
+) -> pd.DataFrame:
+    """``nodes.sample_segmented_customers`` on Spark: at most ``sample_size``
+    customers, collected to the driver (``spark.collect_sample``)."""
+    return collect_sample(segmented_customers, sample_size, random_seed, key_column(id_column))[0]
+
+
+def profile_segments(
+    segmented_customers: DataFrame, segmentation_model: Pipeline, features: dict, naming: dict
+) -> pd.DataFrame:
+    """``nodes.profile_segments`` on Spark: the statistics aggregated by
+    Spark (``segment_statistics``), the profile table assembled from them."""
+    spec = FeatureSpec.parse(features)
+    statistics = segment_statistics(segmented_customers, segmentation_model, spec)
+    return assemble_profiles(*statistics, segmentation_model, spec, features, naming)
 
 
 def segment_statistics(
@@ -151,11 +173,12 @@ def _category_counts(
 
 
 def select_target_customers(
-    customer_segments: DataFrame, details: pd.DataFrame, chosen: list[int], id_column: str
+    customer_segments: DataFrame, segment_recommendations: pd.DataFrame, id_column: str
 ) -> DataFrame:
     """``nodes.select_target_customers`` on Spark: the customers of the
-    targeted segments (``chosen``) with their segment's name, action and
-    priority."""
+    targeted segments with their segment's name, action and priority."""
+    id_column = key_column(id_column)
+    chosen, details = targeted_segments(segment_recommendations)
     spark = customer_segments.sparkSession
     labels = spark.createDataFrame(
         details.reset_index().rename(columns={"name": "segment_name"})[
