@@ -29,8 +29,10 @@ run: $(INSTALLED)
 	$(BIN)/kedro run
 
 # Lint first: a formatting slip fails fast, before the slow tests run.
+# Two workers (pytest-xdist), one test file each at a time, so that a file's
+# shared fixtures (a trained project, a Spark session) are built once.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 LINTED := src tests benchmarks docs/hooks
 lint: $(INSTALLED)

@@ -125,7 +125,7 @@ def test_a_damaged_model_is_never_scored(trained_project):
     (good,) = versions(trained_project, MODEL)
     model = version_file(trained_project, MODEL, good)
     preprocessor = joblib.load(model).named_steps["preprocessor"]
-    scaler = preprocessor.named_transformers_["numeric"].named_steps["standardscaler"]
+    scaler = preprocessor.columns_.named_transformers_["numeric"].named_steps["scale"]
     data = bytearray(model.read_bytes())
     data[data.index(scaler.mean_.tobytes()) + 6] ^= 0x10  # the first mean, far off
     model.write_bytes(bytes(data))

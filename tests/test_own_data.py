@@ -14,7 +14,8 @@ import pytest
 import yaml
 from sklearn.metrics import adjusted_rand_score
 
-from customer_segmentation.own_data import SourceError, inspect_source, write_environment
+from customer_segmentation.own_data import inspect_source, write_environment
+from customer_segmentation.own_reading import SourceError
 from tests.conftest import PROJECT_ROOT, kedro_cli, run_session, version_file, versions
 
 EXAMPLES = PROJECT_ROOT / "data" / "01_raw" / "examples"

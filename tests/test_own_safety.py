@@ -13,9 +13,10 @@ import yaml
 from click.testing import CliRunner
 from kedro_datasets.pandas import CSVDataset
 
-from customer_segmentation import own_data
+from customer_segmentation import own_reading
 from customer_segmentation.cli import cli
-from customer_segmentation.own_data import SourceError, inspect_source, write_environment
+from customer_segmentation.own_data import inspect_source, write_environment
+from customer_segmentation.own_reading import SourceError
 
 PASSWORD = "s3cr#t:pw"
 URL = f"postgresql://analyst:{PASSWORD}@db.example.com:5432/crm"
@@ -103,7 +104,7 @@ def test_utf16_and_utf32_files_are_read_and_the_catalog_reads_them(tmp_path, enc
 
 
 def test_a_database_password_is_only_in_local_credentials(tmp_path, monkeypatch):
-    monkeypatch.setattr(own_data.pd, "read_sql_table", lambda table, con: _table())
+    monkeypatch.setattr(own_reading.pd, "read_sql_table", lambda table, con: _table())
     result = _configure(tmp_path, URL, "--table", "vip #2024", "--env", "crm")
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
@@ -122,7 +123,7 @@ def test_a_database_error_never_shows_the_password(tmp_path, monkeypatch):
     def fails(table, con):
         raise RuntimeError(f'connection to "{con}" failed: password {PASSWORD} rejected')
 
-    monkeypatch.setattr(own_data.pd, "read_sql_table", fails)
+    monkeypatch.setattr(own_reading.pd, "read_sql_table", fails)
     for args in (("--table", "customers"), ()):
         result = _configure(tmp_path, URL, *args, "--env", "crm")
         assert result.exit_code == 1 and "Traceback" not in result.output

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from customer_segmentation.config import ProjectConfigLoader
-from customer_segmentation.own_data import SourceError
+from customer_segmentation.own_reading import SourceError
 from customer_segmentation.own_transactions import write_transactions_environment
 from customer_segmentation.parameters import check_parameters
 from customer_segmentation.settings import CONFIG_LOADER_ARGS

@@ -15,12 +15,8 @@ import click
 # run command in this module once it exists: Kedro's own, unchanged.
 from kedro.framework.cli.project import run  # noqa: F401
 
-from customer_segmentation.own_data import (
-    SourceError,
-    inspect_source,
-    summary,
-    write_environment,
-)
+from customer_segmentation.own_data import inspect_source, summary, write_environment
+from customer_segmentation.own_reading import SourceError
 from customer_segmentation.own_transactions import write_transactions_environment
 
 

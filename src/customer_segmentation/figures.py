@@ -1,14 +1,19 @@
-"""How every picture writes its numbers and words, so that a marketer can
-trust what it reads: tick labels with as many decimals as the ticks need
-(a 0-1 share never reads 0, 0, 0, 1, 1), shares as percents, and titles and
-labels wrapped to the figure instead of cut at its edges."""
+"""How every picture and the report write their numbers and words, so that
+a marketer can trust what they read: tick labels with as many decimals as
+the ticks need (a 0-1 share never reads 0, 0, 0, 1, 1), shares as percents,
+titles and labels wrapped to the figure instead of cut at its edges; in the
+report's tables and cards, numbers with thousands separated, years without,
+0/1 flags as percents and a dash for a missing number; and one colour per
+segment everywhere (``segment_colour``)."""
 
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import Formatter
@@ -96,3 +101,55 @@ def short_label(text: str, width: int = 28, lines: int = 2) -> str:
     """A tick or legend label of at most ``lines`` lines of ``width``
     characters: long column labels are wrapped, then shortened with "..."."""
     return "\n".join(textwrap.wrap(text, width, max_lines=lines, placeholder=" ...")) or text
+
+
+# How the report writes numbers in its tables and cards.
+
+# What a table or card shows for a number that is missing (the mean days
+# between orders of a segment of one-order customers, say): never "nan".
+MISSING_NUMBER = "\u2013"
+_YEAR = re.compile(r"year|birth", re.I)
+
+
+def number_text(value: float, column: str = "", flag: bool = False) -> str:
+    """A number as a marketer reads it: thousands separated, two decimals
+    below 100; a year (a column named like one) without a separator; the
+    mean of a 0/1 flag as the percent of customers who have it; a dash when
+    missing."""
+    if pd.isna(value):
+        return MISSING_NUMBER
+    if flag:
+        return percent_text(float(value)) if value > 0 else "0%"
+    if _YEAR.search(column) and 1000 <= abs(value) < 10_000:
+        return f"{value:.0f}"
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def percent_text(value: float) -> str:
+    """A 0-1 share as a whole percent, with one decimal below 1%."""
+    return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}"
+
+
+def z_text(value: float) -> str:
+    """A z-score as the cards show it, a dash when missing."""
+    return MISSING_NUMBER if pd.isna(value) else f"{value:+.1f}"
+
+
+def rate_text(value: float) -> str:
+    """An outcome rate as a percent, or "unknown" when no customer of the
+    segment has a known outcome."""
+    return "unknown" if pd.isna(value) else percent_text(float(value))
+
+
+def money_text(value: float | None) -> str:
+    """An amount of money with thousands separated and cents; a dash when
+    there is none (a log without amounts)."""
+    return MISSING_NUMBER if value is None else f"{value:,.2f}"
+
+
+def segment_colour(segment: int) -> str:
+    """The colour of a segment in every picture and the report's cards:
+    matplotlib's "C0", "C1", ... (ten colours, then again)."""
+    return f"C{segment % 10}"

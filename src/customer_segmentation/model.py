@@ -1,76 +1,344 @@
 """The segmentation model's contract: its step names and how to read it.
 
-The model is one scikit-learn ``Pipeline``: the fitted preprocessor (a
-``ColumnTransformer``, or a ``Pipeline`` of it and a PCA) followed by KMeans,
-so ``model.predict(raw_rows)`` returns segments. Every pipeline reads the
-model through these names and helpers, never through its own copy of them.
+The model is one scikit-learn ``Pipeline``: the fitted preprocessor
+(``SegmentPreprocessor``, a scikit-learn estimator that encodes raw customer
+rows) followed by KMeans (``SegmentKMeans``), so ``model.predict(raw_rows)``
+returns segments. Every pipeline reads the model through these names and
+helpers, never through its own copy of them; a model saved by an older
+release, whose preprocessor was a bare ``ColumnTransformer``, is refused
+with ``OutdatedModelError``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, PowerTransformer, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from customer_segmentation.encoding import (
+    MISSING,
+    OTHER,
+    CategoryEncoder,
+    MedianImputer,
+    QuantileClipper,
+    category_text,
+    choose_transforms,
+)
+from customer_segmentation.errors import UserError
+from customer_segmentation.sklearn_adapter import BlockwiseTolerance
+
+# The contract readers import from here; MISSING, OTHER and category_text
+# are the encoding's, read through the model so that scoring and profiles
+# name categories as the fitted model does.
+__all__ = [
+    "CATEGORICAL_BLOCKS",
+    "CLUSTERING",
+    "MISSING",
+    "NUMERIC_BLOCKS",
+    "OTHER",
+    "PREPROCESSOR",
+    "ROWS_PER_BLOCK",
+    "OutdatedModelError",
+    "SegmentKMeans",
+    "SegmentPreprocessor",
+    "category_text",
+    "clustering",
+    "fingerprint",
+    "fitted_categories",
+    "is_current",
+    "largest_first",
+    "preprocessor",
+    "require_current",
+    "scaled_numeric",
+    "segmentation_model",
+    "training_range",
+]
+
+logger = logging.getLogger(__name__)
 
 PREPROCESSOR = "preprocessor"
 CLUSTERING = "kmeans"
-# Steps of a preprocessor with PCA, and blocks of its ColumnTransformer.
-COLUMNS = "columns"
-PCA_STEP = "pca"
+# Blocks of the preprocessor's ColumnTransformer: the numeric blocks and the
+# transform each applies before scaling, then the categorical blocks.
 NUMERIC_BLOCK = "numeric"
 LOG_NUMERIC_BLOCK = "log_numeric"
 YEO_JOHNSON_BLOCK = "yeo_johnson_numeric"
-# The numeric blocks and the transform each applies before scaling.
 NUMERIC_BLOCKS = {
     NUMERIC_BLOCK: "none",
     LOG_NUMERIC_BLOCK: "log1p",
     YEO_JOHNSON_BLOCK: "yeo-johnson",
 }
-TRANSFORMS = tuple(NUMERIC_BLOCKS.values())
 CATEGORICAL_BLOCK = "categorical"
 PINNED_CATEGORICAL_BLOCK = "pinned_categorical"
 CATEGORICAL_BLOCKS = (CATEGORICAL_BLOCK, PINNED_CATEGORICAL_BLOCK)
-OTHER = "other"
-MISSING = "missing"
-
+# The steps of a numeric block, in order (TRANSFORM only with a transform).
+IMPUTE, TRANSFORM, SCALE, CLIP = "impute", "transform", "scale", "clip"
 
 # Row blocks for passes over every customer that would otherwise hold a
-# temporary copy of the whole feature matrix (a block of 11 float64 features
-# is 22 MB).
+# temporary copy of the whole feature matrix (a block of a dozen float64
+# features is a few tens of megabytes).
 ROWS_PER_BLOCK = 262_144
 
+RETRAIN = "retrain with kedro run --pipelines segmentation"
 
-class SegmentKMeans(KMeans):
+
+class OutdatedModelError(UserError):
+    """A segmentation model saved by an older release of the project."""
+
+
+class SegmentKMeans(BlockwiseTolerance, KMeans):
     """scikit-learn's KMeans, the clustering step of the segmentation model
-    (``CLUSTERING``), with one change: its convergence tolerance is measured
-    without a copy of the data. KMeans scales ``tol`` by the mean variance of
-    the features, computed with ``np.var(X, axis=0)``, which holds a full
-    copy of X while it runs: the whole run's peak memory at ten million
-    customers (benchmarks/RESULTS.md). Here the variance is summed a block of rows at
-    a time. For dense data only (the encoded features always are)."""
+    (``CLUSTERING``), with its convergence tolerance measured without a copy
+    of the data (``sklearn_adapter.BlockwiseTolerance``): the same
+    iterations, centres and labels at a fraction of the peak memory."""
 
-    def _check_params_vs_input(self, X):
-        tol = self.tol
-        self.tol = 0  # KMeans then skips its own np.var(X, axis=0)
-        try:
-            super()._check_params_vs_input(X)
-        finally:
-            self.tol = tol
-        self._tol = tol * float(np.mean(_variances(X))) if tol else 0.0
+    rows_per_block = ROWS_PER_BLOCK
 
 
-def _variances(X: np.ndarray, rows_per_block: int = ROWS_PER_BLOCK) -> np.ndarray:
-    """``np.var(X, axis=0)``, a block of rows at a time."""
-    mean = X.mean(axis=0)
-    squares = np.zeros(X.shape[1])
-    for start in range(0, len(X), rows_per_block):
-        squares += ((X[start : start + rows_per_block] - mean) ** 2).sum(axis=0)
-    return squares / len(X)
+class SegmentPreprocessor(TransformerMixin, BaseEstimator):
+    """Encodes raw customer rows into the space KMeans clusters in: the
+    preprocessor of the segmentation model (``PREPROCESSOR``).
+
+    Numeric features (``numeric``): median imputation; a transform of skewed
+    columns (``encoding.choose_transforms``: log(1 + x) or Yeo-Johnson,
+    chosen from the data unless ``transforms`` sets it); standard scaling;
+    clipping at the ``clip_quantile`` and ``1 - clip_quantile`` quantiles.
+    Categorical features (``categorical``): one 0/1 column per category,
+    learned (those rarer than ``min_category_share`` and unseen ones as
+    "other"), or exactly the ``pinned`` ones, multiplied by
+    ``categorical_weight``. An optional PCA (``pca_components``) follows.
+
+    ``fit`` learns every fitted attribute: the chosen ``transforms_`` and the
+    ``skewness_`` behind them, the ``training_range_`` (minimum and maximum
+    of each numeric column, for scoring's range check), the fitted blocks
+    (``columns_``, ``pca_``) and the clipped ``outliers_``. Rows beyond
+    ``fit_sample_size`` are fitted on a seeded sample (``random_state``);
+    the transforms and the range are measured on every row given.
+    """
+
+    def __init__(  # noqa: PLR0913 - one keyword per setting, as scikit-learn estimators take them
+        self,
+        numeric: list[str] | tuple = (),
+        categorical: list[str] | tuple = (),
+        pinned: dict[str, list] | None = None,
+        transforms: dict[str, str] | None = None,
+        skew_threshold: float = 1.0,
+        clip_quantile: float = 0.005,
+        categorical_weight: float = 0.5,
+        min_category_share: float = 0.0,
+        pca_components: int | float | None = None,
+        fit_sample_size: int | None = None,
+        random_state: int = 0,
+    ):
+        self.numeric = numeric
+        self.categorical = categorical
+        self.pinned = pinned
+        self.transforms = transforms
+        self.skew_threshold = skew_threshold
+        self.clip_quantile = clip_quantile
+        self.categorical_weight = categorical_weight
+        self.min_category_share = min_category_share
+        self.pca_components = pca_components
+        self.fit_sample_size = fit_sample_size
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y=None, column_range: tuple[pd.Series, pd.Series] | None = None):  # noqa: N803
+        """Fits on the customer rows ``X``. When ``X`` is a sample (Spark),
+        ``column_range`` is the minimum and maximum of each numeric column
+        over every row (a negative value outside the sample must still
+        forbid log(1 + x), and scoring accepts what training held)."""
+        numeric = list(self.numeric)
+        if column_range is None:
+            values = X[numeric]
+            column_range = (values.min(), values.max())
+        low, high = column_range
+        chosen = choose_transforms(
+            X, numeric, dict(self.transforms or {}), self.skew_threshold, low
+        )
+        self.transforms_ = {column: transform for column, (transform, _) in chosen.items()}
+        self.skewness_ = {column: skewness for column, (_, skewness) in chosen.items()}
+        self.training_range_ = {c: (float(low[c]), float(high[c])) for c in numeric}
+        fit_rows = self._fit_rows(X)
+        self.columns_ = self._column_transformer().set_output(transform="pandas")
+        self.pca_ = None
+        if self.pca_components:
+            self.pca_ = PCA(n_components=self.pca_components, random_state=self.random_state)
+            self.pca_.set_output(transform="pandas").fit(self.columns_.fit_transform(fit_rows))
+            logger.info(
+                "PCA keeps %d components explaining %.1f%% of the variance",
+                self.pca_.n_components_,
+                100 * self.pca_.explained_variance_ratio_.sum(),
+            )
+        else:
+            self.columns_.fit(fit_rows)
+        self.n_features_in_ = self.columns_.n_features_in_
+        self.feature_names_in_ = self.columns_.feature_names_in_
+        self.outliers_ = self._clipped_outliers()
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        """The encoded rows, one column per ``get_feature_names_out``."""
+        check_is_fitted(self, "columns_")
+        encoded = self.columns_.transform(X)
+        return encoded if self.pca_ is None else self.pca_.transform(encoded)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "columns_")
+        return (self.pca_ or self.columns_).get_feature_names_out()
+
+    def _fit_rows(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        """``X``, or a seeded sample of ``fit_sample_size`` rows of it: the
+        medians, spreads and categories of a million random customers are
+        those of all of them, and fitting on ten million would hold several
+        copies of the table at once."""
+        if not self.fit_sample_size or len(X) <= self.fit_sample_size:
+            return X
+        logger.info(
+            "Fitting the preprocessor on a seeded sample of %d customers", self.fit_sample_size
+        )
+        return X.sample(self.fit_sample_size, random_state=self.random_state)
+
+    def _column_transformer(self) -> ColumnTransformer:
+        """The unfitted blocks: one per numeric transform in use, then the
+        learned and the pinned categorical columns."""
+        blocks = []
+        for block, transform in NUMERIC_BLOCKS.items():
+            columns = [c for c in self.numeric if self.transforms_[c] == transform]
+            if columns:
+                blocks.append((block, self._numeric_block(transform), columns))
+        pinned = dict(self.pinned or {})
+        learned = [column for column in self.categorical if column not in pinned]
+        if learned:
+            encoder = CategoryEncoder(min_share=self.min_category_share)
+            blocks.append((CATEGORICAL_BLOCK, encoder, learned))
+        if pinned:
+            encoder = CategoryEncoder(categories=[list(v) for v in pinned.values()])
+            blocks.append((PINNED_CATEGORICAL_BLOCK, encoder, list(pinned)))
+        return ColumnTransformer(
+            blocks,
+            remainder="drop",
+            verbose_feature_names_out=False,
+            transformer_weights=dict.fromkeys(CATEGORICAL_BLOCKS, float(self.categorical_weight)),
+        )
+
+    def _numeric_block(self, transform: str) -> Pipeline:
+        """Median imputation, the transform, standard scaling and clipping at
+        fitted quantiles, in that order."""
+        steps = [(IMPUTE, MedianImputer())]
+        if transform == "log1p":
+            steps.append((TRANSFORM, FunctionTransformer(np.log1p, feature_names_out="one-to-one")))
+        elif transform == "yeo-johnson":
+            steps.append((TRANSFORM, PowerTransformer(method="yeo-johnson", standardize=False)))
+        steps += [(SCALE, StandardScaler()), (CLIP, QuantileClipper(self.clip_quantile))]
+        return Pipeline(steps)
+
+    def _numeric_blocks(self):
+        """(block, fitted pipeline, columns) of each numeric block."""
+        return [
+            (name, block, list(columns))
+            for name, block, columns in self.columns_.transformers_
+            if name in NUMERIC_BLOCKS
+        ]
+
+    def _clipped_outliers(self) -> dict[str, dict]:
+        """The training customers clipped on each numeric column, per side,
+        with their share of the fitted rows and the bound in original units."""
+        outliers = {}
+        for _, block, columns in self._numeric_blocks():
+            clipper = block.named_steps[CLIP]
+            for position, column in enumerate(columns):
+                for side, count, bound in (
+                    ("below", clipper.n_clipped_low_[position], clipper.lower_[position]),
+                    ("above", clipper.n_clipped_high_[position], clipper.upper_[position]),
+                ):
+                    if count:
+                        outliers.setdefault(column, {})[side] = {
+                            "customers": int(count),
+                            "share": round(float(count / clipper.n_samples_fit_), 4),
+                            "bound": round(_original_units(block, position, float(bound)), 6),
+                        }
+        return outliers
+
+    def describe(self) -> dict:
+        """The encoding choices, for the metrics and the report: each numeric
+        feature's transform and skewness, the customers clipped on each, the
+        categorical weighting and the variance the optional PCA keeps."""
+        check_is_fitted(self, "columns_")
+        numeric_blocks = self._numeric_blocks()
+        return {
+            "transforms": {
+                column: {"transform": self.transforms_[column], "skewness": self.skewness_[column]}
+                for _, _, columns in numeric_blocks
+                for column in columns
+            },
+            "clip_quantile": self.clip_quantile if numeric_blocks else None,
+            "outliers": self.outliers_,
+            "categorical_weight": float(self.categorical_weight),
+            "pca_components": None if self.pca_ is None else int(self.pca_.n_components_),
+            "pca_explained_variance": None
+            if self.pca_ is None
+            else [round(float(v), 4) for v in self.pca_.explained_variance_ratio_],
+        }
+
+    def scaled_numeric(self, numeric: pd.DataFrame, clipped: bool = True) -> pd.DataFrame:
+        """Numeric columns on the scale the clustering uses (after
+        imputation, the column's transform, scaling and, unless ``clipped``
+        is false, clipping)."""
+        scaled = []
+        for _, block, columns in self._numeric_blocks():
+            steps = block if clipped else Pipeline([s for s in block.steps if s[0] != CLIP])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = steps.transform(numeric[columns])
+            scaled.append(
+                pd.DataFrame(np.asarray(values, float), columns=columns, index=numeric.index)
+            )
+        return pd.concat(scaled, axis=1)
+
+    def encoded_variables(self) -> dict[str, list[str]]:
+        """The encoded columns (before any PCA) of each feature: a numeric
+        feature's own column, a categorical feature's one-hot columns."""
+        variables = {}
+        for name, encoder, columns in self.columns_.transformers_:
+            if name in NUMERIC_BLOCKS:
+                variables.update({column: [column] for column in columns})
+            elif name in CATEGORICAL_BLOCKS:
+                for column, categories in zip(columns, encoder.categories_, strict=True):
+                    variables[column] = [f"{column}_{category}" for category in categories]
+        return variables
+
+    def categories(self) -> dict[str, list[str]]:
+        """The categories the one-hot blocks know, per categorical column
+        ("other" left out)."""
+        known = {}
+        for name, encoder, columns in self.columns_.transformers_:
+            if name in CATEGORICAL_BLOCKS:
+                for column, categories in zip(columns, encoder.categories_, strict=True):
+                    known[column] = [c for c in categories if c != OTHER]
+        return known
+
+
+def _original_units(block: Pipeline, column: int, scaled: float) -> float:
+    """A value on the clustering scale of one column of a numeric ``block``,
+    back in original units (before scaling and the transform)."""
+    scaler = block.named_steps[SCALE]
+    value = scaled * scaler.scale_[column] + scaler.mean_[column]
+    transform = block.named_steps.get(TRANSFORM)
+    if isinstance(transform, FunctionTransformer):
+        value = float(np.expm1(value))
+    elif transform is not None:
+        row = np.zeros((1, transform.n_features_in_))
+        row[0, column] = value
+        value = float(transform.inverse_transform(row)[0, column])
+    return float(value)
 
 
 def largest_first(kmeans: KMeans, sizes: np.ndarray) -> np.ndarray:
@@ -83,27 +351,35 @@ def largest_first(kmeans: KMeans, sizes: np.ndarray) -> np.ndarray:
     return order
 
 
-def segmentation_model(preprocessor: ColumnTransformer | Pipeline, kmeans: KMeans) -> Pipeline:
+def segmentation_model(preprocessor: SegmentPreprocessor, kmeans: KMeans) -> Pipeline:
     """The deployable model: the fitted preprocessor, then the fitted KMeans."""
     return Pipeline([(PREPROCESSOR, preprocessor), (CLUSTERING, kmeans)])
+
+
+def is_current(model: Pipeline) -> bool:
+    """Whether ``model`` was saved by this release (its preprocessor is a
+    ``SegmentPreprocessor``), so the helpers here can read it."""
+    return isinstance(model.named_steps.get(PREPROCESSOR), SegmentPreprocessor)
+
+
+def require_current(model: Pipeline, name: str = "segmentation_model") -> None:
+    """Refuses a model saved by an older release, whose fitted state the
+    helpers here cannot read, with what to do."""
+    if not is_current(model):
+        raise OutdatedModelError(
+            f"{name}: this model was saved by an older release of the project: {RETRAIN}"
+        )
 
 
 def clustering(model: Pipeline) -> KMeans:
     return model.named_steps[CLUSTERING]
 
 
-def preprocessor(model: Pipeline) -> ColumnTransformer | Pipeline:
+def preprocessor(model: Pipeline) -> SegmentPreprocessor:
+    """The model's fitted preprocessor (``OutdatedModelError`` for a model
+    saved by an older release)."""
+    require_current(model)
     return model.named_steps[PREPROCESSOR]
-
-
-def column_transformer(preprocessor: ColumnTransformer | Pipeline) -> ColumnTransformer:
-    """The ColumnTransformer of a preprocessor, with or without PCA."""
-    return preprocessor.named_steps[COLUMNS] if isinstance(preprocessor, Pipeline) else preprocessor
-
-
-def pca(preprocessor: ColumnTransformer | Pipeline):
-    """The PCA step of a preprocessor, or None."""
-    return preprocessor.named_steps.get(PCA_STEP) if isinstance(preprocessor, Pipeline) else None
 
 
 def fingerprint(model: Pipeline) -> str:
@@ -115,199 +391,17 @@ def fingerprint(model: Pipeline) -> str:
 
 
 def scaled_numeric(model: Pipeline, numeric: pd.DataFrame, clipped: bool = True) -> pd.DataFrame:
-    """Numeric columns on the scale the clustering uses (after imputation,
-    the column's transform, scaling and, unless ``clipped`` is false,
-    clipping): distances from the training mean in standard deviations of
-    the transformed column."""
-    columns = column_transformer(preprocessor(model))
-    scaled = []
-    for name, transformer, names in columns.transformers_:
-        if name not in NUMERIC_BLOCKS:
-            continue
-        steps = transformer if clipped else transformer[:-1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            values = steps.transform(numeric[list(names)])
-        scaled.append(pd.DataFrame(np.asarray(values, float), columns=names, index=numeric.index))
-    return pd.concat(scaled, axis=1)
-
-
-def column_transforms(preprocessor: ColumnTransformer | Pipeline) -> dict[str, str]:
-    """The transform (``TRANSFORMS``) each numeric feature gets before scaling."""
-    return {
-        column: NUMERIC_BLOCKS[name]
-        for name, _, names in column_transformer(preprocessor).transformers_
-        if name in NUMERIC_BLOCKS
-        for column in names
-    }
-
-
-class MedianImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Fills each column's missing values with its median, learned in
-    ``fit``: scikit-learn's ``SimpleImputer(strategy="median")`` with the
-    same medians, computed by selection (``np.nanmedian``) instead of a
-    masked-array sort, noticeably faster on a million customers."""
-
-    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
-        values = np.asarray(X, dtype=float)
-        self.n_features_in_ = values.shape[1]
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.statistics_ = np.nanmedian(values, axis=0)
-        return self
-
-    def transform(self, X):  # noqa: N803
-        values = np.array(X, dtype=float)  # a copy of its own, filled in place
-        np.copyto(values, np.broadcast_to(self.statistics_, values.shape), where=np.isnan(values))
-        return values
-
-
-class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Clips each column to its ``quantile`` and ``1 - quantile`` quantiles,
-    learned in ``fit`` (winsorising): a handful of extreme customers sit at
-    the edge of the bulk instead of pulling a segment centre to themselves.
-    ``quantile=0`` clips nothing."""
-
-    def __init__(self, quantile: float = 0.005):
-        self.quantile = quantile
-
-    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
-        values = np.asarray(X, dtype=float)
-        self.n_features_in_ = values.shape[1]
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        # Quantiles of a seeded sample of at most 200,000 rows: a 0.5% tail
-        # of that many is a thousand customers, plenty to place the bound.
-        sample = values
-        if len(values) > 200_000:
-            sample = values[np.random.default_rng(0).choice(len(values), 200_000, replace=False)]
-        self.lower_, self.upper_ = np.nanquantile(sample, [self.quantile, 1 - self.quantile], 0)
-        # How many training rows each bound clipped, for the metrics and report.
-        self.n_clipped_low_ = (values < self.lower_).sum(axis=0)
-        self.n_clipped_high_ = (values > self.upper_).sum(axis=0)
-        self.n_samples_fit_ = len(values)
-        return self
-
-    def transform(self, X):  # noqa: N803
-        return np.clip(np.asarray(X, dtype=float), self.lower_, self.upper_)
-
-
-def set_training_range(preprocessor, low: pd.Series, high: pd.Series) -> None:
-    """Keeps the training minimum and maximum of each numeric column with the
-    fitted preprocessor (scoring rejects far values only outside them)."""
-    column_transformer(preprocessor).training_range_ = {
-        column: (float(low[column]), float(high[column])) for column in low.index
-    }
+    """Numeric columns on the scale the model clusters in
+    (``SegmentPreprocessor.scaled_numeric``): distances from the training
+    mean in standard deviations of the transformed column."""
+    return preprocessor(model).scaled_numeric(numeric, clipped)
 
 
 def training_range(model: Pipeline) -> dict[str, tuple[float, float]]:
     """The training minimum and maximum of each numeric column."""
-    return getattr(column_transformer(preprocessor(model)), "training_range_", {})
-
-
-def category_text(values: pd.Series) -> pd.Series:
-    """A categorical column as text, the same way in training and scoring:
-    whole numbers without ".0" (a column of codes with a gap reads as floats),
-    missing values as <NA>."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        present = values.dropna()
-        if (present % 1 == 0).all():
-            values = values.astype("Int64")
-    return values.astype("string")
-
-
-class CategoryEncoder(TransformerMixin, BaseEstimator):
-    """One-hot encoding of categorical columns, one 0/1 column per category.
-
-    With ``categories="auto"`` the categories are learned in ``fit``: values
-    seen in at least ``min_share`` of the rows (a missing value is the
-    category "missing"), plus an "other" column that takes the rarer values
-    and, at scoring, values never seen in training. With ``categories`` a list
-    of lists (pinned), exactly those columns, and any other value gets none.
-
-    It does in a few vectorised pandas operations what scikit-learn's
-    ``OneHotEncoder(min_frequency=...)`` does with a Python loop over every
-    value, a noticeable share of a million-customer run.
-    """
-
-    def __init__(self, categories="auto", min_share: float = 0.0):
-        self.categories = categories
-        self.min_share = min_share
-
-    def fit(self, X, y=None):  # noqa: N803 - scikit-learn's argument names
-        frame = pd.DataFrame(X)
-        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.n_features_in_ = frame.shape[1]
-        self.categories_ = []
-        for position, column in enumerate(frame.columns):
-            if self.categories != "auto":
-                self.categories_.append([str(c) for c in self.categories[position]])
-                continue
-            counts = category_text(frame[column]).fillna(MISSING).value_counts()
-            frequent = counts[counts >= self.min_share * len(frame)].index
-            self.categories_.append([*sorted(str(c) for c in frequent if c != OTHER), OTHER])
-        return self
-
-    def transform(self, X):  # noqa: N803
-        blocks = self._blocks(pd.DataFrame(X, columns=self.feature_names_in_))
-        return np.hstack(blocks) if blocks else np.zeros((len(X), 0))
-
-    def _blocks(self, frame: pd.DataFrame) -> list[np.ndarray]:
-        """The 0/1 indicator columns of each categorical column."""
-        blocks = []
-        for column, categories in zip(self.feature_names_in_, self.categories_, strict=True):
-            codes = self._codes(frame[column], categories)
-            if self.categories == "auto":
-                codes = np.where(codes < 0, len(categories) - 1, codes)  # "other"
-            block = np.zeros((len(frame), len(categories)))
-            known = np.flatnonzero(codes >= 0)
-            block[known, codes[known]] = 1.0
-            blocks.append(block)
-        return blocks
-
-    def _codes(self, values: pd.Series, categories: list[str]) -> np.ndarray:
-        """The position of each value in ``categories``; -1 for a value not in
-        them (and for a missing one, unless "missing" is a category)."""
-        index = pd.Index(categories)
-        missing = index.get_indexer([MISSING])[0] if self.categories == "auto" else -1
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            # A pandas categorical: map its few categories, not its many values.
-            lookup = index.get_indexer(category_text(pd.Series(values.cat.categories)))
-            own = values.cat.codes.to_numpy()
-            return np.where(own >= 0, lookup[own], missing)
-        text = category_text(values)
-        codes = index.get_indexer(text.fillna(MISSING if missing >= 0 else ""))
-        return np.where(text.isna().to_numpy(), missing, codes)
-
-    def get_feature_names_out(self, input_features=None):
-        return np.asarray(
-            [
-                f"{column}_{category}"
-                for column, categories in zip(self.feature_names_in_, self.categories_, strict=True)
-                for category in categories
-            ],
-            dtype=object,
-        )
-
-
-def encoded_variables(preprocessor: ColumnTransformer | Pipeline) -> dict[str, list[str]]:
-    """The encoded columns (before any PCA) of each feature: a numeric
-    feature's own column, a categorical feature's one-hot columns."""
-    variables = {}
-    for name, transformer, names in column_transformer(preprocessor).transformers_:
-        if name in NUMERIC_BLOCKS:
-            variables.update({column: [column] for column in names})
-        elif name in CATEGORICAL_BLOCKS:
-            for column, categories in zip(names, transformer.categories_, strict=True):
-                variables[column] = [f"{column}_{category}" for category in categories]
-    return variables
+    return preprocessor(model).training_range_
 
 
 def fitted_categories(model: Pipeline) -> dict[str, list[str]]:
     """The categories the model's one-hot blocks know, per categorical column."""
-    columns = column_transformer(preprocessor(model))
-    known = {}
-    for name, transformer, names in columns.transformers_:
-        if name in CATEGORICAL_BLOCKS:
-            for column, categories in zip(names, transformer.categories_, strict=True):
-                known[column] = [c for c in categories if c != OTHER]
-    return known
+    return preprocessor(model).categories()

@@ -34,7 +34,7 @@ from kedro.pipeline import Pipeline
 from customer_segmentation.engines import by_engine
 from customer_segmentation.errors import UserError, log_files, write_to_log_files
 from customer_segmentation.pipelines.scoring import nodes as scoring_nodes
-from customer_segmentation.pipelines.segment_analysis.report import segment_caution
+from customer_segmentation.pipelines.segment_analysis.report_sections import segment_caution
 from customer_segmentation.spark import is_spark
 from customer_segmentation.versioning import kedro_adapter
 from customer_segmentation.versioning.marks import complete_versions

@@ -17,6 +17,7 @@ from customer_segmentation.pipelines.customer_features.nodes import (
     build_customer_features,
     clean_transactions,
 )
+from customer_segmentation.pipelines.customer_features.rules import CHECKS
 from tests.conftest import node_function
 
 # The nodes as the pipeline wires them, for the tests run on both engines.
@@ -298,3 +299,106 @@ def test_revenue_reconciles_exactly_when_every_return_has_its_purchase():
     features = build_customer_features(clean, SETTINGS)
     assert summary["revenue"]["unattributed_returns"] == 0
     assert features["monetary_total"].sum() == pytest.approx(summary["revenue"]["net"])
+
+
+# A log with only a customer id and a date (lifetimes' example_transactions.csv),
+# and a category: nothing says what a line is worth.
+NO_AMOUNT_LOG = pd.DataFrame(
+    {
+        "date": ["2014-03-08", "2014-03-08", "2014-03-20", "2014-05-21", "2014-04-01", "x"],
+        "id": [0, 0, 0, 1, 1, 2],
+        "kind": ["cd", "book", "book", "cd", "cd", "cd"],
+    }
+)
+NO_AMOUNT = {
+    **SETTINGS,
+    "columns": {"customer_id": "id", "timestamp": "date", "amount": None, "category": "kind"},
+    "cancellation_prefix": None,
+    "duplicates": "keep",
+}
+
+
+def test_a_log_without_amounts_is_cleaned_by_the_rules_that_need_none(engine, caplog):
+    with caplog.at_level(logging.INFO):
+        clean, rejects, summary = clean_on_engine(
+            engine.frame(NO_AMOUNT_LOG), NO_AMOUNT, today="2030-01-01"
+        )
+    assert "amount" not in clean.columns
+    assert engine.pandas(rejects)["reason"].tolist() == [RULES["bad_timestamp"]]
+    assert summary["revenue"] is None
+    assert (summary["purchase_lines"], summary["return_lines"]) == (5, 0)
+    skipped = [rule["rule"] for rule in summary["rules_not_applied"]]
+    assert skipped == ["bad_amount", "zero_or_negative_price", "return"]
+    assert all("no amount" in rule["why"] for rule in summary["rules_not_applied"])
+    assert list(summary["lines_per_rule"]) == [r for r in RULES if r not in skipped]
+    assert all(rule["value"] is None for rule in summary["rules"])
+    assert "transactions rule 'bad_amount' not applied: the log has no amount" in caplog.text
+    assert "transactions revenue" not in caplog.text
+
+
+def test_features_of_a_log_without_amounts(engine):
+    clean, _, _ = clean_on_engine(engine.frame(NO_AMOUNT_LOG), NO_AMOUNT, today="2030-01-01")
+    features = engine.pandas(build_on_engine(clean, NO_AMOUNT)).set_index("customer_id")
+    assert list(features.columns) == [
+        "recency_days",
+        "frequency",
+        "tenure_days",
+        "mean_days_between_orders",
+        "orders_per_week",
+        "top_category",
+    ]
+    # Snapshot: the day after the last purchase, 2014-05-22.
+    zero = features.loc["0"]
+    assert zero["frequency"] == 2  # two dates: two orders
+    assert zero["recency_days"] == 63  # from 2014-03-20
+    assert zero["tenure_days"] == 75  # from 2014-03-08
+    assert zero["mean_days_between_orders"] == 12
+    assert zero["orders_per_week"] == pytest.approx(2 / (75 / 7))
+    assert zero["top_category"] == "book"  # two lines of books, one of CDs
+    assert features.loc["1", "frequency"] == 2
+    assert sorted(features.index) == ["0", "1"]
+
+
+def test_amount_features_asked_of_a_log_without_amounts_are_named(engine):
+    clean, _, _ = clean_on_engine(engine.frame(NO_AMOUNT_LOG), NO_AMOUNT, today="2030-01-01")
+    asked = {**NO_AMOUNT, "compute": ["frequency", "monetary_total", "return_share"]}
+    with pytest.raises(InvalidTransactionsError) as error:
+        build_on_engine(clean, asked)
+    message = str(error.value)
+    assert "customer_features.compute names ['monetary_total', 'return_share']" in message
+    assert "the log has no amount" in message
+
+
+def test_a_log_without_amounts_still_nets_cancellations_by_order_id():
+    log = pd.DataFrame(
+        {
+            "order": ["1", "C1", "2", "3"],
+            "id": ["a", "a", "a", "b"],
+            "date": ["2014-03-01", "2014-03-02", "2014-03-05", "2014-03-05"],
+        }
+    )
+    settings = {
+        **NO_AMOUNT,
+        "columns": {"customer_id": "id", "timestamp": "date", "order_id": "order"},
+        "cancellation_prefix": "C",
+    }
+    clean, rejects, summary = clean_transactions(log, settings, today="2030-01-01")
+    assert rejects["reason"].tolist() == [RULES["return"]]
+    assert [rule["rule"] for rule in summary["rules_not_applied"]] == [
+        "bad_amount",
+        "zero_or_negative_price",
+    ]
+    features = build_customer_features(clean, settings).set_index("customer_id")
+    assert features["frequency"].to_dict() == {"a": 1, "b": 1}  # order 1 was cancelled
+
+
+def test_half_a_value_is_refused_and_every_rule_has_its_function():
+    log = NO_AMOUNT_LOG.assign(q=1)
+    settings = {**NO_AMOUNT, "columns": {**NO_AMOUNT["columns"], "quantity": "q"}}
+    with pytest.raises(InvalidTransactionsError, match="or none of the three"):
+        clean_transactions(log, settings, today="2030-01-01")
+    assert list(CHECKS) == list(RULES)
+    spark_nodes = pytest.importorskip(
+        "customer_segmentation.pipelines.customer_features.spark_nodes"
+    )
+    assert list(spark_nodes.CHECKS) == list(RULES)

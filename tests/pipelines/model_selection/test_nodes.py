@@ -9,18 +9,20 @@ from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.pipelines.model_selection import create_pipeline
-from customer_segmentation.pipelines.model_selection.nodes import (
-    _silhouette,
+from customer_segmentation.pipelines.model_selection.k_selection import (
     choose_k_per_criterion,
-    describe_preprocessing,
-    measure_feature_separation,
     select_cluster_count,
-    summarise_model_selection,
+    silhouette,
 )
 from customer_segmentation.pipelines.model_selection.plots import (
     plot_algorithm_comparison,
     plot_criteria,
     plot_silhouette_diagram,
+)
+from customer_segmentation.pipelines.model_selection.structure import measure_feature_separation
+from customer_segmentation.pipelines.model_selection.summary import (
+    describe_preprocessing,
+    summarise_model_selection,
 )
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
@@ -277,7 +279,7 @@ def test_sampled_silhouette_is_stratified_so_small_segments_count():
     labels = np.r_[np.zeros(4_950, int), np.ones(50, int)]
     labels[rng.permutation(4_950)[:1_500]] = 2  # a third segment, overlapping the first
     exact = silhouette_score(values, labels)
-    stratified = [_silhouette(values, labels, 200, seed) for seed in range(8)]
+    stratified = [silhouette(values, labels, 200, seed) for seed in range(8)]
     plain = [silhouette_score(values, labels, sample_size=200, random_state=s) for s in range(8)]
     assert abs(np.mean(stratified) - exact) < 0.02
     assert np.std(stratified) < np.std(plain)
@@ -424,31 +426,6 @@ def test_final_fit_on_all_rows_starts_from_the_sample_restarts(prepared, small_p
     assert len(engine.pandas(segments)) == len(encoded)
     ari = adjusted_rand_score(warm.predict(validated), cold.predict(validated))
     assert ari > 0.95
-
-
-def test_segment_kmeans_is_kmeans_with_its_tolerance_measured_by_blocks_of_rows():
-    """The final fit's KMeans (model.SegmentKMeans) sums the variance for its
-    tolerance a block of rows at a time instead of copying the data: the
-    same tolerance, centres, labels and iterations as scikit-learn's, and
-    the caller's matrix is left as it was (copy_x=False centres it in place)."""
-    from sklearn.cluster import KMeans  # noqa: PLC0415
-    from sklearn.cluster._kmeans import _tolerance  # noqa: PLC0415
-
-    rng = np.random.default_rng(5)
-    centres = rng.normal(0, 3, (4, 6))
-    values = np.vstack([c + rng.normal(0, 1.5, (700, 6)) for c in centres])  # overlapping
-    start = values[rng.choice(len(values), 4, replace=False)]
-    original = values.copy()
-    ours = segmentation.SegmentKMeans(4, init=start, n_init=1, copy_x=False).fit(values)
-    theirs = KMeans(4, init=start, n_init=1).fit(original)
-    assert ours._tol == pytest.approx(_tolerance(original, 1e-4), rel=1e-12)
-    assert segmentation._variances(values, rows_per_block=512) == pytest.approx(
-        np.var(original, axis=0), rel=1e-12
-    )
-    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=1e-12)
-    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
-    assert ours.n_iter_ == theirs.n_iter_ > 1
-    np.testing.assert_allclose(values, original, rtol=0, atol=1e-12)
 
 
 def test_feature_separation_by_feature_and_block_follows_the_categorical_weight(

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.impute import SimpleImputer
 
-from customer_segmentation import model as segmentation
+from customer_segmentation import encoding
 from customer_segmentation.features import (
     FeatureSpec,
     InvalidCustomerDataError,
@@ -258,7 +258,7 @@ def test_skewed_columns_are_transformed_as_the_data_says(raw, features):
         validated.index < 30, validated["activity_per_week"] * 8, validated["activity_per_week"]
     )
     preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0})
-    transforms = segmentation.column_transforms(preprocessor)
+    transforms = preprocessor.transforms_
     assert transforms["average_order_value"] == "log1p"  # money: log-normal personas
     assert transforms["spending_score"] == "none"  # a 1-100 score, nearly symmetric
     assert transforms["activity_per_week"] == "yeo-johnson"  # negative values
@@ -275,7 +275,7 @@ def test_skewed_columns_are_transformed_as_the_data_says(raw, features):
 def test_transforms_can_be_set_per_column_and_log1p_needs_non_negative_values(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     settings = {"transforms": {"average_order_value": "none", "age": "yeo-johnson"}}
-    transforms = segmentation.column_transforms(fit_preprocessor(validated, features, settings))
+    transforms = fit_preprocessor(validated, features, settings).transforms_
     assert (transforms["average_order_value"], transforms["age"]) == ("none", "yeo-johnson")
     with pytest.raises(ValueError, match=r"names \['product_category'\], which are not numeric"):
         fit_preprocessor(validated, features, {"transforms": {"product_category": "log1p"}})
@@ -315,7 +315,7 @@ def test_optional_pca_keeps_the_requested_variance(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     preprocessor = fit_preprocessor(validated, features, {"pca_components": 0.9, "random_seed": 0})
     encoded = encode_features(validated, preprocessor, features["id_column"])
-    explained = preprocessor.named_steps["pca"].explained_variance_ratio_
+    explained = preprocessor.pca_.explained_variance_ratio_
     assert explained.sum() >= 0.9
     assert list(encoded.columns) == ["customer_id", *[f"pca{i}" for i in range(len(explained))]]
     assert len(explained) < len(features["numeric"]) + 4
@@ -331,8 +331,8 @@ def test_large_tables_are_fitted_on_a_sample_but_all_rows_are_encoded(raw, featu
         encode_features(validated, sampled, "customer_id"),
     )  # not larger than the sample: every row
     small = fit_preprocessor(validated, features, {**settings, "fit_sample_size": 200})
-    scaler = small.named_transformers_["numeric"][-2]
-    assert small.named_transformers_["numeric"].feature_names_in_[0] == "spending_score"
+    scaler = small.columns_.named_transformers_["numeric"].named_steps["scale"]
+    assert small.columns_.named_transformers_["numeric"].feature_names_in_[0] == "spending_score"
     subset = validated.sample(200, random_state=3)["spending_score"]
     assert scaler.mean_[0] == pytest.approx(subset.fillna(subset.median()).mean())
     assert len(encode_features(validated, small, "customer_id")) == len(validated)
@@ -347,7 +347,7 @@ def test_median_imputer_fills_the_medians_simple_imputer_would():
         values[:, 2] = np.round(values[:, 2] * 3)
         values[rng.random((rows, 3)) < 0.1] = np.nan
         expected = SimpleImputer(strategy="median").fit(values)
-        imputer = segmentation.MedianImputer().fit(values)
+        imputer = encoding.MedianImputer().fit(values)
         np.testing.assert_array_equal(imputer.statistics_, expected.statistics_)
         np.testing.assert_array_equal(imputer.transform(values), expected.transform(values))
 

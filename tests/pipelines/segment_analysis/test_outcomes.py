@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.parameters import Features
 from customer_segmentation.pipelines.segment_analysis.kernels import OutcomeError, outcome_rates
-from customer_segmentation.pipelines.segment_analysis.nodes import recommend_actions
+from customer_segmentation.pipelines.segment_analysis.recommendations import recommend_actions
 from tests.conftest import BASE_CONF
 
 SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
@@ -182,7 +182,7 @@ def test_claims_name_only_the_roles_the_data_has():
     profiles = _profiles([10, 10], spend_z=[-0.9, 0.0])
     reason = recommend_actions(profiles, RECOMMENDATIONS, spend_only, {}, TARGETING)
     low = reason.set_index("segment").loc[0, "reason"]
-    assert low == "Below-average customer value (spend -0.9 SD against all customers)."
+    assert low == "Below-average customer value (spend -0.90 SD against all customers)."
     assert "frequency" not in " ".join(reason["reason"])
 
     both = _features({"monetary": ["spend"], "frequency": ["orders"]})
@@ -190,7 +190,7 @@ def test_claims_name_only_the_roles_the_data_has():
     low = recommend_actions(profiles, RECOMMENDATIONS, both, {}, TARGETING)
     assert low.set_index("segment").loc[0, "reason"] == (
         "Below-average customer value "
-        "(spend -0.9 SD, purchase frequency -0.7 SD against all customers)."
+        "(spend -0.90 SD, purchase frequency -0.70 SD against all customers)."
     )
 
     frequency_only = _features({"frequency": ["orders"]})
@@ -198,7 +198,7 @@ def test_claims_name_only_the_roles_the_data_has():
     text = " ".join(
         recommend_actions(profiles, RECOMMENDATIONS, frequency_only, {}, TARGETING)["reason"]
     )
-    assert "spend" not in text and "purchase frequency -0.8 SD" in text
+    assert "spend" not in text and "purchase frequency -0.80 SD" in text
 
 
 # Words that claim a role; a default rule's `why` may use them only when its

@@ -9,16 +9,16 @@ import pytest
 import yaml
 
 from customer_segmentation.pipelines.segment_analysis import create_pipeline
-from customer_segmentation.pipelines.segment_analysis.kernels import name_segments
-from customer_segmentation.pipelines.segment_analysis.nodes import (
-    NO_ACTION,
-    recommend_actions,
-)
+from customer_segmentation.pipelines.segment_analysis.names import column_label, name_segments
 from customer_segmentation.pipelines.segment_analysis.plots import (
     plot_profile_heatmap,
     plot_segment_map,
     plot_segment_scatter,
     plot_segment_sizes,
+)
+from customer_segmentation.pipelines.segment_analysis.recommendations import (
+    NO_ACTION,
+    recommend_actions,
 )
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
 from tests.conftest import BASE_CONF, node_function, train_and_profile
@@ -89,6 +89,85 @@ def test_name_rules():
     assert name_segments(profiles, labelled, spec)[3] == "Men, low income"
 
 
+def test_names_are_unique_as_sets_of_terms_not_as_word_orders():
+    # Segments 0 and 1 differ most on the same two features, in another
+    # order; what really separates them is orders (+0.8 against -1.0 SD).
+    profiles = pd.DataFrame(
+        {
+            "segment": [0, 1, 2, 3],
+            "customers": [100, 100, 100, 100],
+            "recency_z": [1.5, 1.2, 0.0, 1.2],
+            "tenure_z": [1.2, 1.5, 0.0, 1.5],
+            "orders_z": [0.8, -1.0, 0.0, -1.0],
+        }
+    )
+    naming = {"threshold": 0.5, "max_terms": 2, "labels": {}}
+    spec = {"id_column": "id", "numeric": ["recency", "tenure", "orders"]}
+    names = name_segments(profiles, naming, spec)
+    assert names[0] == "High recency, high tenure"
+    assert names[1] == "High tenure, high recency, low orders"
+    # Every term already taken as a set: only then the segment number.
+    assert names[3] == "High tenure, high recency, low orders (segment 3)"
+    assert names.is_unique
+
+
+@pytest.mark.parametrize(
+    ("column", "label"),
+    [
+        ("AVGEXP", "avgexp"),  # all capitals: a shouted name, not an acronym
+        ("INCOMESQ", "incomesq"),
+        ("PURCHASES_TRX", "purchases trx"),
+        ("BALANCE2", "balance2"),
+        ("CustomerID", "customer ID"),  # an acronym in a mixed-case name stays
+        ("HTTPRequests", "HTTP requests"),
+        ("MntMeatProducts", "mnt meat products"),
+        ("mnt_meat_products", "mnt meat products"),
+        ("T", "T"),  # one letter stays as written
+        ("x", "x"),
+    ],
+)
+def test_column_labels(column, label):
+    assert column_label(column, {}) == label
+    assert column_label(column, {column: "own words"}) == "own words"
+
+
+def test_a_reason_never_rounds_its_number_across_a_threshold():
+    profiles = _profiles(spend=[0.4999, 0.2, -0.9], orders=[0.0, 0.45, -0.9], age=[0.0] * 3)
+    recommendations = {
+        "outcomes": RECOMMENDATIONS["outcomes"],
+        "rules": [
+            {"action": "low", "why": "Spend below half an SD", "when": {"monetary": "< 0.5"}},
+        ],
+    }
+    table = recommend_actions(profiles, recommendations, ROLES, {}, TARGETING)
+    # Two decimals would show +0.50, which is not below 0.5.
+    assert "(spend +0.4999 SD against all customers)" in table.set_index("segment").loc[0, "reason"]
+    assert "(spend -0.90 SD against all customers)" in table.set_index("segment").loc[2, "reason"]
+    # The catch-all rule compared nothing: its reason quotes no number (the
+    # 0.45 of segment 1 rounded to one decimal read as the 0.5 of loyalty).
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}, TARGETING)
+    caught = table.set_index("segment").loc[1]
+    assert not caught["evidence"]
+    assert caught["reason"] == "No strong signal in the data."
+
+
+def test_segments_with_evidence_rank_before_segments_without():
+    # Segment 0 meets only the catch-all rule but has the most value;
+    # segments 1 and 2 rest on evidence (low value, lapsed).
+    profiles = _profiles(
+        spend=[0.25, -0.9, 0.0],
+        orders=[0.2, -0.9, -0.1],
+        days_since=[0.0, 0.0, 0.9],
+        age=[0.0] * 3,
+    )
+    profiles["customers"] = [50, 10, 20]
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}, TARGETING)
+    by_segment = table.set_index("segment")
+    assert by_segment["evidence"].to_dict() == {0: False, 1: True, 2: True}
+    # With evidence first, then by value (-0.05 before -0.9); the catch-all last.
+    assert by_segment["priority"].to_dict() == {2: 1, 1: 2, 0: 3}
+
+
 def test_priorities_are_a_permutation_by_value(analysed):
     recommendations = analysed[4]
     k = len(recommendations)
@@ -150,8 +229,8 @@ def test_default_rules_follow_the_rfm_playbook_by_roles():
         6: "reward loyalty and",  # high scores, one order: not even "reward loyalty with perks"
     }
     assert table.loc[0, "reason"] == (
-        "They buy often and recently and spend the most (spend +1.0 SD, purchase frequency "
-        "+1.0 SD, days since last purchase -0.5 SD against all customers; median orders 4; "
+        "They buy often and recently and spend the most (spend +1.00 SD, purchase frequency "
+        "+1.00 SD, days since last purchase -0.50 SD against all customers; median orders 4; "
         "median days since 20)."
     )
     # Value is spend and frequency only: the older segment 5 is not valuable.
@@ -190,7 +269,7 @@ def test_first_matching_rule_wins_and_missing_columns_never_match():
     assert table.set_index("segment")["priority"].to_dict() == {0: 1, 1: 2}
     # A value condition's evidence names the value roles the data has.
     assert (
-        "(spend +1.5 SD, purchase frequency +1.5 SD against all customers)"
+        "(spend +1.50 SD, purchase frequency +1.50 SD against all customers)"
         in (table.loc[0, "reason"])
     )
 

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.pipelines.segment_analysis.report import (
-    _format,
-    build_segment_report,
+from customer_segmentation.figures import number_text as _format
+from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
+from customer_segmentation.pipelines.segment_analysis.report_sections import (
     flag_columns,
     varies_most,
 )

@@ -4,16 +4,15 @@ features per customer, the table the segmentation pipelines read.
 
 The log's columns are named in ``customer_features.columns`` (customer id,
 timestamp, the line's amount or its quantity and unit price, and optionally
-an order id, a product category and a channel). Everything is vectorised
-pandas and NumPy over integer codes: ten million lines for a million
-customers aggregate in seconds on one machine (``benchmarks/transactions.py``).
+an order id, a product category and a channel; a log may have no amounts).
+Everything is vectorised pandas and NumPy over integer codes, never a loop
+over customers or lines, so that a log of millions of lines aggregates on
+one machine (``benchmarks/transactions.py`` measures it).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -30,13 +29,18 @@ from .contracts import (
     NET_TOLERANCE,
     ORDER,
     RETURN,
+    RULE_NUMBERS,
     RULES,
     TIMESTAMP,
-    InvalidTransactionsError,
     check_columns,
     features_to_compute,
     log_revenue,
+    no_purchase_left,
+    report_rules,
+    rules_not_applied,
 )
+from .rules import CHECKS, Log
+from .timestamps import parse_timestamps
 
 logger = logging.getLogger(__name__)
 
@@ -67,34 +71,6 @@ def _customer_codes(values: pd.Series, encoded: tuple) -> tuple[np.ndarray, pd.I
     ids, uniques = pd.factorize(distinct, sort=True, use_na_sentinel=True)
     remap = np.append(ids, -1)  # code -1 (no id) stays -1
     return remap[codes], pd.Index(uniques.astype(str))
-
-
-def _timestamps(values: pd.Series, date_format: str | None, dayfirst: bool) -> pd.Series:
-    """Parses dates and times: ``date_format`` when given; else whole numbers
-    as YYYYMMDD and text in ISO or the usual day/month forms; NaT when not a date."""
-    if date_format:
-        return pd.to_datetime(values, format=date_format, errors="coerce")
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_localize(None) if values.dt.tz is not None else values
-    if pd.api.types.is_numeric_dtype(values):
-        return pd.to_datetime(
-            values.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce"
-        )
-    text = values.astype("string").str.strip()
-    if text.dropna().str.fullmatch(r"\d{8}").all():
-        return pd.to_datetime(text, format="%Y%m%d", errors="coerce")
-    # One format, inferred from the first value, parses a consistent log fast;
-    # only the values it misses are parsed one by one (format="mixed" is 20
-    # times slower: 14 s for UCI Online Retail's 540,000 lines).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
-        stamps = pd.to_datetime(text, dayfirst=dayfirst, errors="coerce")
-    missed = stamps.isna() & text.notna()
-    if missed.any():
-        stamps[missed] = pd.to_datetime(
-            text[missed], format="mixed", dayfirst=dayfirst, errors="coerce"
-        )
-    return stamps
 
 
 def _numbers(values: pd.Series | None) -> pd.Series | None:
@@ -133,33 +109,28 @@ def _revenue(
     }
 
 
-def clean_transactions(  # noqa: PLR0915 - the rules, one after another
-    transactions: pd.DataFrame, customer_features: dict, today: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Splits the log into purchase and return lines in standard columns
-    (``customer_id`` as a categorical of the text ids, ``timestamp``,
-    ``order_id`` as an integer key, ``amount``, ``is_return``, optional
-    ``category`` and ``channel``) and the lines left out, each with its line
-    in the source (``first_line`` is the first data row's) and the reason
-    (``RULES``). Every rule logs how many lines it touched, zero included.
+def _orders(transactions: pd.DataFrame, columns: dict, encoded: dict, prefix: str | None, stamps):
+    """Each line's order key and whether it is a cancellation: the order id
+    (a cancellation's is the order it cancels: its id without
+    ``prefix``), or the timestamp in a log without order ids."""
+    cancelled = np.zeros(len(transactions), bool)
+    if not columns.get("order_id"):
+        return stamps.to_numpy("datetime64[ns]").view(np.int64), cancelled
+    orders, dictionary = encoded[columns["order_id"]]
+    if prefix and dictionary is not None:
+        flags = pc.starts_with(dictionary, prefix).fill_null(False).to_numpy(False)
+        cancelled = np.append(flags, False)[orders]
+        if flags.any():
+            base = pc.if_else(flags, pc.utf8_slice_codeunits(dictionary, len(prefix)), dictionary)
+            base_codes = pd.factorize(base.to_numpy(zero_copy_only=False))[0]
+            orders = np.append(base_codes, -1)[orders]
+    return orders, cancelled
 
-    A return or cancellation is a negative quantity or amount, or an order id
-    starting with ``cancellation_prefix``; it is kept (as a positive amount,
-    ``is_return``) to be netted from its customer's spend and also listed
-    among the rejects, since it is not a purchase. A cancellation's
-    ``order_id`` is the order it cancels (its id without the prefix). A line equal to an earlier one in every column (by
-    a 64-bit hash of the line) is a duplicate, unless ``duplicates: keep`` (a
-    log without order ids or times may hold two equal purchases on one day).
-    ``today`` (ISO date; default: the run's date) bounds the dates when no
-    ``snapshot_date`` is set. Also returns what was read (rows, columns,
-    content hash), the lines each rule touched (``lines_per_rule``), the
-    value each rule removed (``rules``: the summed absolute value of its
-    lines; a line without a value counts 0) and the revenue
-    (``_revenue``), for ``transactions_summary``; the revenue is logged.
-    """
+
+def _read_log(transactions: pd.DataFrame, customer_features: dict, today: str | None):
+    """The log as the rules read it (``Log``), each line's order key, the
+    sorted distinct customer ids, and what was read (rows, columns, hash)."""
     columns = customer_features["columns"]
-    check_columns(transactions, columns)
-    first_line = customer_features.get("first_line", 2)
     encoded = {
         columns[role]: encode(transactions[columns[role]])
         for role in ("customer_id", "order_id")
@@ -169,7 +140,7 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     customers, ids = _customer_codes(
         transactions[columns["customer_id"]], encoded[columns["customer_id"]]
     )
-    stamps = _timestamps(
+    stamps = parse_timestamps(
         _column(transactions, columns, "timestamp"),
         customer_features.get("date_format"),
         customer_features.get("dayfirst", False),
@@ -177,81 +148,45 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
     quantity = _numbers(_column(transactions, columns, "quantity"))
     price = _numbers(_column(transactions, columns, "unit_price"))
     amount = _numbers(_column(transactions, columns, "amount"))
-    if amount is None:
+    if amount is None and quantity is not None and price is not None:
         amount = quantity * price
     prefix = customer_features.get("cancellation_prefix")
-    cancelled = np.zeros(len(transactions), bool)
-    if columns.get("order_id"):
-        orders, dictionary = encoded[columns["order_id"]]
-        if prefix and dictionary is not None:
-            flags = pc.starts_with(dictionary, prefix).fill_null(False).to_numpy(False)
-            cancelled = np.append(flags, False)[orders]
-            if flags.any():  # a cancellation is of the order its id names
-                base = pc.if_else(
-                    flags, pc.utf8_slice_codeunits(dictionary, len(prefix)), dictionary
-                )
-                base_codes = pd.factorize(base.to_numpy(zero_copy_only=False))[0]
-                orders = np.append(base_codes, -1)[orders]
-    else:
-        orders = stamps.to_numpy("datetime64[ns]").view(np.int64)
-    negative = (amount < 0).to_numpy() | (
-        (quantity < 0).to_numpy() if quantity is not None else False
+    orders, cancelled = _orders(transactions, columns, encoded, prefix, stamps)
+    log = Log(
+        customers, stamps, amount, quantity, price, cancelled, line_hashes, customer_features, today
     )
-    snapshot = customer_features.get("snapshot_date")
-    limit = pd.Timestamp(snapshot or today or dt.date.today().isoformat())
-    checks = {
-        "no_customer_id": customers < 0,
-        "bad_timestamp": stamps.isna().to_numpy(),
-        "bad_amount": amount.isna().to_numpy(),
-        "duplicate": (
-            pd.Series(line_hashes).duplicated().to_numpy()
-            if customer_features.get("duplicates", "drop") == "drop"
-            else np.zeros(len(transactions), bool)
-        ),
-        "future": (stamps >= limit + pd.Timedelta(days=0 if snapshot else 1)).to_numpy(),
-        "zero_or_negative_price": (
-            (price <= 0).to_numpy() if price is not None else (amount == 0).to_numpy()
-        ),
-        "return": negative | cancelled,
-    }
-    value = np.nan_to_num(np.abs(amount.to_numpy(float)))  # no value: 0
-    reason = np.zeros(len(transactions), dtype=np.int8)  # 0: kept, else the rule's number
-    touched, removed = {}, []
-    for number, (rule, broken) in enumerate(checks.items(), start=1):
-        fresh = broken & (reason == 0)
+    return log, orders, ids, summary
+
+
+def _apply_rules(log: Log, skipped: dict[str, str]) -> tuple[np.ndarray, dict[str, int]]:
+    """Each line's rule number (0: kept; else the number in ``RULES`` of the
+    first rule it breaks), and the lines each applied rule touched."""
+    reason = np.zeros(len(log.customers), dtype=np.int8)
+    touched = {}
+    for number, rule in enumerate(RULES, start=1):
+        if rule in skipped:
+            continue
+        fresh = CHECKS[rule](log) & (reason == 0)
         reason[fresh] = number
         touched[rule] = int(fresh.sum())
-        removed.append(
-            {
-                "rule": rule,
-                "description": RULES[rule],
-                "lines": touched[rule],
-                "value": float(value[fresh].sum()),
-            }
-        )
-        logger.info(
-            "transactions rule '%s': %d of %d lines (%s)",
-            rule,
-            touched[rule],
-            len(transactions),
-            RULES[rule],
-        )
-    is_return = reason == len(checks)
-    kept = (reason == 0) | is_return
-    if not (reason == 0).any():
-        raise InvalidTransactionsError(
-            f"no purchase is left in transactions after the rules ({len(transactions):,} "
-            f"lines; lines per rule: {touched})"
-        )
+    return reason, touched
+
+
+def _clean_table(
+    transactions: pd.DataFrame, columns: dict, log: Log, orders: np.ndarray, ids, kept, is_return
+) -> pd.DataFrame:
+    """The purchase and return lines in standard columns; ``amount`` only
+    from a log with amounts."""
     clean = pd.DataFrame(
         {
-            CUSTOMER: pd.Categorical.from_codes(customers[kept], categories=ids),
-            TIMESTAMP: stamps.to_numpy("datetime64[ns]")[kept],
+            CUSTOMER: pd.Categorical.from_codes(log.customers[kept], categories=ids),
+            TIMESTAMP: log.stamps.to_numpy("datetime64[ns]")[kept],
             ORDER: orders[kept],
-            AMOUNT: np.abs(amount.to_numpy(float)[kept]),
-            RETURN: is_return[kept],
         }
     )
+    if log.amount is not None:
+        clean[AMOUNT] = np.abs(log.amount.to_numpy(float)[kept])
+    clean[RETURN] = is_return[kept]
     for role in (CATEGORY, CHANNEL):
         values = _column(transactions, columns, role)
         if values is not None:
@@ -259,25 +194,77 @@ def clean_transactions(  # noqa: PLR0915 - the rules, one after another
             if not isinstance(values.dtype, pd.CategoricalDtype):
                 values = values.astype("string").fillna("missing").astype("category")
             clean[role] = values.reset_index(drop=True)
+    return clean
+
+
+def _rejects(
+    transactions: pd.DataFrame, reason: np.ndarray, left_out: np.ndarray, first_line: int
+) -> pd.DataFrame:
+    """The lines left out as they were, with their line in the source and
+    the description of the rule they broke."""
     names = list(RULES.values())
-    rejects = transactions.loc[~kept | is_return].copy()
-    left_out = np.flatnonzero(~kept | is_return)
+    rejects = transactions.iloc[left_out].copy()
     rejects.insert(0, "line", left_out + first_line)
     rejects.insert(1, "reason", [names[number - 1] for number in reason[left_out]])
-    revenue = _revenue(customers, value, reason == 0, is_return)
-    log_revenue(revenue)
+    return rejects.reset_index(drop=True)
+
+
+def clean_transactions(
+    transactions: pd.DataFrame, customer_features: dict, today: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Splits the log into purchase and return lines in standard columns
+    (``customer_id`` as a categorical of the text ids, ``timestamp``,
+    ``order_id`` as an integer key, ``amount``, ``is_return``, optional
+    ``category`` and ``channel``) and the lines left out, each with its line
+    in the source (``first_line`` is the first data row's) and the reason
+    (``RULES``, one function each in ``CHECKS``). Every rule logs how many
+    lines it touched, zero included.
+
+    A return or cancellation is a negative quantity or amount, or an order id
+    starting with ``cancellation_prefix``; it is kept (as a positive amount,
+    ``is_return``) to be netted from its customer's spend and also listed
+    among the rejects, since it is not a purchase. A cancellation's
+    ``order_id`` is the order it cancels (its id without the prefix). A line
+    equal to an earlier one in every column (by a 64-bit hash of the line)
+    is a duplicate, unless ``duplicates: keep`` (a log without order ids or
+    times may hold two equal purchases on one day). ``today`` (ISO date;
+    default: the run's date) bounds the dates when no ``snapshot_date`` is
+    set.
+
+    A log without amounts (only a customer id and a timestamp, say) has no
+    ``amount`` column once clean: the rules that read a value are not
+    applied (``contracts.rules_not_applied``, logged and listed in the
+    summary) and its revenue is null.
+
+    Also returns what was read (rows, columns, content hash), what the rules
+    did (``contracts.report_rules``: the value of a line without one counts
+    0) and the revenue (``_revenue``), for ``transactions_summary``; the
+    revenue is logged."""
+    columns = customer_features["columns"]
+    check_columns(transactions, columns)
+    log, orders, ids, summary = _read_log(transactions, customer_features, today)
+    skipped = rules_not_applied(customer_features)
+    reason, touched = _apply_rules(log, skipped)
+    is_return = reason == len(RULES)
+    kept = (reason == 0) | is_return
+    if not (reason == 0).any():
+        raise no_purchase_left(len(transactions), touched)
+    clean = _clean_table(transactions, columns, log, orders, ids, kept, is_return)
+    left_out = np.flatnonzero(~kept | is_return)
+    rejects = _rejects(transactions, reason, left_out, customer_features.get("first_line", 2))
+    values, revenue = None, None
+    if log.amount is not None:
+        value = np.nan_to_num(np.abs(log.amount.to_numpy(float)))  # no value: 0
+        values = {rule: float(value[reason == RULE_NUMBERS[rule]].sum()) for rule in touched}
+        revenue = _revenue(log.customers, value, reason == 0, is_return)
+        log_revenue(revenue)
     summary.update(
-        lines_per_rule=touched,
+        report_rules(touched, values, skipped, len(transactions)),
         purchase_lines=int((reason == 0).sum()),
         return_lines=int(is_return.sum()),
         revenue=revenue,
-        rules=removed,
     )
-    return clean, rejects.reset_index(drop=True), summary
-
-
-def _per_customer(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    return np.bincount(codes, weights=values, minlength=size)
+    return clean, rejects, summary
 
 
 def build_customer_features(
@@ -313,20 +300,54 @@ def build_customer_features(
     codes = lines[CUSTOMER].cat.codes.to_numpy().astype(np.int64)
     ids = lines[CUSTOMER].cat.categories
     returns = lines[RETURN].to_numpy(bool)
-    size = len(ids)
+    # Without amounts every line weighs one: orders net and categories rank by lines.
+    weight = lines[AMOUNT].to_numpy(float) if AMOUNT in lines else np.ones(len(lines))
+    totals = _customer_totals(codes, lines[ORDER].to_numpy(), weight, returns, len(ids))
+    days = lines[TIMESTAMP].to_numpy("datetime64[ns]")[~returns]
+    values = _feature_values(totals, codes[~returns], days, customer_features)
+    table = {CUSTOMER: ids.to_numpy()}
+    table.update({name: values[name] for name in FEATURES if name in compute and name in values})
+    features = pd.DataFrame(table)
+    mixes = _mix_features(lines, codes, weight, totals["spend"], compute, customer_features)
+    features = pd.concat([features, *mixes], axis=1)
+    features = features.loc[totals["buyers"]].reset_index(drop=True)
+    logger.info("customer_features: %d customers, %d columns", len(features), features.shape[1] - 1)
+    return features
+
+
+def _customer_totals(
+    codes: np.ndarray, orders: np.ndarray, weight: np.ndarray, returns: np.ndarray, size: int
+) -> dict[str, np.ndarray]:
+    """Per customer: bought and returned value (``spend``, ``returned``),
+    ``net`` value, the orders kept (``frequency``: none when everything was
+    returned) and whether they bought anything (``buyers``; customers with
+    only returns are logged and left out)."""
     bought = ~returns
-    amount = lines[AMOUNT].to_numpy(float)
-    spend = _per_customer(codes[bought], amount[bought], size)
-    returned = _per_customer(codes[returns], amount[returns], size)
+    spend = _per_customer(codes[bought], weight[bought], size)
+    returned = _per_customer(codes[returns], weight[returns], size)
     net = net_value(spend, returned)
     buyers = np.bincount(codes[bought], minlength=size) > 0
     only_returns = (np.bincount(codes, minlength=size) > 0) & ~buyers
     if only_returns.any():
         logger.info("%d customers have only returns or cancellations: left out", only_returns.sum())
-    purchase_codes = codes[bought]
-    frequency = _kept_orders(codes, lines[ORDER].to_numpy(), amount, returns, size)
+    frequency = _kept_orders(codes, orders, weight, returns, size)
     frequency[net == 0] = 0  # everything returned: no order kept
-    days = lines[TIMESTAMP].to_numpy("datetime64[ns]")[bought]
+    return {
+        "spend": spend,
+        "returned": returned,
+        "net": net,
+        "frequency": frequency,
+        "buyers": buyers,
+    }
+
+
+def _feature_values(
+    totals: dict, purchase_codes: np.ndarray, days: np.ndarray, customer_features: dict
+) -> dict[str, np.ndarray]:
+    """Every per-customer feature of ``FEATURES`` but the mixes, from the
+    totals and the purchase lines' customers and dates, as of the snapshot
+    date (``snapshot_date``, or the day after the last purchase)."""
+    size = len(totals["net"])
     by_customer = pd.Series(days.view(np.int64)).groupby(purchase_codes)
     first = by_customer.min().reindex(range(size)).to_numpy().astype("datetime64[ns]")
     last = by_customer.max().reindex(range(size)).to_numpy().astype("datetime64[ns]")
@@ -338,8 +359,8 @@ def build_customer_features(
     )
     logger.info("Customer features as of %s", str(snapshot)[:10])
     tenure = (snapshot - first) / _DAY
-    table = {}
-    values = {
+    frequency, net, spend = totals["frequency"], totals["net"], totals["spend"]
+    return {
         "recency_days": (snapshot - last) / _DAY,
         "frequency": frequency,
         "monetary_total": net,
@@ -350,14 +371,25 @@ def build_customer_features(
         ),
         "orders_per_week": frequency / np.maximum(tenure / 7, 1),
         "return_share": np.clip(
-            np.divide(returned, spend, out=np.zeros(size), where=spend > 0), 0.0, 1.0
+            np.divide(totals["returned"], spend, out=np.zeros(size), where=spend > 0), 0.0, 1.0
         ),
     }
-    table[CUSTOMER] = ids.to_numpy()
-    for name in FEATURES:
-        if name in compute and name in values:
-            table[name] = values[name]
-    features = pd.DataFrame(table)
+
+
+def _mix_features(  # noqa: PLR0913 - the lines, their weights and the settings
+    lines: pd.DataFrame,
+    codes: np.ndarray,
+    weight: np.ndarray,
+    spend: np.ndarray,
+    compute: list[str],
+    customer_features: dict,
+) -> list[pd.DataFrame]:
+    """``share_<category>`` columns and ``top_category`` / ``top_channel``,
+    as ``compute`` asks and the log has the columns; by bought value (by
+    lines without amounts)."""
+    bought = ~lines[RETURN].to_numpy(bool)
+    size = len(spend)
+    mixes = []
     for column, name, wanted in (
         (CATEGORY, "category", "category_shares" in compute or "top_category" in compute),
         (CHANNEL, "channel", "top_channel" in compute),
@@ -365,16 +397,19 @@ def build_customer_features(
         if column not in lines or not wanted:
             continue
         mix = _spend_mix(
-            purchase_codes, lines[column][bought], amount[bought], size, customer_features
+            codes[bought], lines[column][bought], weight[bought], size, customer_features
         )
         if name == "category" and "category_shares" in compute:
             shares = mix.div(np.where(spend > 0, spend, 1), axis=0)
-            features = pd.concat([features, shares.add_prefix("share_")], axis=1)
+            mixes.append(shares.add_prefix("share_"))
         if f"top_{name}" in compute:
-            features[f"top_{name}"] = mix.idxmax(axis=1).where(mix.sum(axis=1) > 0)
-    features = features.loc[buyers].reset_index(drop=True)
-    logger.info("customer_features: %d customers, %d columns", len(features), features.shape[1] - 1)
-    return features
+            top = mix.idxmax(axis=1).where(mix.sum(axis=1) > 0)
+            mixes.append(top.rename(f"top_{name}").to_frame())
+    return mixes
+
+
+def _per_customer(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    return np.bincount(codes, weights=values, minlength=size)
 
 
 def _kept_orders(

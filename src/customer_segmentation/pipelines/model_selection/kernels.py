@@ -1,17 +1,19 @@
-"""What both engines of model_selection's final fit share: the KMeans fitted
-on the selection sample (the start of the fit on every customer), the
-warning about a small segment on all customers and the model assembled from
-the fit. A leaf module: it imports neither engine.
+"""What both engines of model_selection share: the KMeans fitted on the
+selection sample (the start of the fit on every customer), the warning
+about a small segment on all customers, the model assembled from the fit,
+and the one-thread run of the work on the sample. A leaf module: it imports
+neither engine.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
-from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -20,16 +22,30 @@ from customer_segmentation import model as segmentation
 logger = logging.getLogger(__name__)
 
 
+def one_thread(node: Callable) -> Callable:
+    """Runs ``node`` with one OpenMP and BLAS thread. The nodes that work on
+    the selection sample (at most ``selection_sample_size`` rows) fit hundreds
+    of small models; on small tables scikit-learn's threads cost more in
+    start-up and synchronisation than they save, up to tens of thousands of
+    rows. The fit on every customer keeps all threads."""
+
+    @functools.wraps(node)
+    def on_one_thread(*args, **kwargs):
+        with threadpool_limits(limits=1):
+            return node(*args, **kwargs)
+
+    return on_one_thread
+
+
+@one_thread
 def fit_on_sample(
     selection_features: pd.DataFrame, selected_k: int, n_init: int, random_seed: int
 ) -> KMeans:
     """KMeans with ``selected_k`` segments and ``n_init`` restarts on the
-    selection sample, on one thread (small models on a sample are fastest
-    so: see ``nodes._one_thread``)."""
-    with threadpool_limits(limits=1):
-        return segmentation.SegmentKMeans(
-            n_clusters=selected_k, n_init=n_init, random_state=random_seed
-        ).fit(selection_features)
+    selection sample, on one thread (small models on a sample are fastest so)."""
+    return segmentation.SegmentKMeans(
+        n_clusters=selected_k, n_init=n_init, random_state=random_seed
+    ).fit(selection_features)
 
 
 def warn_small_segment(sizes: np.ndarray, min_segment_share: float) -> None:
@@ -47,7 +63,7 @@ def warn_small_segment(sizes: np.ndarray, min_segment_share: float) -> None:
         )
 
 
-def final_model(preprocessor: ColumnTransformer | Pipeline, kmeans: KMeans) -> Pipeline:
+def final_model(preprocessor: segmentation.SegmentPreprocessor, kmeans: KMeans) -> Pipeline:
     """The segmentation model: the fitted preprocessor, then ``kmeans``
     without the labels of its fit (in its own numbering: ``predict`` does
     not need them)."""

@@ -5,23 +5,21 @@ from kedro.pipeline import Node, Pipeline
 
 from customer_segmentation.engines import by_engine
 
-from .nodes import (
-    assess_structure,
+from .comparison import compare_algorithms
+from .final_fit import fit_segmentation_model
+from .k_selection import (
     choose_k_per_criterion,
-    compare_algorithms,
-    describe_preprocessing,
-    fit_segmentation_model,
-    measure_feature_separation,
     sample_for_selection,
     score_cluster_counts,
     select_cluster_count,
-    summarise_model_selection,
 )
 from .plots import (
     plot_algorithm_comparison,
     plot_criteria,
     plot_silhouette_diagram,
 )
+from .structure import assess_structure, measure_feature_separation
+from .summary import describe_preprocessing, summarise_model_selection
 
 P = "params:model_selection."
 SPARK = "customer_segmentation.pipelines.model_selection.spark_nodes."

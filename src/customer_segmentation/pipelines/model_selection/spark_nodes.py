@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from sklearn.cluster import KMeans
-from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
@@ -28,7 +27,7 @@ logger = logging.getLogger(__name__)
 def sample_for_selection(
     encoded_features: DataFrame, id_column: str, sample_size: int, random_seed: int
 ) -> pd.DataFrame:
-    """``nodes.sample_for_selection`` on Spark: every encoded row, in id
+    """``k_selection.sample_for_selection`` on Spark: every encoded row, in id
     order, up to ``sample_size``; beyond, a seeded random sample of that
     size (``spark.collect_sample``), collected to the driver."""
     id_column = key_column(id_column)
@@ -38,17 +37,17 @@ def sample_for_selection(
     return sample.drop(columns=[id_column]).reset_index(drop=True)
 
 
-def fit_segmentation_model(  # noqa: PLR0913 - the parameters of nodes.fit_segmentation_model
+def fit_segmentation_model(  # noqa: PLR0913 - the parameters of final_fit.fit_segmentation_model
     encoded_features: DataFrame,
     selection_features: pd.DataFrame,
-    preprocessor: ColumnTransformer | Pipeline,
+    preprocessor: segmentation.SegmentPreprocessor,
     selected_k: int,
     id_column: str,
     n_init: int,
     random_seed: int,
     min_segment_share: float = 0.0,
 ) -> tuple[Pipeline, DataFrame]:
-    """``nodes.fit_segmentation_model`` on Spark: the sample's KMeans
+    """``final_fit.fit_segmentation_model`` on Spark: the sample's KMeans
     refined on every row by Spark (``fit_on_all_rows``); every customer's
     segment is a lazy Spark DataFrame of id and segment."""
     kmeans = fit_on_sample(selection_features, selected_k, n_init, random_seed)

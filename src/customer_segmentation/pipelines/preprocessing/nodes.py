@@ -1,8 +1,8 @@
 """The preprocessing nodes on one machine (pandas): validate the raw customer table
 against the ``features`` contract, fit the encoding, encode every customer.
 
-Encoding is one scikit-learn ``ColumnTransformer`` that is fitted here and
-reused, unchanged, inside the final segmentation model, so training and
+Encoding is one scikit-learn estimator (``model.SegmentPreprocessor``) that
+is fitted here and reused, unchanged, inside the final segmentation model, so training and
 scoring transform rows identically.
 """
 
@@ -12,12 +12,11 @@ import logging
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 
 from customer_segmentation.features import ROW_NUMBER, FeatureSpec, validate_customer_table
+from customer_segmentation.model import SegmentPreprocessor
 
-from .kernels import build_preprocessor, choose_transforms, encode_rows
+from .kernels import encode_rows, preprocessor_for
 
 logger = logging.getLogger(__name__)
 
@@ -81,19 +80,20 @@ def validate_customers(
 
 def fit_preprocessor(
     validated_customers: pd.DataFrame, features: dict, preprocessing: dict
-) -> ColumnTransformer | Pipeline:
-    """Fits the encoding of every customer row into the space KMeans clusters in.
+) -> SegmentPreprocessor:
+    """Fits the encoding of every customer row into the space KMeans clusters
+    in: a ``model.SegmentPreprocessor`` with the ``preprocessing`` settings.
 
     Numeric features: median imputation; a transform of skewed columns
-    (``choose_transforms``: log(1 + x) or Yeo-Johnson, chosen from the data
-    unless ``transforms`` sets it), so that distances compare ratios rather
-    than letting a few big spenders set them; standard scaling; then
-    clipping at the ``clip_quantile`` and ``1 - clip_quantile`` quantiles,
-    so that a handful of extreme customers cannot pull a segment of their own.
+    (log(1 + x) or Yeo-Johnson, chosen from the data unless ``transforms``
+    sets it), so that distances compare ratios rather than letting a few big
+    spenders set them; standard scaling; then clipping at the
+    ``clip_quantile`` and ``1 - clip_quantile`` quantiles, so that a handful
+    of extreme customers cannot pull a segment of their own.
 
-    Categorical features: one 0/1 column per category (``model.CategoryEncoder``:
-    categories learned from the data, those rarer than ``min_category_share``
-    and unseen ones as "other", a missing value as "missing"; or pinned in
+    Categorical features: one 0/1 column per category (categories learned
+    from the data, those rarer than ``min_category_share`` and unseen ones
+    as "other", a missing value as "missing"; or pinned in
     ``features.categories``), multiplied by ``categorical_weight`` w: two
     customers in different categories of a variable are then 2 w² apart in
     squared distance, whatever its number of categories. The default, 0.5,
@@ -101,31 +101,16 @@ def fit_preprocessor(
     costs gamma = 1/3 to 2/3 of a numeric feature's variance), so that
     neither the numeric nor the categorical block dominates.
 
-    With ``pca_components`` set, a PCA follows and the preprocessor is a
-    ``Pipeline``. Tables larger than ``fit_sample_size`` are fitted on a
-    seeded sample of that size. The training range (minimum and maximum of
-    all rows) of each numeric column is kept for scoring's range check, and
-    each column's transform and skewness for the metrics."""
+    With ``pca_components`` set, a PCA follows. Tables larger than
+    ``fit_sample_size`` are fitted on a seeded sample of that size; the
+    transforms and the training range (minimum and maximum of each numeric
+    column, for scoring's range check) are measured on every row."""
     spec = FeatureSpec.parse(features)
-    fit_rows = validated_customers
-    sample_size = preprocessing.get("fit_sample_size")
-    if sample_size and len(fit_rows) > sample_size:
-        # Medians, means, spreads and categories of a million random customers
-        # are those of all of them; fitting on every row of ten million would
-        # hold several copies of the table at once.
-        fit_rows = fit_rows.sample(sample_size, random_state=preprocessing.get("random_seed", 0))
-        logger.info("Fitting the preprocessor on a seeded sample of %d customers", sample_size)
-    # All rows: a negative value outside the fit sample would turn log(1 + x)
-    # into NaN (skewness is estimated on a sample of its own).
-    transforms = choose_transforms(validated_customers, spec, preprocessing)
-    numeric = validated_customers[list(spec.numeric)]
-    return build_preprocessor(
-        fit_rows, spec, preprocessing, transforms, numeric.min(), numeric.max()
-    )
+    return preprocessor_for(spec, preprocessing).fit(validated_customers)
 
 
 def encode_features(
-    validated_customers: pd.DataFrame, preprocessor: ColumnTransformer | Pipeline, id_column: str
+    validated_customers: pd.DataFrame, preprocessor: SegmentPreprocessor, id_column: str
 ) -> pd.DataFrame:
     """Applies the fitted preprocessor; the id column is kept first so every
     encoded row can be traced back to its customer."""

@@ -1,5 +1,5 @@
 """Record what ``raw_customers`` held, validate it once, then fit and apply one
-ColumnTransformer."""
+preprocessor (``model.SegmentPreprocessor``)."""
 
 from kedro.pipeline import Node, Pipeline
 

@@ -11,8 +11,6 @@ import logging
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
 
 from customer_segmentation.features import (
     NEAR_CONSTANT_SHARE,
@@ -23,6 +21,7 @@ from customer_segmentation.features import (
     key_column,
     named_in,
 )
+from customer_segmentation.model import SegmentPreprocessor
 from customer_segmentation.spark import (
     col,
     collect_sample,
@@ -33,7 +32,7 @@ from customer_segmentation.spark import (
     require_id_column,
 )
 
-from .kernels import build_preprocessor, choose_transforms, encode_rows
+from .kernels import encode_rows, preprocessor_for
 
 logger = logging.getLogger(__name__)
 
@@ -238,11 +237,11 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
 
 def fit_preprocessor(
     validated_customers: DataFrame, features: dict, preprocessing: dict
-) -> ColumnTransformer | Pipeline:
-    """``nodes.fit_preprocessor`` on Spark: the training range and the sign
-    of every numeric column measured by Spark on all rows, the preprocessor
-    fitted on a sample of at most ``fit_sample_size`` rows (all of them
-    below), collected to the driver."""
+) -> SegmentPreprocessor:
+    """``nodes.fit_preprocessor`` on Spark: the same estimator, fitted on a
+    sample of at most ``fit_sample_size`` rows (all of them below) collected
+    to the driver, with the training range of every numeric column measured
+    by Spark on all rows."""
     spec = FeatureSpec.parse(features)
     numeric = list(spec.numeric)
     extremes = validated_customers.agg(
@@ -259,12 +258,11 @@ def fit_preprocessor(
         logger.info(
             "Fitting the preprocessor on a seeded sample of %d of %d customers", len(fit_rows), rows
         )
-    transforms = choose_transforms(fit_rows, spec, preprocessing, minimum=low)
-    return build_preprocessor(fit_rows, spec, preprocessing, transforms, low, high)
+    return preprocessor_for(spec, preprocessing).fit(fit_rows, column_range=(low, high))
 
 
 def encode_features(
-    validated_customers: DataFrame, preprocessor: ColumnTransformer | Pipeline, id_column: str
+    validated_customers: DataFrame, preprocessor: SegmentPreprocessor, id_column: str
 ) -> DataFrame:
     """``nodes.encode_features`` applied by Spark to every batch of rows."""
     id_column = key_column(id_column)

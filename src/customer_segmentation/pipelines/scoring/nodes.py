@@ -44,6 +44,7 @@ def screen_customers_to_score(
     outside ``features.bounds`` (the training schema); an id not matching
     ``id_pattern``; no feature value at all; a value far outside the training
     range. A row's first reason in that order is reported."""
+    segmentation.require_current(segmentation_model)
     spec = FeatureSpec.parse(features)
     check_batch_columns(list(customers_to_score.columns), spec)
     id_column = spec.id_column

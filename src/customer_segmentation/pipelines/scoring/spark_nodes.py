@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from sklearn.pipeline import Pipeline
 
+from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec, key_column
 from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 
@@ -40,6 +41,7 @@ def screen_customers_to_score(
     the rejects (id, reason and the row's feature values as read: a Spark
     source has no line numbers), both lazy Spark DataFrames over one
     persisted screening pass."""
+    segmentation.require_current(segmentation_model)
     spec = FeatureSpec.parse(features)
     check_batch_columns(list(customers_to_score.columns), spec)
     require_id_column(spec)

@@ -11,9 +11,12 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import Pipeline
 
+from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec
 
 logger = logging.getLogger(__name__)
+
+OUTDATED_PREVIOUS_MODEL = "previous model cannot be compared: saved by an older release"
 
 
 class DriftError(RuntimeError):
@@ -83,17 +86,22 @@ def measure_drift(  # noqa: PLR0913 - each input is one thing it compares or rep
     sample = customers
     if len(sample) > drift["ari_sample_size"]:
         sample = customers.sample(drift["ari_sample_size"], random_state=0)
-    try:
-        ari = float(
-            adjusted_rand_score(previous_segmentation_model.predict(sample), sample["segment"])
-        )
-    except (KeyError, ValueError) as error:  # the feature columns changed
-        logger.warning("The previous model cannot score the current customers: %s", error)
-        ari = None
+    # A model saved by an older release is not compared: no ARI, and no breach for it.
+    outdated = not segmentation.is_current(previous_segmentation_model)
+    ari = None
+    if outdated:
+        logger.warning("The %s", OUTDATED_PREVIOUS_MODEL)
+    else:
+        try:
+            ari = float(
+                adjusted_rand_score(previous_segmentation_model.predict(sample), sample["segment"])
+            )
+        except (KeyError, ValueError) as error:  # the feature columns changed
+            logger.warning("The previous model cannot score the current customers: %s", error)
     breaches = []
     if psi > drift["max_psi"]:
         breaches.append(f"segment shares shifted (PSI {psi:.3f} > {drift['max_psi']})")
-    if ari is None or ari < drift["min_ari"]:
+    if not outdated and (ari is None or ari < drift["min_ari"]):
         breaches.append(f"old and new models disagree (ARI {ari} < {drift['min_ari']})")
     if max_shift > drift["max_centre_shift_sd"]:
         breaches.append(
@@ -107,6 +115,7 @@ def measure_drift(  # noqa: PLR0913 - each input is one thing it compares or rep
         "segments_now": len(new),
         "psi": psi,
         "ari": ari,
+        "ari_note": OUTDATED_PREVIOUS_MODEL if outdated else None,
         "max_centre_shift_sd": max_shift,
         "thresholds": {k: drift[k] for k in ("max_psi", "min_ari", "max_centre_shift_sd")},
         "drifted": bool(breaches),

@@ -1,14 +1,10 @@
 """What both engines of the segment_analysis pipeline share: the profile
 table assembled from per-segment statistics (whichever engine computed
-them), the names of the segments, the outcome rates read from the profiles,
-and the choice of the segments whose customers are exported. A leaf module:
-it imports neither engine.
+them, named by ``names.name_segments``) and the outcome rates read from the
+profiles. A leaf module: it imports neither engine.
 """
 
 from __future__ import annotations
-
-import logging
-import re
 
 import numpy as np
 import pandas as pd
@@ -18,88 +14,7 @@ from customer_segmentation import model as segmentation
 from customer_segmentation.errors import UserError
 from customer_segmentation.features import FeatureSpec
 
-logger = logging.getLogger(__name__)
-
-
-def column_label(column: str, labels: dict) -> str:
-    """The words for a column: its ``naming.labels`` entry, or its name in
-    lower-case words ("MntMeatProducts" and "mnt_meat_products" both read
-    "mnt meat products"; acronyms such as "ID" stay as they are)."""
-    if column in labels:
-        return labels[column]
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", column.replace("_", " ")).split()
-    return " ".join(word if word.isupper() and len(word) > 1 else word.lower() for word in words)
-
-
-def _category_terms(profiles: pd.DataFrame, columns: list[str], labels: dict) -> pd.DataFrame:
-    """For each segment (a row) and category of the ``columns`` (a column
-    ``column=value``), the z-score of the segment's share against the whole
-    base's share p, ``(share - p) / sqrt(p (1 - p))`` (the z-score of the
-    category's 0/1 indicator, comparable with numeric z-scores), kept only
-    where the segment is mostly that category (share above one half).
-    "other" and "missing" never name a segment."""
-    weights = profiles["customers"] / profiles["customers"].sum()
-    terms = {}
-    for name in profiles.columns:
-        column, _, value = name.partition("=")
-        if column not in columns or value in (segmentation.OTHER, segmentation.MISSING):
-            continue
-        shares = profiles[name].astype(float)
-        base = float((shares * weights).sum())
-        if not 0 < base < 1:
-            continue
-        z = (shares - base) / np.sqrt(base * (1 - base))
-        label = labels.get(name, f"{column_label(column, labels)} {value}")
-        terms[label] = z.where(shares > 0.5)
-    return pd.DataFrame(terms, index=profiles.index)
-
-
-def name_segments(profiles: pd.DataFrame, naming: dict, features: dict) -> pd.Series:
-    """Names each segment after the (at most ``max_terms``) naming features on
-    which it differs most from the whole customer base, numeric and
-    categorical alike, where that difference is at least ``threshold``
-    standard deviations: "High income, low activity", "Marital status
-    Single, low income". Numeric features compare on the scale the
-    clustering used (their ``_z`` columns); a categorical feature names a
-    segment by the category most of it has (``_category_terms``). A segment
-    with no such feature is "Typical customers". Names are unique: clashing
-    names take further terms, and finally the segment number."""
-    spec = FeatureSpec.parse(features)
-    columns = naming.get("features") or spec.model_columns
-    labels = naming.get("labels") or {}
-    profiles = profiles.set_index("segment")
-    numeric = [c for c in columns if f"{c}_z" in profiles]
-    numeric_z = profiles[[f"{c}_z" for c in numeric]].astype(float).set_axis(numeric, axis=1)
-    categorical_z = _category_terms(profiles, columns, labels)
-    names = {}
-    for segment in profiles.index:
-        candidates = {
-            f"{'high' if z > 0 else 'low'} {column_label(c, labels)}": abs(z)
-            for c, z in numeric_z.loc[segment].items()
-        }
-        candidates.update(categorical_z.loc[segment].dropna().to_dict())
-        ranked = sorted(
-            (term for term, z in candidates.items() if z >= naming["threshold"]),
-            key=lambda term: -candidates[term],
-        )
-        names[segment] = ranked
-
-    def sentence(parts: list[str]) -> str:
-        text = ", ".join(parts) or "typical customers"
-        return text[0].upper() + text[1:]
-
-    chosen: dict[int, str] = {}
-    for segment, terms in names.items():
-        count = naming["max_terms"]
-        name = sentence(terms[:count])
-        while name in chosen.values() and count < len(terms):
-            count += 1
-            name = sentence(terms[:count])
-        if name in chosen.values():
-            name = f"{name} (segment {segment})"
-        chosen[segment] = name
-    return pd.Series(chosen, name="name")
-
+from .names import name_segments
 
 # Category values longer than this are cut (with "…") where they become
 # column names of segment_profiles (``column=value``), so that a stray long
@@ -270,20 +185,3 @@ def base_rates(rates: pd.DataFrame, known: pd.DataFrame) -> pd.Series:
     by their customers with a known outcome."""
     weights = known.where(rates.notna(), 0.0)
     return ((rates.fillna(0.0) * weights).sum() / weights.sum().replace(0, np.nan)).astype(float)
-
-
-def targeted_segments(segment_recommendations: pd.DataFrame) -> tuple[list, pd.DataFrame]:
-    """The segments ``recommend_actions`` marked ``targeted``, and every
-    segment's name, action and priority (indexed by segment); logs why each
-    segment is, or is not, exported."""
-    recommendations = segment_recommendations.set_index("segment")
-    chosen = recommendations.index[recommendations["targeted"].astype(bool)].tolist()
-    why = "; ".join(
-        f"segment {segment}: {str(text).rstrip('.')}"
-        for segment, text in recommendations["targeting"].items()
-    )
-    if chosen:
-        logger.info("target_customers: the customers of segments %s (%s)", chosen, why)
-    else:
-        logger.warning("target_customers is empty: no segment is exported (%s)", why)
-    return chosen, recommendations[["name", "action", "priority"]]

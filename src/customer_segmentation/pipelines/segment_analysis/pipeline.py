@@ -8,7 +8,6 @@ from customer_segmentation.engines import by_engine
 from .drift import measure_drift
 from .nodes import (
     profile_segments,
-    recommend_actions,
     sample_segmented_customers,
     segment_customers,
     select_target_customers,
@@ -19,6 +18,7 @@ from .plots import (
     plot_segment_scatter,
     plot_segment_sizes,
 )
+from .recommendations import recommend_actions
 from .report import build_segment_report
 
 P = "params:segment_analysis."

@@ -15,9 +15,16 @@ from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec
-from customer_segmentation.figures import ReadableNumbers, is_share, set_title, short_label, wrap_to
+from customer_segmentation.figures import (
+    ReadableNumbers,
+    is_share,
+    segment_colour,
+    set_title,
+    short_label,
+    wrap_to,
+)
 
-from .nodes import column_label
+from .names import column_label
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +90,7 @@ def plot_segment_scatter(
             members[y],
             s=12,
             alpha=0.6,
-            color=f"C{segment % 10}",
+            color=segment_colour(segment),
             label=legend[int(segment)],
         )
     outside = 0
@@ -124,7 +131,7 @@ def plot_segment_sizes(segment_profiles: pd.DataFrame) -> Figure:
     bars = axes.barh(
         [short_label(f"{row.segment}: {row.name}", 40) for row in profiles.itertuples()],
         profiles["customers"],
-        color=[f"C{segment % 10}" for segment in profiles["segment"]],
+        color=[segment_colour(segment) for segment in profiles["segment"]],
     )
     axes.bar_label(
         bars,
@@ -212,7 +219,7 @@ def plot_segment_map(
             points[members, 1],
             s=10,
             alpha=0.5,
-            color=f"C{segment % 10}",
+            color=segment_colour(segment),
             label=labels[int(segment)],
         )
         axes.annotate(
@@ -222,7 +229,7 @@ def plot_segment_map(
             va="center",
             fontsize=14,
             fontweight="bold",
-            bbox={"boxstyle": "circle", "fc": "white", "ec": f"C{segment % 10}"},
+            bbox={"boxstyle": "circle", "fc": "white", "ec": segment_colour(segment)},
         )
     ratio = pca.explained_variance_ratio_
     axes.set_xlabel(f"first principal component ({ratio[0]:.0%} of the variance)")

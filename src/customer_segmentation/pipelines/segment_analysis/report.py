@@ -1,406 +1,66 @@
 """The self-contained HTML segment report (images embedded), for marketers.
-Its layout is the Jinja template ``templates/segment_report.html.j2``; the
-pictures are the PNG files the catalog saved, read back, never redrawn."""
+Its layout is the Jinja template ``templates/segment_report.html.j2``; what
+each part shows comes from ``report_sections``; the pictures are the PNG
+files the catalog saved, read back, never redrawn."""
 
 from __future__ import annotations
 
 import base64
-import re
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
-from matplotlib.colors import to_hex
 
-from customer_segmentation.features import VALUE_ROLES, FeatureSpec
+from customer_segmentation.features import FeatureSpec
 
-from .kernels import outcome_rates
-from .nodes import column_label
+from .report_sections import (
+    cards,
+    criteria_details,
+    drift_section,
+    note_texts,
+    outcome_columns,
+    source_section,
+    targets_section,
+    warning_texts,
+    why_k,
+)
 
-# A category is "mostly" a segment's only when its share, as shown (whole
-# percents), is above this: 50.4% reads "50%", which is no majority.
-MOSTLY = 0.55
-
-
-_YEAR = re.compile(r"year|birth", re.I)
-
-
-# What a table or card shows for a number that is missing (the mean days
-# between orders of a segment of one-order customers, say): never "nan".
-MISSING = "\u2013"
-
-
-def _format(value: float, column: str = "", flag: bool = False) -> str:
-    """A number as a marketer reads it: thousands separated, two decimals
-    below 100; a year (a column named like one) without a separator; the
-    mean of a 0/1 flag as the percent of customers who have it; a dash when
-    missing."""
-    if pd.isna(value):
-        return MISSING
-    if flag:
-        return _share(float(value)) if value > 0 else "0%"
-    if _YEAR.search(column) and 1000 <= abs(value) < 10_000:
-        return f"{value:.0f}"
-    if abs(value) >= 100 or float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
+# The scores of every k the analysts' table shows, those the metrics hold.
+_SCORES = ("silhouette", "calinski_harabasz", "davies_bouldin", "stability_mean")
 
 
-def _share(value: float) -> str:
-    return f"{value:.0%}" if value >= 0.01 else f"{value:.1%}"
-
-
-def _z(value: float) -> str:
-    """A z-score as the cards show it, a dash when missing."""
-    return MISSING if pd.isna(value) else f"{value:+.1f}"
-
-
-def flag_columns(customers: pd.DataFrame, columns: list[str]) -> set[str]:
-    """The ``columns`` that are 0/1 flags in ``customers`` (booleans, or
-    numbers whose every known value is 0 or 1): their means are shares of
-    customers, shown as percents."""
-    flags = set()
-    for column in columns:
-        values = customers[column].dropna() if column in customers else pd.Series([])
-        if values.empty:
-            continue
-        if pd.api.types.is_bool_dtype(values) or (
-            pd.api.types.is_numeric_dtype(values) and values.isin([0, 1]).all()
-        ):
-            flags.add(column)
-    return flags
-
-
-def segment_caution(metrics: dict | None) -> str | None:
-    """Why the segments, and so their targets, need checking before a
-    campaign (no clear structure, unstable segments), in words that follow
-    "exported, but these segments are"; None when neither applies."""
-    metrics = metrics or {}
-    doubts = [
-        word
-        for key, word in (("clear_structure", "clearly separate"), ("selected_k_stable", "stable"))
-        if metrics.get(key) is False
-    ]
-    if not doubts:
-        return None
-    return "not " + " or ".join(doubts) + ": check them before a campaign"
-
-
-def _rate(value: float) -> str:
-    """An outcome rate as a percent, or "unknown" when no customer of the
-    segment has a known outcome."""
-    return "unknown" if pd.isna(value) else _share(float(value))
-
-
-def _money(value: float) -> str:
-    return f"{value:,.2f}"
-
-
-def varies_most(profiles: pd.DataFrame, spec: FeatureSpec) -> str | None:
-    """The numeric feature on which the segments differ most (the largest
-    size-weighted mean of the segments' squared z-scores), None without one."""
-    columns = [c for c in spec.numeric if f"{c}_z" in profiles]
-    if not columns:
-        return None
-    z = profiles[[f"{c}_z" for c in columns]].astype(float).set_axis(columns, axis=1)
-    weights = profiles["customers"] / profiles["customers"].sum()
-    return str(z.pow(2).mul(weights.to_numpy(), axis=0).sum().idxmax())
-
-
-def _unranked(spec: FeatureSpec) -> str:
-    """Why no action rests on data, naming only what the data really lacks,
-    and how to add it."""
-    value_columns = [c for role in VALUE_ROLES for c in spec.with_role(role)]
-    missing, fixes = [], []
-    if not value_columns:
-        missing.append(
-            "no column is marked as spend (monetary) or purchase frequency in features.roles"
-        )
-        fixes.append(
-            "list spend and order-count columns under features.roles monetary and frequency"
-        )
-    if not spec.outcomes:
-        missing.append("no outcome column (churn, campaign response) is named in features.outcomes")
-        fixes.append(
-            "name a 0/1 or yes/no outcome column in features.outcomes, for example "
-            "{Response: {kind: response, positive: 1}}, and under features.profile_only"
-        )
-    if not missing:
-        missing.append(
-            "no segment is far enough from all customers on spend, frequency or an outcome "
-            "for any recommendation rule to hold"
-        )
-    text = "No action can be ranked: " + "; ".join(missing) + "."
-    if fixes:
-        text += " To rank the segments, " + "; or ".join(fixes) + "."
-    return text + " Until then the segments are described, not acted on."
-
-
-def _warnings(
-    metrics: dict,
-    recommendations: pd.DataFrame,
-    profiles: pd.DataFrame,
-    spec: FeatureSpec,
-    labels: dict,
-) -> list[str]:
-    """What a reader must not miss, in plain words: no clear structure,
-    unstable segments, actions or value that cannot be judged, categories
-    driving the segments. Every claim about the data names what it has."""
-    warnings = []
-    if metrics.get("clear_structure") is False:
-        widest = varies_most(profiles, spec)
-        example = f" (from low to high {column_label(widest, labels)}, say)" if widest else ""
-        warnings.append(
-            "These customers do not fall into clearly separate groups. The segments are "
-            f"useful cuts of a continuum{example}, not distinct kinds "
-            "of customer, and customers near a boundary may move between segments from "
-            "one run to the next."
-        )
-    if metrics.get("selected_k_stable") is False:
-        warnings.append(
-            f"The {metrics['selected_k']} segments are not stable: repeating the analysis on "
-            "resampled customers gives noticeably different segments. Treat the boundaries "
-            "with caution."
-        )
-    if not recommendations["evidence"].any():
-        warnings.append(_unranked(spec))
-    elif recommendations["value"].isna().all():
-        warnings.append(
-            "Customer value cannot be judged: no column is marked as spend (monetary) or "
-            "purchase frequency in features.roles, so no segment is called valuable."
-        )
-    separation = metrics.get("feature_separation") or {}
-    share = separation.get("categorical_share")
-    if share is not None and share > 0.5:
-        per_feature = separation.get("share_per_feature") or {}
-        numeric = set((metrics.get("preprocessing") or {}).get("transforms") or {})
-        categories = [column_label(c, labels) for c in per_feature if c not in numeric][:3]
-        warnings.append(
-            f"Categories ({', '.join(categories)}) make up {share:.0%} of what sets the "
-            "segments apart: the segments mostly follow those categories."
-        )
-    return warnings
-
-
-def _notes(metrics: dict, labels: dict) -> list[str]:
-    """How the data was read, in plain words: skewed columns compared on a
-    log scale and extreme values held at the edge of the normal range."""
-    preprocessing = metrics.get("preprocessing") or {}
-    notes = []
-    transformed = {
-        column: chosen["transform"]
-        for column, chosen in (preprocessing.get("transforms") or {}).items()
-        if chosen["transform"] != "none"
-    }
-    if transformed:
-        notes.append(
-            "Skewed columns were compared on a log-like scale, so that ten times more "
-            "counts as one step, not as ten: "
-            + ", ".join(column_label(c, labels) for c in transformed)
-            + "."
-        )
-    outliers = preprocessing.get("outliers") or {}
-    if outliers:
-        parts = []
-        for column, sides in outliers.items():
-            for side, detail in sides.items():
-                parts.append(
-                    f"{detail['customers']:,} with {column_label(column, labels)} {side} "
-                    f"{_format(detail['bound'])}"
-                )
-        shown = "; ".join(parts[:6]) + (
-            f"; and {len(parts) - 6} more (model_selection_metrics.preprocessing.outliers)"
-            if len(parts) > 6
-            else ""
-        )
-        notes.append(
-            "Extreme values were held at the edge of the normal range so that a few "
-            f"unusual customers cannot form a segment of their own: {shown}."
-        )
-    choice = metrics.get("k_choice") or {}
-    if choice.get("ineligible_k"):
-        notes.append(
-            "Splits into "
-            + ", ".join(str(k) for k in choice["ineligible_k"])
-            + f" segments were not considered: one of their segments would hold fewer than "
-            f"{_share(choice['min_segment_share'])} of the customers."
-        )
-    return notes
-
-
-_CRITERIA = {
-    "elbow": "where adding another segment stops paying off",
-    "silhouette": "it keeps customers closest to their own segment",
-    "calinski_harabasz": "its segments are the most separated for their spread",
-    "davies_bouldin": "its segments are the least alike",
-    "stability": "its segments come back most consistently on resampled customers",
-    "gmm_bic": "a mixture of that many groups fits the customers best",
-}
-
-
-def _why(metrics: dict, total: int) -> str:
-    """Why this many segments, in one plain sentence: the rule that actually
-    decided, fallbacks included."""
-    k = metrics["selected_k"]
-    choice = metrics.get("k_choice") or {"rule": metrics.get("criterion")}
-    rule = choice.get("rule")
-    if rule == "stable_best_silhouette":
-        return (
-            f"The {total:,} customers are split into {k} segments because, of the splits "
-            "that come back the same when the analysis is repeated on resampled customers, "
-            "this one keeps customers closest to their own segment and furthest from the others."
-        )
-    if rule == "best_silhouette_none_stable":
-        return (
-            f"No split came back the same when the analysis was repeated on resampled "
-            f"customers, so the {total:,} customers are split into the {k} segments that are "
-            "most distinct; treat the boundaries with caution."
-        )
-    if rule == "largest_smallest_segment":
-        return (
-            f"Every split left a segment with very few customers, so the {total:,} customers "
-            f"are split into the {k} segments whose smallest segment is largest."
-        )
-    if rule == "best_silhouette_no_elbow":
-        return (
-            f"The curve of within-segment spread has no elbow, so the {total:,} customers are "
-            f"split into the {k} segments that are most distinct."
-        )
-    return (
-        f"The {total:,} customers are split into {k} segments because {_CRITERIA.get(rule, rule)} "
-        f"(the '{rule}' criterion set in model_selection.criterion)."
-    )
-
-
-def _details(metrics: dict) -> str:
-    """What every criterion would choose, for analysts."""
-    choices = metrics.get("choice_per_criterion") or {}
-    agreeing = sorted(c for c, k in choices.items() if k == metrics["selected_k"])
-    text = f"Selected k = {metrics['selected_k']}"
-    if agreeing:
-        verb = "points" if len(agreeing) == 1 else "point"
-        text += f"; {', '.join(agreeing)} also {verb} to it"
-    others = {c: k for c, k in choices.items() if k not in (None, metrics["selected_k"])}
-    if others:
-        text += "; " + ", ".join(f"{c} prefers k = {k}" for c, k in sorted(others.items()))
-    return text + "."
-
-
-def _mix(shares: pd.Series) -> str:
-    """A categorical column's mix in a segment: "mostly X" only for a clear
-    majority as shown (above ``MOSTLY``), else its largest group."""
-    top = shares.astype(float).idxmax()
-    value = top.split("=", 1)[1]
-    word = "mostly" if round(float(shares[top]), 2) > MOSTLY else "largest group"
-    return f"{word} {value} ({shares[top]:.0%})"
-
-
-def _outcomes(
-    segment_profiles: pd.DataFrame, features: dict, spec: FeatureSpec, labels: dict
-) -> tuple[pd.DataFrame, list[dict]]:
-    """Each segment's outcome rates (``outcome_rates``) and, per outcome
-    column, its words and the whole base's rate."""
-    if not spec.outcomes:
-        return pd.DataFrame(index=segment_profiles["segment"]), []
-    rates, base = outcome_rates(segment_profiles, features)
-    columns = [
-        {"column": column, "label": column_label(column, labels), "base": _rate(base[column])}
-        for column in rates.columns
-    ]
-    return rates, columns
-
-
-def _targets(recommendations: pd.DataFrame, total: int, metrics: dict) -> dict:
-    """How many customers were exported to target_customers, their share of
-    all customers, the caution when the segments themselves are doubtful
-    (``segment_caution``), and why each segment was or was not."""
-    ordered = recommendations.sort_values("segment")
-    exported = int(ordered.loc[ordered["targeted"], "customers"].sum())
-    return {
-        "customers": exported,
-        "share": _share(exported / total) if total else "0%",
-        "caution": segment_caution(metrics),
-        "segments": ordered.loc[ordered["targeted"], "segment"].tolist(),
-        "reasons": [
-            {"segment": row.segment, "name": row.name, "targeting": row.targeting}
-            for row in ordered.itertuples()
-        ],
-    }
-
-
-def _drift(drift_report: dict) -> dict | None:
-    """The drift against the previous run (``measure_drift``) as the report
-    shows it: one row per measure with its threshold, and a plain verdict;
-    None on a first run."""
-    if "psi" not in drift_report:
-        return None
-    thresholds = drift_report["thresholds"]
-    moved = max(drift_report["segments"], key=lambda s: s["centre_shift_sd"], default=None)
-    where = f" (segment {moved['segment']}, was {moved['previous_segment']})" if moved else ""
-    ari = drift_report["ari"]
+def _scores(metrics: dict) -> tuple[list[str], list[dict]]:
+    """The scores the metrics hold, and one row per k with each of them."""
+    keys = [key for key in _SCORES if key in metrics["scores"][0]]
     rows = [
-        {
-            "measure": "Shift of segment shares (PSI)",
-            "value": f"{drift_report['psi']:.3f}",
-            "limit": f"at most {thresholds['max_psi']}",
-            "ok": drift_report["psi"] <= thresholds["max_psi"],
-        },
-        {
-            "measure": "Largest move of a segment centre",
-            "value": f"{drift_report['max_centre_shift_sd']:.2f} SD{where}",
-            "limit": f"at most {thresholds['max_centre_shift_sd']} SD",
-            "ok": drift_report["max_centre_shift_sd"] <= thresholds["max_centre_shift_sd"],
-        },
-        {
-            "measure": "Agreement of the old and new model on today's customers (ARI)",
-            "value": "cannot be measured: the features changed" if ari is None else f"{ari:.2f}",
-            "limit": f"at least {thresholds['min_ari']}",
-            "ok": ari is not None and ari >= thresholds["min_ari"],
-        },
+        {"k": row["k"], **{key: f"{row[key]:,.2f}" for key in keys}} for row in metrics["scores"]
     ]
-    if drift_report["drifted"]:
-        verdict = (
-            "Changed since the previous run: "
-            + "; ".join(drift_report["breaches"])
-            + ". Check the segments before reusing last run's campaigns or target lists."
-        )
-    else:
-        measured = f"PSI {drift_report['psi']:.3f}" + ("" if ari is None else f", ARI {ari:.2f}")
-        verdict = f"Stable: the segments are much as in the previous run ({measured})."
-    return {
-        "previous": drift_report["previous_version"],
-        "before": drift_report["segments_before"],
-        "now": drift_report["segments_now"],
-        "rows": rows,
-        "verdict": verdict,
-    }
+    return keys, rows
 
 
-def _source(source_summary: dict) -> dict:
-    """Where the numbers come from: for a transaction log (its summary has
-    ``revenue``), the lines read, the lines and value each cleaning rule
-    removed and the revenue kept; for a customer table, the rows read."""
-    digest = source_summary.get("sha256") or source_summary.get("xxhash64_sum") or ""
-    source = {"rows": f"{source_summary['rows']:,}", "hash": digest[:12]}
-    if "revenue" not in source_summary:
-        return source
-    revenue = source_summary["revenue"]
-    return {
-        **source,
-        "purchase_lines": f"{source_summary.get('purchase_lines', 0):,}",
-        "rules": [
-            {
-                "description": rule["description"][0].upper() + rule["description"][1:],
-                "lines": f"{rule['lines']:,}",
-                "value": _money(rule["value"]),
-            }
-            for rule in source_summary["rules"]
-            if rule["lines"]
-        ],
-        "gross": _money(revenue["gross"]),
-        "returns": ("\u2212" if revenue["returns"] else "") + _money(revenue["returns"]),
-        "net": _money(revenue["net"]),
-    }
+def _pictures(sizes: bytes, heatmap: bytes, segment_map: bytes, scatter: bytes) -> list[dict]:
+    """The four pictures with their titles and captions, embedded as base64."""
+    pictures = [
+        ("Segment sizes", "Customers in each segment.", sizes),
+        (
+            "Segment profiles",
+            "Red: above the whole customer base; blue: below; numbers are standard deviations.",
+            heatmap,
+        ),
+        (
+            "Map of the segments",
+            "Customers on the two directions that spread them most; close segments are similar.",
+            segment_map,
+        ),
+        (
+            "Two features in original units",
+            "Segments overlap here because they differ in all features at once.",
+            scatter,
+        ),
+    ]
+    return [
+        {"title": title, "caption": caption, "data": base64.b64encode(png).decode("ascii")}
+        for title, caption, png in pictures
+    ]
 
 
 def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings it shows
@@ -441,116 +101,42 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     catalog saved, embedded. Customer counts come from the profiles, which
     count every customer."""
     spec = FeatureSpec.parse(features)
-    outcome_columns = set(spec.outcomes)
-    numeric = [c for c in spec.described_numeric if c not in outcome_columns]
-    categorical = [c for c in spec.described_categorical if c not in outcome_columns]
     labels = labels or {}
-    overall = segmented_customers[numeric].mean()
-    flags = flag_columns(segmented_customers, numeric)
+    metrics = model_selection_metrics
     total = int(segment_profiles["customers"].sum())
-    profile_only = set(spec.profile_numeric) - set(spec.numeric)
-    highlighted = [c for c in highlight_columns if c in numeric]
-    rates, outcomes = _outcomes(segment_profiles, features, spec, labels)
-    # With no action resting on data anywhere, the report says so once at the
-    # top instead of repeating the catch-all action on every card.
-    ranked = bool(segment_recommendations["evidence"].any())
-    cards = []
-    profiles = segment_profiles.set_index("segment")
-    for recommendation in segment_recommendations.sort_values("segment").itertuples():
-        row = profiles.loc[recommendation.segment]
-        # A missing z-score (a column no customer of the segment has) sorts last.
-        by_size = sorted(numeric, key=lambda c: -abs(np.nan_to_num(float(row[f"{c}_z"]))))
-        shown = [c for c in by_size if c not in profile_only][:5]
-        shown += [c for c in by_size if c in profile_only and c not in highlighted][:3]
-        shown += [c for c in highlighted if c not in shown]
-        mix = []
-        for column in categorical:
-            shares = row[[c for c in profiles.columns if c.startswith(f"{column}=")]]
-            mix.append(f"{column_label(column, labels)}: {_mix(shares)}")
-        cards.append(
-            {
-                "priority": recommendation.priority,
-                "segment": recommendation.segment,
-                "name": recommendation.name,
-                "customers": recommendation.customers,
-                "share": f"{recommendation.share:.0%}",
-                "outcomes": "; ".join(
-                    f"{o['label']} {_rate(rates.loc[recommendation.segment, o['column']])} "
-                    f"(all customers {o['base']})"
-                    for o in outcomes
-                ),
-                "rates": [_rate(rates.loc[recommendation.segment, o["column"]]) for o in outcomes],
-                "action": recommendation.action[0].upper() + recommendation.action[1:],
-                "reason": recommendation.reason,
-                "targeted": bool(recommendation.targeted),
-                "colour": _colour(recommendation.segment),
-                "profile": [
-                    {
-                        "label": column_label(c, labels),
-                        "mean": _format(row[c], c, c in flags),
-                        "overall": _format(overall[c], c, c in flags),
-                        "z": _z(row[f"{c}_z"]),
-                    }
-                    for c in shown
-                ],
-                "mix": "; ".join(mix),
-            }
-        )
-    score_keys = [
-        key
-        for key in ("silhouette", "calinski_harabasz", "davies_bouldin", "stability_mean")
-        if key in model_selection_metrics["scores"][0]
-    ]
-    scores = [
-        {"k": row["k"], **{key: f"{row[key]:,.2f}" for key in score_keys}}
-        for row in model_selection_metrics["scores"]
-    ]
-    pictures = [
-        ("Segment sizes", "Customers in each segment.", segment_sizes_plot),
-        (
-            "Segment profiles",
-            "Red: above the whole customer base; blue: below; numbers are standard deviations.",
-            profile_heatmap_plot,
-        ),
-        (
-            "Map of the segments",
-            "Customers on the two directions that spread them most; close segments are similar.",
-            segment_map_plot,
-        ),
-        (
-            "Two features in original units",
-            "Segments overlap here because they differ in all features at once.",
-            segment_scatter_plot,
-        ),
-    ]
+    rates, outcomes = outcome_columns(segment_profiles, features, spec, labels)
+    score_keys, scores = _scores(metrics)
     environment = Environment(
         loader=PackageLoader(__package__, "templates"), autoescape=select_autoescape(default=True)
     )
     return environment.get_template("segment_report.html.j2").render(
         total=total,
-        k=model_selection_metrics["selected_k"],
-        warnings=_warnings(
-            model_selection_metrics, segment_recommendations, segment_profiles, spec, labels
-        ),
-        notes=_notes(model_selection_metrics, labels),
+        k=metrics["selected_k"],
+        warnings=warning_texts(metrics, segment_recommendations, segment_profiles, spec, labels),
+        notes=note_texts(metrics, labels),
         outcomes=outcomes,
-        ranked=ranked,
-        targets=_targets(segment_recommendations, total, model_selection_metrics),
-        why=_why(model_selection_metrics, total),
-        details=_details(model_selection_metrics),
+        # With no action resting on data anywhere, the report says so once at
+        # the top instead of repeating the catch-all action on every card.
+        ranked=bool(segment_recommendations["evidence"].any()),
+        targets=targets_section(segment_recommendations, total, metrics),
+        why=why_k(metrics, total),
+        details=criteria_details(metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,
         scores=scores,
-        cards=cards,
-        drift=_drift(drift_report),
-        source=_source(source_summary),
-        pictures=[
-            {"title": title, "caption": caption, "data": base64.b64encode(png).decode("ascii")}
-            for title, caption, png in pictures
-        ],
+        cards=cards(
+            segment_profiles,
+            segment_recommendations,
+            segmented_customers,
+            spec,
+            rates,
+            outcomes,
+            labels,
+            highlight_columns,
+        ),
+        drift=drift_section(drift_report),
+        source=source_section(source_summary),
+        pictures=_pictures(
+            segment_sizes_plot, profile_heatmap_plot, segment_map_plot, segment_scatter_plot
+        ),
     )
-
-
-def _colour(segment: int) -> str:
-    """The hex colour the plots give the segment (matplotlib's "C0", "C1", ...)."""
-    return to_hex(f"C{segment % 10}")

@@ -4,7 +4,7 @@ statistics profiles are made of (grouped aggregations) and the export of
 target customers. Names, actions, pictures and the report use the
 one-machine code on the profiles and a sample. The pipeline runs these,
 through ``engines.by_engine``, when their input is a Spark DataFrame; what
-both engines share is in ``kernels.py``."""
+both engines share is in ``kernels.py`` and ``targets.py``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec, key_column
 from customer_segmentation.spark import col, collect_sample, ddl, map_batches
 
-from .kernels import assemble_profiles, targeted_segments
+from .kernels import assemble_profiles
+from .targets import targeted_segments
 
 _SCALED = "_scaled_"
 # Up to this many customers, medians are exact (as pandas computes them);
