@@ -11,7 +11,7 @@ uses the shipped ``crm_example`` environment instead), then ``kedro run --env
 NAME --pipelines segmentation`` segments it at the default settings. The
 plain baseline is the five-line script: the same feature columns, one-hot
 encoded, median-imputed, ``StandardScaler``, ``KMeans(n_init=10)`` for k = 2
-to 10, the best silhouette. Printed per file: k, silhouette (each on its own
+to 10, the best silhouette. Printed per file: k, the deployed algorithm, silhouette (each on its own
 encoding, exact), the smallest segment's share, the structure verdict, the
 number of different actions, the adjusted Rand index against a known label
 column when one is given, and the spread of an outcome's mean between the
@@ -86,6 +86,7 @@ def product(project: Path, source: Path, env: str | None) -> tuple[dict, dict, p
     labels = segments["segment"].to_numpy()
     figures = {
         "k": metrics["selected_k"],
+        "algorithm": metrics["algorithm"]["chosen"],
         "silhouette": silhouette_score(encoded.iloc[:, 1:], labels),
         "smallest": np.bincount(labels).min() / len(labels),
         "clear": metrics["clear_structure"],
@@ -108,7 +109,12 @@ def baseline(table: pd.DataFrame, features: dict) -> tuple[dict, pd.Series]:
         if best is None or score > best[1]:
             best = (k, score, labels)
     k, score, labels = best
-    figures = {"k": k, "silhouette": score, "smallest": np.bincount(labels).min() / len(labels)}
+    figures = {
+        "k": k,
+        "algorithm": "kmeans",
+        "silhouette": score,
+        "smallest": np.bincount(labels).min() / len(labels),
+    }
     return figures, pd.Series(labels)
 
 
@@ -122,7 +128,7 @@ def main() -> None:
         for i, path in enumerate(options.file)
     ]
     print(
-        f"{'file':<28} {'who':<9} {'k':>3} {'silhouette':>10} {'smallest':>9} "
+        f"{'file':<28} {'who':<9} {'k':>3} {'algorithm':>16} {'silhouette':>10} {'smallest':>9} "
         f"{'structure':>9} {'actions':>7} {'ARI':>6} {'outcome':>8}"
     )
     for source, label, outcome, env in files:
@@ -144,7 +150,8 @@ def main() -> None:
             means = table[outcome].groupby(labels.to_numpy()).mean() if outcome else None
             spread = "" if means is None else f"{means.max() / means.min():.1f}x"
             print(
-                f"{source.name[:28]:<28} {who:<9} {figures['k']:>3} {figures['silhouette']:>10.3f} "
+                f"{source.name[:28]:<28} {who:<9} {figures['k']:>3} {figures['algorithm']:>16} "
+                f"{figures['silhouette']:>10.3f} "
                 f"{figures['smallest']:>9.1%} "
                 f"{str(figures.get('clear', '')):>9} {str(figures.get('actions', '')):>7} "
                 f"{'' if ari is None else f'{ari:.3f}':>6} {spread:>8}"

@@ -61,10 +61,12 @@ def fingerprint(project: Path, env: str) -> str:
         _newest(data / "08_reporting" / "model_selection_metrics.json").read_text()
     )
     id_column = segments.columns[0]
-    pairs = segments.astype({id_column: str}).sort_values(id_column)
+    pairs = segments[[id_column, "segment"]].astype({id_column: str}).sort_values(id_column)
     pairs_hash = hashlib.sha256(pairs.to_csv(index=False).encode()).hexdigest()[:16]
     model = joblib.load(_newest(data / "06_models" / "segmentation_model.pkl"))
-    centres = np.round(model[-1].cluster_centers_, 9)
+    clusterer = model[-1]  # KMeans's centres, or a Gaussian mixture's means
+    centres = getattr(clusterer, "cluster_centers_", None)
+    centres = np.round(clusterer.means_ if centres is None else centres, 9)
     centres_hash = hashlib.sha256(centres.tobytes()).hexdigest()[:16]
     return (
         f"k={metrics['selected_k']} customers={len(segments):,} "
@@ -76,6 +78,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--case", action="append", choices=list(CASES))
+    parser.add_argument(
+        "--params",
+        default="",
+        help="extra --params for every run, e.g. model_selection.algorithm=kmeans",
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder)
@@ -90,8 +97,11 @@ def main() -> None:
                     "--env",
                     "wholesale",
                 )
+            extra = [arguments.params] if arguments.params else []
             if case == "synthetic":
-                args = [*args, "--params", f"data_generation.n_customers={arguments.customers}"]
+                extra.append(f"data_generation.n_customers={arguments.customers}")
+            if extra:
+                args = [*args, "--params", ",".join(extra)]
             _kedro(project, "run", "--env", env, *args)
             print(f"{case:<15} {fingerprint(project, env)}")  # noqa: T201
 

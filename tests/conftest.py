@@ -24,6 +24,7 @@ from kedro.framework.startup import bootstrap_project  # noqa: E402
 from kedro.io import DataCatalog, MemoryDataset  # noqa: E402
 from kedro.runner import SequentialRunner  # noqa: E402
 
+from customer_segmentation.parameters import validated_parameters  # noqa: E402
 from customer_segmentation.pipelines.data_generation.nodes import (  # noqa: E402
     generate_customers,
 )
@@ -102,33 +103,56 @@ def node_function(pipeline, name: str):
     return next(n for n in pipeline.nodes if n.name == name).func
 
 
-def _load_parameters(name: str) -> dict:
-    return yaml.safe_load((BASE_CONF / name).read_text(encoding="utf-8"))
+def base_parameters() -> dict:
+    """The parameters of ``conf/base`` as nodes receive them: validated, every
+    default filled in (``validated_parameters``, as the project's
+    configuration loader hands them out). A new copy on every call."""
+    merged = {}
+    for path in sorted(BASE_CONF.glob("parameters*.yml")):
+        merged.update(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return validated_parameters(merged)
+
+
+def filled(model: type, values: dict) -> dict:
+    """A hand-made parameter dict of ``model`` (``customer_segmentation.parameters``,
+    e.g. ``Naming``, or ``features.Features``) with every default filled in,
+    as nodes receive it: ``filled(Naming, {"threshold": 0.5, ...})``."""
+    return model.model_validate(values).model_dump(mode="json")
 
 
 @pytest.fixture(scope="session")
 def features() -> dict:
-    return _load_parameters("parameters.yml")["features"]
+    return base_parameters()["features"]
 
 
 @pytest.fixture(scope="session")
 def generation_params() -> dict:
-    return _load_parameters("parameters_data_generation.yml")["data_generation"]
+    return base_parameters()["data_generation"]
 
 
 @pytest.fixture(scope="session")
 def preprocessing_params() -> dict:
-    return _load_parameters("parameters_preprocessing.yml")["preprocessing"]
+    return base_parameters()["preprocessing"]
 
 
 @pytest.fixture(scope="session")
 def model_selection_params() -> dict:
-    return _load_parameters("parameters_model_selection.yml")["model_selection"]
+    return base_parameters()["model_selection"]
 
 
 @pytest.fixture(scope="session")
 def segment_analysis_params() -> dict:
-    return _load_parameters("parameters_segment_analysis.yml")["segment_analysis"]
+    return base_parameters()["segment_analysis"]
+
+
+@pytest.fixture(scope="session")
+def customer_features_params() -> dict:
+    return base_parameters()["customer_features"]
+
+
+@pytest.fixture(scope="session")
+def scoring_params() -> dict:
+    return base_parameters()["scoring"]
 
 
 def make_customers(generation_params: dict, n_customers: int, seed: int) -> pd.DataFrame:
@@ -293,22 +317,11 @@ def _parameter_entries(prefix: str, value) -> dict:
 
 
 @pytest.fixture(scope="session")
-def parameters(
-    features,
-    generation_params,
-    preprocessing_params,
-    model_selection_params,
-    segment_analysis_params,
-):
-    """Every project parameter as Kedro names them (``params:...``)."""
+def parameters():
+    """Every project parameter as Kedro names them (``params:...``), validated
+    with every default filled in."""
     entries = {}
-    for name, value in {
-        "features": features,
-        "data_generation": generation_params,
-        "preprocessing": preprocessing_params,
-        "model_selection": model_selection_params,
-        "segment_analysis": segment_analysis_params,
-    }.items():
+    for name, value in base_parameters().items():
         entries.update(_parameter_entries(name, value))
     return entries
 
@@ -384,15 +397,25 @@ def select(encoded, params: dict, id_column: str = "customer_id"):
 
 def fit(encoded, preprocessor, k: int, params: dict, id_column: str = "customer_id"):
     """The final segmentation model and the segment of every customer, fitted
-    as the model_selection pipeline does."""
+    as the model_selection pipeline does (the algorithm chosen by its rule)."""
+    settings = {"model_selection": params, "features": {"id_column": id_column}}
+    selection = select(encoded, params, id_column)
+    choice = run_node(
+        model_selection_pipeline(),
+        "choose_algorithm",
+        settings,
+        selection_features=selection,
+        selected_k=k,
+    )
     return run_node(
         model_selection_pipeline(),
         "fit_segmentation_model",
-        {"model_selection": params, "features": {"id_column": id_column}},
+        settings,
         encoded_features=encoded,
-        selection_features=select(encoded, params, id_column),
+        selection_features=selection,
         preprocessor=preprocessor,
         selected_k=k,
+        algorithm_choice=choice,
     )
 
 
@@ -405,7 +428,7 @@ def train_and_profile(customers, features: dict, params: dict, naming: dict, k: 
     """Validated customers with their segment, the fitted model with k
     segments and the segment profiles, as the pipelines make them."""
     validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {})
+    preprocessor = fit_preprocessor(validated, features, base_parameters()["preprocessing"])
     encoded = encode_features(validated, preprocessor, features["id_column"])
     model, segments = fit(encoded, preprocessor, k, params)
     segmented = segment_customers(validated, segments, features["id_column"])

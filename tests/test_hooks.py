@@ -31,7 +31,7 @@ from customer_segmentation.hooks import (
     SourceDataGuardError,
     data_location,
 )
-from customer_segmentation.parameters import ParameterError, check_parameters
+from customer_segmentation.parameters import ParameterError, validated_parameters
 from customer_segmentation.run_summary import (
     RunSummary,
     run_summary,
@@ -51,15 +51,29 @@ def base_parameters() -> dict:
 
 
 def test_the_shipped_parameters_are_valid(base_parameters):
-    check_parameters(base_parameters)
-    ParameterCheck().after_context_created(SimpleNamespace(params=base_parameters))
+    validated_parameters(base_parameters)
+
+
+def test_a_context_with_bad_parameters_stops_when_it_is_created(tmp_path, base_parameters):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "local").mkdir()
+    base_parameters["model_selection"]["k_mx"] = 3
+    (tmp_path / "base" / "parameters.yml").write_text(yaml.safe_dump(base_parameters))
+    loader = ProjectConfigLoader(str(tmp_path), base_env="base", default_run_env="local")
+
+    class Context:  # Kedro's context reads its parameters from its config loader
+        config_loader = loader
+        params = property(lambda self: self.config_loader["parameters"])
+
+    with pytest.raises(ParameterError, match="'model_selection.k_mx': unknown parameter"):
+        ParameterCheck().after_context_created(Context())
 
 
 def test_a_misspelled_key_is_named_with_a_suggestion(base_parameters):
     base_parameters["model_selection"]["k_mx"] = base_parameters["model_selection"].pop("k_max")
     base_parameters["segment_analysis"]["naming"]["treshold"] = 0.3
     with pytest.raises(ParameterError) as error:
-        ParameterCheck().after_context_created(SimpleNamespace(params=base_parameters))
+        validated_parameters(base_parameters)
     message = str(error.value)
     assert "'model_selection.k_mx': unknown parameter; did you mean 'k_max'?" in message
     assert "'model_selection.k_max': missing" in message
@@ -73,13 +87,13 @@ def test_wrong_types_and_ranges_are_named(base_parameters):
     wrong["model_selection"]["criterion"] = "gap"
     wrong["data_generation"]["n_customers"] = "many"
     with pytest.raises(ParameterError) as error:
-        check_parameters(wrong)
+        validated_parameters(wrong)
     message = str(error.value)
     assert "'model_selection.criterion'" in message and "'gap'" in message
     assert "'data_generation.n_customers'" in message
     base_parameters["model_selection"].update(k_min=5, k_max=3)
     with pytest.raises(ParameterError, match=r"k_min \(5\) must not exceed k_max \(3\)"):
-        check_parameters(base_parameters)
+        validated_parameters(base_parameters)
 
 
 def _pipeline_writing(name: str) -> Pipeline:

@@ -11,7 +11,7 @@ import yaml
 from customer_segmentation.config import ProjectConfigLoader
 from customer_segmentation.own_reading import SourceError
 from customer_segmentation.own_transactions import write_transactions_environment
-from customer_segmentation.parameters import check_parameters
+from customer_segmentation.parameters import validated_parameters
 from customer_segmentation.settings import CONFIG_LOADER_ARGS
 from tests.conftest import BASE_CONF, PROJECT_ROOT
 
@@ -84,7 +84,7 @@ def test_an_invoice_log_like_uci_online_retail(tmp_path):
         "versioned": True,
     }
     assert _parameters(tmp_path, "retail")["scoring"]["first_line"] == 1
-    check_parameters(_merged_parameters(tmp_path, "retail"))
+    validated_parameters(_merged_parameters(tmp_path, "retail"))
     with pytest.raises(SourceError, match="already exists"):
         write_transactions_environment(str(source), "retail", tmp_path)
 
@@ -166,7 +166,7 @@ def test_a_log_without_amounts_is_segmented_on_recency_frequency_and_tenure(tmp_
     catalog = yaml.safe_load((tmp_path / "conf" / "lifetimes" / "catalog.yml").read_text())
     assert catalog["transactions"]["load_args"]["dtype"] == {"id": "str"}
     merged = _merged_parameters(tmp_path, "lifetimes")
-    check_parameters(merged)  # base's monetary role is cleared, not merged in
+    validated_parameters(merged)  # base's monetary role is cleared, not merged in
     assert merged["features"]["roles"]["monetary"] == []
     assert merged["customer_features"]["columns"]["amount"] is None
 

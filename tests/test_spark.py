@@ -1,7 +1,9 @@
 """The Spark path (``conf/spark``) against the one-machine path on the same
 data: equal transaction features, equal refinement of the final model, equal
 segments, profiles and scores through the pipelines, the same validation
-errors, and a Spark version left by a killed job never read as the latest.
+errors, the Gaussian mixture deployed alike on both (segments and
+confidences), and a Spark version left by a killed job never read as the
+latest.
 
 Spark runs in ``local[2]`` with the settings of ``conf/spark/spark.yml``; the
 session is started once for the test session (about 5 s)."""
@@ -16,12 +18,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from sklearn.cluster import KMeans
 
 from customer_segmentation.features import InvalidCustomerDataError
 from customer_segmentation.pipelines import customer_features, preprocessing
 from customer_segmentation.spark import nearest_centre, refine_kmeans
-from tests.conftest import node_function, run_session, version_file, versions
+from tests.conftest import (
+    FAST_SELECTION,
+    SMALL_RUN,
+    node_function,
+    run_session,
+    version_file,
+    versions,
+)
 from tests.pipelines.customer_features.test_nodes import SETTINGS
 
 pytest.importorskip("pyspark")
@@ -253,6 +264,66 @@ def test_training_and_scoring_are_equal_on_both_engines(spark_project):
         version_file(project_copy, "data/spark/08_reporting/raw_customers_summary.json").read_text()
     )
     assert summary["rows"] == 600 and len(summary["xxhash64_sum"]) == 16
+
+
+# The pipelines after preprocessing, with the Gaussian mixture forced; k
+# among 2 and 3 and few resamples keep the two runs short.
+MIXTURE_PIPELINES = ["model_selection", "segment_analysis", "scoring"]
+MIXTURE_RUN = {
+    **SMALL_RUN,
+    "model_selection": {
+        **FAST_SELECTION,
+        "k_max": 3,
+        "stability_resamples": 2,
+        "algorithm": "gaussian_mixture",
+        "segment_stability": {"resamples": 2},
+    },
+}
+
+
+def _run_with_the_mixture(project: Path, env: str | None) -> None:
+    """``kedro run --pipelines model_selection,segment_analysis,scoring``
+    with ``model_selection.algorithm: gaussian_mixture``, in one session."""
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env=env, runtime_params=MIXTURE_RUN) as session:
+        session.run(pipeline_names=MIXTURE_PIPELINES)
+
+
+@pytest.mark.integration
+def test_a_deployed_mixture_gives_equal_segments_and_confidences_on_both_engines(
+    spark_project,
+):
+    """With the Gaussian mixture forced, the Spark run's final fit, segment
+    report and scores equal the pandas run's: the same segments, and the
+    same confidences within 1e-9, for training and for scoring."""
+    _run_with_the_mixture(spark_project, None)
+    _run_with_the_mixture(spark_project, "spark")
+
+    for relative in (
+        "07_model_output/customer_segments.parquet",
+        "07_model_output/scored_customers.parquet",
+    ):
+        pandas_rows = _latest(spark_project, f"data/{relative}")
+        spark_rows = _latest(spark_project, f"data/spark/{relative}")
+        merged = pandas_rows.merge(spark_rows, on="customer_id", suffixes=("", "_spark"))
+        assert len(merged) == len(pandas_rows) == len(spark_rows) > 100, relative
+        assert (merged["segment"] == merged["segment_spark"]).all(), relative
+        np.testing.assert_allclose(
+            merged["confidence_spark"], merged["confidence"], rtol=0, atol=1e-9
+        )
+        assert merged["confidence"].between(1 / 6, 1).all() and merged["confidence"].lt(1).any()
+
+    for data in ("data", "data/spark"):
+        metrics = json.loads(
+            version_file(
+                spark_project, f"{data}/08_reporting/model_selection_metrics.json"
+            ).read_text()
+        )
+        assert metrics["algorithm"]["chosen"] == "gaussian_mixture", data
+        report = version_file(spark_project, f"{data}/08_reporting/segment_report.html")
+        text = " ".join(report.read_text().split())
+        assert "The segments come from a Gaussian mixture with" in text, data
+        assert "on a boundary between segments" in text, data
 
 
 @pytest.mark.integration

@@ -1,7 +1,15 @@
 """The project's configuration loader: Kedro's ``OmegaConfigLoader``, except
-that credentials always include ``conf/local/credentials.yml``, and that a
+that parameters come validated with every default filled in, that
+credentials always include ``conf/local/credentials.yml``, and that a
 configuration the user can fix is refused with a ``UserError`` that says
 what to fix.
+
+Kedro hands out parameters (``context.params``, the catalog's ``params:``
+entries) as the loader returns them: passing the merged parameters (base,
+environment and ``--params``) through
+``customer_segmentation.parameters.validated_parameters`` here makes the
+pydantic models the one home of their defaults, so that nodes index the keys
+they read and keep no fallback of their own.
 
 Kedro reads one run environment besides ``base``: with ``--env shop`` it
 ignores ``conf/local``. Credentials belong in one uncommitted place whatever
@@ -26,6 +34,7 @@ from kedro.config import MissingConfigException, OmegaConfigLoader
 from omegaconf.errors import OmegaConfBaseException
 
 from customer_segmentation.errors import UserError
+from customer_segmentation.parameters import validated_parameters
 
 
 class UnknownEnvironmentError(UserError, ValueError):
@@ -87,6 +96,11 @@ class ProjectConfigLoader(OmegaConfigLoader):
             check_environment(source, env, self.base_env)
 
     def __getitem__(self, key: str) -> dict[str, Any]:
+        if key == "parameters":
+            return validated_parameters(self._readable(key))
+        return self._readable(key)
+
+    def _readable(self, key: str) -> dict[str, Any]:
         try:
             return self._read(key)
         except (yaml.YAMLError, OmegaConfBaseException) as error:

@@ -3,7 +3,9 @@
 The ``features`` parameter names the id column, the numeric and categorical
 features the model clusters on, optional pinned categories and value bounds,
 and the profile-only columns that segments are described by but never
-clustered on. ``FeatureSpec`` is its parsed form, used by every pipeline;
+clustered on. ``Features`` is its pydantic model, the one list of its keys
+(checked with every parameter, ``customer_segmentation.parameters``), and
+``FeatureSpec.parse`` its one parse: the forms every pipeline reads;
 ``customer_schema`` is the pandera schema it implies, used both to validate
 the training table (errors stop the run) and to screen a scoring batch
 (failing rows become rejects).
@@ -23,12 +25,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from customer_segmentation.errors import UserError
 
@@ -60,58 +64,198 @@ TRANSACTION_FEATURES = (
 )
 # A feature whose most common value covers this share of rows cannot separate segments.
 NEAR_CONSTANT_SHARE = 0.99
+# Where the fewest customer rows training accepts is set, for messages.
+MIN_ROWS_KEY = "preprocessing.min_rows, by default model_selection.k_max: as many as the most segments compared"
 _SEPARATORS = {";": "';'", "\t": "'\\t' (tab)", "|": "'|'"}
+
+
+class InvalidFeaturesError(UserError, ValueError):
+    """A ``features`` parameter that does not fit ``Features`` (names every bad key)."""
 
 
 class InvalidCustomerDataError(UserError, ValueError):
     """A customer table does not match the ``features`` parameter."""
 
 
+class _Block(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProfileOnly(_Block):
+    """``features.profile_only``: columns profiled per segment, never clustered on."""
+
+    numeric: list[str] = Field(
+        default=[], description="Numeric columns profiled per segment, never clustered on."
+    )
+    categorical: list[str] = Field(
+        default=[], description="Text columns profiled per segment, never clustered on."
+    )
+
+
+class Outcome(_Block):
+    """One ``features.outcomes`` entry: what the column records and the value
+    that means it happened."""
+
+    kind: Literal["churn", "response"] = Field(
+        description="churn: an outcome to prevent; response: an outcome to repeat."
+    )
+    positive: bool | int | float | str = Field(
+        description="The value that means it happened: 1 for a 0/1 column, the text for a text one."
+    )
+
+
+class Features(_Block):
+    """The ``features`` parameter: which columns of the customer table are what.
+
+    Its one parsed form for the pipelines is ``FeatureSpec``."""
+
+    id_column: str | None = Field(
+        description="Unique customer id, read as text; null: rows are numbered (row_number)."
+    )
+    numeric: list[str] = Field(
+        min_length=1, description="Numeric features clustered on (missing values imputed)."
+    )
+    categorical: list[str] = Field(
+        default=[], description="Categorical features clustered on (one-hot encoded)."
+    )
+    categories: dict[str, list[Any]] = Field(
+        default={},
+        description="Pinned categories, {column: [values]}: exactly these one-hot columns.",
+    )
+    bounds: dict[str, tuple[float | None, float | None]] = Field(
+        default={},
+        description="{column: [min, max]} (null: open): values outside are errors or rejects.",
+    )
+    profile_only: ProfileOnly = Field(
+        default=ProfileOnly(), description="Columns profiled per segment, never clustered on."
+    )
+    roles: dict[Literal[ROLES], list[str]] = Field(
+        default={},
+        description="What numeric columns mean, {role: [columns]}: monetary, frequency, "
+        "recency, tenure, demographic.",
+    )
+    outcomes: dict[str, Outcome] = Field(
+        default={},
+        description="Outcomes among the profile-only columns, {column: {kind, positive}}.",
+    )
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> Features:
+        for column in self.categories:
+            if column not in self.categorical:
+                raise ValueError(f"categories names '{column}', which is not in categorical")
+        numeric = {*self.numeric, *self.profile_only.numeric}
+        for column, (low, high) in self.bounds.items():
+            if column not in numeric:
+                raise ValueError(f"bounds names '{column}', which is not a numeric column")
+            if low is not None and high is not None and low > high:
+                raise ValueError(f"bounds of '{column}': {low} is above {high}")
+        seen: dict[str, str] = {}
+        for role, columns in self.roles.items():
+            for column in columns:
+                if column not in numeric:
+                    raise ValueError(
+                        f"roles.{role} names '{column}', which is not a numeric feature or "
+                        "profile-only numeric column (environments merge with conf/base role "
+                        f"by role: set {role}: [] to clear the base's list)"
+                    )
+                if column in seen:
+                    raise ValueError(f"'{column}' has two roles: {seen[column]} and {role}")
+                seen[column] = role
+        profiled = {*self.profile_only.numeric, *self.profile_only.categorical}
+        for column in self.outcomes:
+            if column not in profiled:
+                raise ValueError(
+                    f"outcomes names '{column}', which is not a profile-only column: list it "
+                    "under profile_only.numeric (a 0/1 number) or profile_only.categorical "
+                    "(text), so that it is profiled but never clustered on"
+                )
+        return self
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
-    """The parsed ``features`` parameter."""
+    """The validated ``features`` parameter (``Features``) in the forms the
+    pipelines read it: the key column, feature tuples, open bounds as
+    infinities, roles by column, outcomes as (kind, positive value). Built
+    only by ``FeatureSpec.parse``; every form is derived from ``features``,
+    so the parameter's keys are listed once, in ``Features``."""
 
-    id_column: str
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...] = ()
-    pinned: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
-    profile_numeric: tuple[str, ...] = ()
-    profile_categorical: tuple[str, ...] = ()
-    roles: dict[str, str] = field(default_factory=dict)
-    # features.outcomes: column -> (kind, positive value), kind "churn" (an
-    # outcome to prevent) or "response" (an outcome to repeat).
-    outcomes: dict[str, tuple[str, Any]] = field(default_factory=dict)
-    numbered_rows: bool = False
+    features: Features
 
     @classmethod
-    def parse(cls, features: dict) -> FeatureSpec:
-        profile_only = features.get("profile_only") or {}
-        bounds = {}
-        for column, (low, high) in (features.get("bounds") or {}).items():
-            bounds[column] = (
+    def parse(cls, features: dict[str, Any] | Features) -> FeatureSpec:
+        """The spec of a ``features`` parameter, validated by ``Features``."""
+        if isinstance(features, Features):
+            return cls(features)
+        try:
+            return cls(Features.model_validate(features))
+        except ValidationError as error:
+            problems = [
+                f"'features.{'.'.join(map(str, item['loc']))}': {item['msg']}"
+                if item["loc"]
+                else f"'features': {item['msg']}"
+                for item in error.errors()
+            ]
+            raise InvalidFeaturesError(
+                "Invalid features parameter:\n  - " + "\n  - ".join(problems)
+            ) from None
+
+    @cached_property
+    def id_column(self) -> str:
+        """The id column of validated tables (``row_number`` when ``id_column`` is null)."""
+        return key_column(self.features.id_column)
+
+    @cached_property
+    def numbered_rows(self) -> bool:
+        """Whether the rows are numbered because the data has no id column."""
+        return self.features.id_column is None
+
+    @cached_property
+    def numeric(self) -> tuple[str, ...]:
+        return tuple(self.features.numeric)
+
+    @cached_property
+    def categorical(self) -> tuple[str, ...]:
+        return tuple(self.features.categorical)
+
+    @cached_property
+    def pinned(self) -> dict[str, tuple[Any, ...]]:
+        """``features.categories``: the pinned categories of each column."""
+        return {column: tuple(values) for column, values in self.features.categories.items()}
+
+    @cached_property
+    def bounds(self) -> dict[str, tuple[float, float]]:
+        """``features.bounds`` with open ends as infinities."""
+        return {
+            column: (
                 -math.inf if low is None else float(low),
                 math.inf if high is None else float(high),
             )
-        return cls(
-            id_column=key_column(features.get("id_column")),
-            numeric=tuple(features["numeric"]),
-            categorical=tuple(features.get("categorical") or ()),
-            pinned={c: tuple(v) for c, v in (features.get("categories") or {}).items()},
-            bounds=bounds,
-            profile_numeric=tuple(profile_only.get("numeric") or ()),
-            profile_categorical=tuple(profile_only.get("categorical") or ()),
-            roles={
-                column: role
-                for role, columns in (features.get("roles") or {}).items()
-                for column in columns or ()
-            },
-            outcomes={
-                column: (outcome["kind"], outcome["positive"])
-                for column, outcome in (features.get("outcomes") or {}).items()
-            },
-            numbered_rows=features.get("id_column") is None,
-        )
+            for column, (low, high) in self.features.bounds.items()
+        }
+
+    @cached_property
+    def profile_numeric(self) -> tuple[str, ...]:
+        return tuple(self.features.profile_only.numeric)
+
+    @cached_property
+    def profile_categorical(self) -> tuple[str, ...]:
+        return tuple(self.features.profile_only.categorical)
+
+    @cached_property
+    def roles(self) -> dict[str, str]:
+        """The role of each column that has one."""
+        return {column: role for role, columns in self.features.roles.items() for column in columns}
+
+    @cached_property
+    def outcomes(self) -> dict[str, tuple[str, Any]]:
+        """``features.outcomes``: column -> (kind, positive value), kind ``churn``
+        (an outcome to prevent) or ``response`` (an outcome to repeat)."""
+        return {
+            column: (outcome.kind, outcome.positive)
+            for column, outcome in self.features.outcomes.items()
+        }
 
     @property
     def model_columns(self) -> list[str]:
@@ -284,8 +428,7 @@ def describe_failures(  # noqa: PLR0912 - one branch per kind of problem
             messages.append(
                 (
                     0,
-                    f"{name} has {len(data)} rows; expected at least {min_rows} "
-                    "(model_selection.k_max) to compare that many segments",
+                    f"{name} has {len(data)} rows; expected at least {min_rows} ({MIN_ROWS_KEY})",
                 )
             )
         elif check == "column_in_dataframe":
@@ -442,7 +585,7 @@ def validate_customer_table(
     (``first_line`` is the line of the first data row)."""
     if table.empty:
         raise InvalidCustomerDataError(
-            f"{name} is empty: expected at least {min_rows} customer rows (model_selection.k_max)"
+            f"{name} is empty: expected at least {min_rows} customer rows ({MIN_ROWS_KEY})"
         )
     table = infinite_as_missing(ids_as_text(table, spec), spec, name, first_line)
     problems = []

@@ -15,7 +15,6 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from customer_segmentation.errors import UserError
-from customer_segmentation.parameters import check_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +23,14 @@ SYNTHETIC_MARK = {"generated_by": "data_generation"}
 
 
 class ParameterCheck:
-    """Validates every parameter (``customer_segmentation.parameters``) when
-    a run's context is created, before any lock is taken or node runs."""
+    """Stops a run with bad parameters when its context is created, before
+    the Spark session starts, any lock is taken or any node runs: reading
+    ``context.params`` makes the project's configuration loader validate
+    them (``customer_segmentation.config``), which fills in their defaults."""
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        check_parameters(context.params)
+        context.params  # noqa: B018 - read for its validation
 
 
 class SparkSessionHook:

@@ -2,11 +2,17 @@
 
 The model is one scikit-learn ``Pipeline``: the fitted preprocessor
 (``SegmentPreprocessor``, a scikit-learn estimator that encodes raw customer
-rows) followed by KMeans (``SegmentKMeans``), so ``model.predict(raw_rows)``
-returns segments. Every pipeline reads the model through these names and
-helpers, never through its own copy of them; a model saved by an older
-release, whose preprocessor was a bare ``ColumnTransformer``, is refused
-with ``OutdatedModelError``.
+rows) followed by the clusterer (step ``CLUSTERING``): KMeans
+(``SegmentKMeans``) or a Gaussian mixture (``SegmentGaussianMixture``), so
+``model.predict(raw_rows)`` returns segments and
+``model.predict_proba(raw_rows)`` each customer's membership probability of
+every segment. Both clusterers keep one contract: ``n_clusters``,
+``cluster_centers_`` (a mixture's means), ``predict`` and ``predict_proba``.
+Every pipeline reads the model through these names and helpers, never
+through its own copy of them or the position of a step; a model whose
+clusterer step still has its old name (``kmeans``) is read as well, and a
+model saved by an older release, whose preprocessor was a bare
+``ColumnTransformer``, is refused with ``OutdatedModelError``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, PowerTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -46,16 +53,20 @@ __all__ = [
     "NUMERIC_BLOCKS",
     "OTHER",
     "PREPROCESSOR",
+    "algorithm",
     "ROWS_PER_BLOCK",
     "OutdatedModelError",
+    "SegmentGaussianMixture",
     "SegmentKMeans",
     "SegmentPreprocessor",
     "category_text",
     "clustering",
+    "assign",
     "fingerprint",
     "fitted_categories",
     "is_current",
     "largest_first",
+    "membership_confidence",
     "preprocessor",
     "require_current",
     "scaled_numeric",
@@ -66,7 +77,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PREPROCESSOR = "preprocessor"
-CLUSTERING = "kmeans"
+CLUSTERING = "cluster"
+# The clusterer step's name in models saved before the mixture existed.
+LEGACY_CLUSTERING = "kmeans"
 # Blocks of the preprocessor's ColumnTransformer: the numeric blocks and the
 # transform each applies before scaling, then the categorical blocks.
 NUMERIC_BLOCK = "numeric"
@@ -96,12 +109,60 @@ class OutdatedModelError(UserError):
 
 
 class SegmentKMeans(BlockwiseTolerance, KMeans):
-    """scikit-learn's KMeans, the clustering step of the segmentation model
+    """scikit-learn's KMeans, a clustering step of the segmentation model
     (``CLUSTERING``), with its convergence tolerance measured without a copy
     of the data (``sklearn_adapter.BlockwiseTolerance``): the same
-    iterations, centres and labels at a fraction of the peak memory."""
+    iterations, centres and labels at a fraction of the peak memory.
+
+    ``predict_proba`` is KMeans's own membership probability: the posterior
+    of the Gaussian mixture KMeans implicitly fits (equal weights, one
+    spherical variance shared by all segments), a softmax of the negative
+    squared distances to the centres over twice ``within_variance_``, the
+    mean squared distance of the fitted customers to their centre per
+    feature (inertia / (customers x features)). A customer at its centre far
+    from the others gets nearly 1; one half-way between two centres 0.5."""
 
     rows_per_block = ROWS_PER_BLOCK
+
+    def fit(self, X, y=None, sample_weight=None):  # noqa: N803 - scikit-learn's argument name
+        super().fit(X, y, sample_weight)
+        self.set_within_variance(self.inertia_, len(X))
+        return self
+
+    def set_within_variance(self, inertia: float, rows: int) -> None:
+        """Sets ``within_variance_`` from the ``inertia`` of ``rows``
+        customers (a refinement outside ``fit``, on Spark, calls this)."""
+        features = self.cluster_centers_.shape[1]
+        self.within_variance_ = max(float(inertia) / (rows * features), np.finfo(float).tiny)
+
+    def predict_proba(self, X) -> np.ndarray:  # noqa: N803
+        """Each row's membership probability of every segment (see the class)."""
+        check_is_fitted(self, "within_variance_")
+        distances = self.transform(X) ** 2
+        return _softmax(-distances / (2 * self.within_variance_))
+
+
+class SegmentGaussianMixture(GaussianMixture):
+    """scikit-learn's Gaussian mixture, a clustering step of the segmentation
+    model (``CLUSTERING``), under the clusterers' contract: ``n_clusters``
+    (its components) and ``cluster_centers_`` (its means) as KMeans names
+    them; ``predict`` and ``predict_proba`` are the mixture's own (the
+    posterior probability of each component)."""
+
+    @property
+    def n_clusters(self) -> int:
+        return self.n_components
+
+    @property
+    def cluster_centers_(self) -> np.ndarray:
+        check_is_fitted(self, "means_")
+        return self.means_
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large logits."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 class SegmentPreprocessor(TransformerMixin, BaseEstimator):
@@ -341,19 +402,34 @@ def _original_units(block: Pipeline, column: int, scaled: float) -> float:
     return float(value)
 
 
-def largest_first(kmeans: KMeans, sizes: np.ndarray) -> np.ndarray:
-    """Renumbers the segments of a fitted ``kmeans`` so that segment 0 is the
-    largest (``sizes``: customers per segment, in its current numbering),
-    which keeps segment numbers meaningful and comparable between runs.
-    Returns the order: the old number of each new segment."""
+# The fitted attributes of a Gaussian mixture with one entry per component.
+_PER_COMPONENT = ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_")
+
+
+def largest_first(clusterer: KMeans | GaussianMixture, sizes: np.ndarray) -> np.ndarray:
+    """Renumbers the segments of a fitted ``clusterer`` (KMeans or a Gaussian
+    mixture) so that segment 0 is the largest (``sizes``: customers per
+    segment, in its current numbering), which keeps segment numbers
+    meaningful and comparable between runs. Returns the order: the old
+    number of each new segment."""
     order = np.argsort(-sizes, kind="stable")
-    kmeans.cluster_centers_ = kmeans.cluster_centers_[order]
+    if isinstance(clusterer, GaussianMixture):
+        # A tied covariance is shared by every component: nothing to reorder.
+        per_component = (
+            _PER_COMPONENT if clusterer.covariance_type != "tied" else _PER_COMPONENT[:2]
+        )
+        for name in per_component:
+            setattr(clusterer, name, getattr(clusterer, name)[order])
+    else:
+        clusterer.cluster_centers_ = clusterer.cluster_centers_[order]
     return order
 
 
-def segmentation_model(preprocessor: SegmentPreprocessor, kmeans: KMeans) -> Pipeline:
-    """The deployable model: the fitted preprocessor, then the fitted KMeans."""
-    return Pipeline([(PREPROCESSOR, preprocessor), (CLUSTERING, kmeans)])
+def segmentation_model(
+    preprocessor: SegmentPreprocessor, clusterer: KMeans | GaussianMixture
+) -> Pipeline:
+    """The deployable model: the fitted preprocessor, then the fitted clusterer."""
+    return Pipeline([(PREPROCESSOR, preprocessor), (CLUSTERING, clusterer)])
 
 
 def is_current(model: Pipeline) -> bool:
@@ -371,8 +447,34 @@ def require_current(model: Pipeline, name: str = "segmentation_model") -> None:
         )
 
 
-def clustering(model: Pipeline) -> KMeans:
-    return model.named_steps[CLUSTERING]
+def clustering(model: Pipeline) -> KMeans | GaussianMixture:
+    """The model's fitted clusterer (KMeans or a Gaussian mixture), under its
+    name or the name models saved before the mixture gave it."""
+    steps = model.named_steps
+    return steps[CLUSTERING] if CLUSTERING in steps else steps[LEGACY_CLUSTERING]
+
+
+def algorithm(model: Pipeline) -> str:
+    """The model's clustering algorithm: ``kmeans`` or ``gaussian_mixture``."""
+    return "gaussian_mixture" if isinstance(clustering(model), GaussianMixture) else "kmeans"
+
+
+def assign(model: Pipeline, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's segment and confidence: its membership probability of that
+    segment (the largest of ``model.predict_proba``; see ``SegmentKMeans``
+    for KMeans's), in [0, 1]. A KMeans model saved before confidences
+    existed assigns segments with NaN confidence."""
+    clusterer = clustering(model)
+    if isinstance(clusterer, KMeans) and not hasattr(clusterer, "within_variance_"):
+        logger.warning("The model predates segment confidences: %s to have them", RETRAIN)
+        return model.predict(rows).astype("int64"), np.full(len(rows), np.nan)
+    probabilities = model.predict_proba(rows)
+    return probabilities.argmax(axis=1).astype("int64"), membership_confidence(probabilities)
+
+
+def membership_confidence(probabilities: np.ndarray) -> np.ndarray:
+    """The largest membership probability of each row: its confidence in its segment."""
+    return np.asarray(probabilities, dtype=float).max(axis=1, initial=0.0)
 
 
 def preprocessor(model: Pipeline) -> SegmentPreprocessor:

@@ -4,9 +4,9 @@ and the latest complete segment report of an environment.
 A training run logs a line per node; what a user wants at its end is the
 verdict and where to read more. ``RunSummary`` prints, after every run that
 saved ``model_selection_metrics``, ``segment_recommendations`` or
-``segment_report``: k and the structure verdict, one line per segment (its
-priority, size, share, action, and why a segment with an exported action was
-not exported), how many customers were exported as targets (with the
+``segment_report``: k, the deployed algorithm and the structure verdict,
+one line per segment (its priority, size, share, action, and why a segment
+with an exported action was not exported), how many customers were exported as targets (with the
 report's caution for unclear or unstable segments), and the report's
 path as the run saved it (its version folder). After ``scoring`` it prints the
 rows scored and rejected, the feature values filled per column and where the
@@ -52,6 +52,8 @@ METRICS, RECOMMENDATIONS, REPORT = (
     "segment_report",
 )
 TARGETS = "target_customers"
+# The deployed algorithm (``model_selection_metrics["algorithm"]["chosen"]``) in words.
+ALGORITHM_NAMES = {"kmeans": "KMeans", "gaussian_mixture": "Gaussian mixture"}
 SCORED, REJECTS = "scored_customers", "scoring_rejects"
 
 
@@ -93,9 +95,13 @@ def _rows(data: Any) -> int:
 
 
 def structure_line(metrics: Mapping[str, Any]) -> str:
-    """k and the structure verdict of ``model_selection_metrics``."""
+    """k, the deployed algorithm and the structure verdict of
+    ``model_selection_metrics``: "k = 2 segments (Gaussian mixture); clear
+    structure ..."."""
     k = metrics.get("selected_k")
-    parts = [f"k = {k} segments"]
+    chosen = (metrics.get("algorithm") or {}).get("chosen")
+    algorithm = ALGORITHM_NAMES.get(chosen, chosen)
+    parts = [f"k = {k} segments" + (f" ({algorithm})" if algorithm else "")]
     clear = metrics.get("clear_structure")
     if clear is not None:
         evidence = (metrics.get("structure") or {}).get("evidence")

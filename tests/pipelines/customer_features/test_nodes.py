@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customer_segmentation.parameters import CustomerFeatures, TransactionColumns
 from customer_segmentation.pipelines.customer_features import create_pipeline
 from customer_segmentation.pipelines.customer_features.contracts import (
     RULES,
@@ -18,32 +19,42 @@ from customer_segmentation.pipelines.customer_features.nodes import (
     clean_transactions,
 )
 from customer_segmentation.pipelines.customer_features.rules import CHECKS
-from tests.conftest import node_function
+from tests.conftest import filled, node_function
 
 # The nodes as the pipeline wires them, for the tests run on both engines.
 clean_on_engine = node_function(create_pipeline(), "clean_transactions")
 build_on_engine = node_function(create_pipeline(), "build_customer_features")
 
-SETTINGS = {
-    "columns": {
-        "customer_id": "CustomerID",
-        "timestamp": "InvoiceDate",
-        "amount": None,
-        "quantity": "Quantity",
-        "unit_price": "UnitPrice",
-        "order_id": "InvoiceNo",
-        "category": "Category",
-        "channel": None,
+# Settings as nodes receive them: validated, every default filled in; column
+# maps written in a test go through ``columns_of`` for the same reason.
+SETTINGS = filled(
+    CustomerFeatures,
+    {
+        "columns": {
+            "customer_id": "CustomerID",
+            "timestamp": "InvoiceDate",
+            "amount": None,
+            "quantity": "Quantity",
+            "unit_price": "UnitPrice",
+            "order_id": "InvoiceNo",
+            "category": "Category",
+            "channel": None,
+        },
+        "date_format": None,
+        "dayfirst": False,
+        "snapshot_date": None,
+        "cancellation_prefix": "C",
+        "duplicates": "drop",
+        "category_top_n": 8,
+        "compute": [],
+        "first_line": 2,
     },
-    "date_format": None,
-    "dayfirst": False,
-    "snapshot_date": None,
-    "cancellation_prefix": "C",
-    "duplicates": "drop",
-    "category_top_n": 8,
-    "compute": [],
-    "first_line": 2,
-}
+)
+
+
+def columns_of(names: dict) -> dict:
+    """A log's column map with every column it does not name set to null."""
+    return filled(TransactionColumns, names)
 
 
 def _log(rows: list[tuple]) -> pd.DataFrame:
@@ -130,7 +141,7 @@ def test_dates_in_the_usual_forms_and_ids_as_text():
         (["12/1/2010 8:26", "2011-01-13"], ["2010-12-01", "2011-01-13"]),  # two forms in one log
     ):
         log = pd.DataFrame({"id": ["00001", "00002"], "date": stamps, "value": [1.0, 2.0]})
-        columns = {"customer_id": "id", "timestamp": "date", "amount": "value"}
+        columns = columns_of({"customer_id": "id", "timestamp": "date", "amount": "value"})
         clean, _, _ = clean_transactions(log, {**SETTINGS, "columns": columns}, today="2030-01-01")
         assert clean["timestamp"].dt.strftime("%Y-%m-%d").tolist() == expected
         assert clean["customer_id"].tolist() == ["00001", "00002"]
@@ -194,7 +205,7 @@ def test_orders_without_an_order_id_are_a_customers_lines_at_one_timestamp(engin
     )
     settings = {
         **SETTINGS,
-        "columns": {"customer_id": "id", "timestamp": "date", "amount": "value"},
+        "columns": columns_of({"customer_id": "id", "timestamp": "date", "amount": "value"}),
     }
     clean, _, _ = clean_on_engine(engine.frame(log), settings, today="2030-01-01")
     features = engine.pandas(
@@ -312,7 +323,9 @@ NO_AMOUNT_LOG = pd.DataFrame(
 )
 NO_AMOUNT = {
     **SETTINGS,
-    "columns": {"customer_id": "id", "timestamp": "date", "amount": None, "category": "kind"},
+    "columns": columns_of(
+        {"customer_id": "id", "timestamp": "date", "amount": None, "category": "kind"}
+    ),
     "cancellation_prefix": None,
     "duplicates": "keep",
 }
@@ -379,7 +392,7 @@ def test_a_log_without_amounts_still_nets_cancellations_by_order_id():
     )
     settings = {
         **NO_AMOUNT,
-        "columns": {"customer_id": "id", "timestamp": "date", "order_id": "order"},
+        "columns": columns_of({"customer_id": "id", "timestamp": "date", "order_id": "order"}),
         "cancellation_prefix": "C",
     }
     clean, rejects, summary = clean_transactions(log, settings, today="2030-01-01")

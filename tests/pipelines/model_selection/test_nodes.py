@@ -29,7 +29,7 @@ from customer_segmentation.pipelines.preprocessing.nodes import (
     fit_preprocessor,
     validate_customers,
 )
-from tests.conftest import fit, fit_model, make_customers, run_node, select
+from tests.conftest import base_parameters, fit, fit_model, make_customers, run_node, select
 
 SCORE_COLUMNS = [
     "k",
@@ -42,11 +42,18 @@ SCORE_COLUMNS = [
     "stability_std",
     "gmm_bic",
 ]
+# The preprocessing block of conf/base, validated, as the nodes receive it.
+PREPROCESSING = base_parameters()["preprocessing"]
+
+
+def _preprocessing(**values) -> dict:
+    """The full preprocessing block with a test's own ``values``."""
+    return {**PREPROCESSING, **values}
 
 
 def _prepare(customers, features, k_max=10):
     validated = validate_customers(customers, features, k_max)
-    preprocessor = fit_preprocessor(validated, features, {})
+    preprocessor = fit_preprocessor(validated, features, _preprocessing())
     return validated, preprocessor, encode_features(validated, preprocessor, "customer_id")
 
 
@@ -191,7 +198,7 @@ def _structure_case(frame: pd.DataFrame, params: dict, seed: int) -> dict:
     features = {"id_column": None, "numeric": list(frame.columns)}
     params = {**params, "random_seed": seed}
     validated = validate_customers(frame, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {})
+    preprocessor = fit_preprocessor(validated, features, _preprocessing())
     encoded = encode_features(validated, preprocessor, None)
     scores = _score(encoded, None, params)
     k, _ = _choose(scores, params)
@@ -312,9 +319,13 @@ def test_summary_is_json_ready(prepared, small_params):
                 separation,
                 describe_preprocessing(preprocessor),
                 _compare(select(encoded, small_params), 4, small_params),
+                {0: 0.97, 1: 0.55, 2: None, 3: 1.0},
+                {"chosen": "kmeans", "rule": "forced by model_selection.algorithm"},
             )
         )
     )
+    # JSON keys are text; the profiles read them back as segment numbers.
+    assert summary["segment_stability"] == {"0": 0.97, "1": 0.55, "2": None, "3": 1.0}
     preprocessing = summary["preprocessing"]
     assert preprocessing["transforms"]["average_order_value"]["transform"] == "log1p"
     assert preprocessing["transforms"]["spending_score"]["transform"] == "none"
@@ -341,7 +352,7 @@ def test_summary_is_json_ready(prepared, small_params):
 
 def test_clipped_outliers_are_counted_with_their_bound_in_original_units(customers, features):
     validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0.01})
+    preprocessor = fit_preprocessor(validated, features, _preprocessing(clip_quantile=0.01))
     outliers = describe_preprocessing(preprocessor)["outliers"]
     income = validated["annual_income"]
     above = outliers["annual_income"]["above"]
@@ -434,7 +445,9 @@ def test_feature_separation_by_feature_and_block_follows_the_categorical_weight(
     shares = {}
     for weight in (0.5, 1.0, 0.2):
         validated = validate_customers(customers, features, 10)
-        preprocessor = fit_preprocessor(validated, features, {"categorical_weight": weight})
+        preprocessor = fit_preprocessor(
+            validated, features, _preprocessing(categorical_weight=weight)
+        )
         encoded = encode_features(validated, preprocessor, "customer_id")
         model = fit_model(encoded, preprocessor, 5, small_params)
         separation = measure_feature_separation(select(encoded, small_params), model)
@@ -448,7 +461,7 @@ def test_feature_separation_by_feature_and_block_follows_the_categorical_weight(
 
 def test_pca_is_described_and_has_no_categorical_share(customers, features, small_params):
     validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {"pca_components": 3})
+    preprocessor = fit_preprocessor(validated, features, _preprocessing(pca_components=3))
     encoded = encode_features(validated, preprocessor, "customer_id")
     summary = describe_preprocessing(preprocessor)
     assert summary["pca_components"] == 3

@@ -11,19 +11,29 @@ from customer_segmentation.features import (
     InvalidCustomerDataError,
     validate_customer_table,
 )
+from customer_segmentation.parameters import Preprocessing
 from customer_segmentation.pipelines.preprocessing import create_pipeline
 from customer_segmentation.pipelines.preprocessing.nodes import (
     encode_features,
     fit_preprocessor,
     validate_customers,
 )
-from tests.conftest import node_function
+from tests.conftest import base_parameters, filled, node_function
 
 K_MAX = 10
 # The nodes as the pipeline wires them, for the tests run on both engines.
 validate_on_engine = node_function(create_pipeline(), "validate_customers")
 fit_on_engine = node_function(create_pipeline(), "fit_preprocessor")
 encode_on_engine = node_function(create_pipeline(), "encode_features")
+
+
+# The preprocessing block of conf/base, validated, as the nodes receive it.
+PREPROCESSING = base_parameters()["preprocessing"]
+
+
+def preprocessing(**values) -> dict:
+    """The full preprocessing block with a test's own ``values``."""
+    return {**PREPROCESSING, **values}
 
 
 @pytest.fixture
@@ -112,14 +122,16 @@ def test_missing_values_are_counted_in_the_log(raw, features, caplog):
 def test_raw_input_is_not_modified(raw, features):
     before = raw.copy()
     validated = validate_customers(raw, features, K_MAX)
-    encode_features(validated, fit_preprocessor(validated, features, {}), features["id_column"])
+    encode_features(
+        validated, fit_preprocessor(validated, features, preprocessing()), features["id_column"]
+    )
     pd.testing.assert_frame_equal(raw, before)
 
 
 def test_encoding_scales_imputes_and_one_hot_encodes(raw, features, engine):
     raw.loc[:4, "annual_income"] = np.nan
     validated = validate_on_engine(engine.frame(raw), features, K_MAX)
-    preprocessor = fit_on_engine(validated, features, {"clip_quantile": 0})
+    preprocessor = fit_on_engine(validated, features, preprocessing(clip_quantile=0))
     encoded = engine.pandas(encode_on_engine(validated, preprocessor, features["id_column"]))
     categories = sorted(raw["product_category"].unique())  # learned from the data
     one_hot = [f"product_category_{c}" for c in [*categories, "other"]]
@@ -144,7 +156,7 @@ def test_categories_are_learned_and_rare_or_unseen_ones_are_other(raw, features)
         .where(validated.index >= 3, "gadgets")
     )
     preprocessor = fit_preprocessor(
-        rare, features, {"min_category_share": 0.01, "categorical_weight": 1}
+        rare, features, preprocessing(min_category_share=0.01, categorical_weight=1)
     )
     batch = validated.head(3).copy()
     batch["product_category"] = ["garden", None, "fashion"]
@@ -162,7 +174,7 @@ def test_categories_are_learned_and_rare_or_unseen_ones_are_other(raw, features)
 def test_pinned_categories_keep_their_columns(raw, features):
     pinned = {**features, "categories": {"product_category": ["beauty", "fashion", "toys"]}}
     validated = validate_customers(raw, pinned, K_MAX)
-    preprocessor = fit_preprocessor(validated, pinned, {})
+    preprocessor = fit_preprocessor(validated, pinned, preprocessing())
     encoded = encode_features(validated, preprocessor, "customer_id").filter(
         like="product_category_"
     )
@@ -232,7 +244,9 @@ def test_no_categorical_features(raw, features):
     numeric_only = {**features, "categorical": []}
     validated = validate_customers(raw, numeric_only, K_MAX)
     encoded = encode_features(
-        validated, fit_preprocessor(validated, numeric_only, {}), numeric_only["id_column"]
+        validated,
+        fit_preprocessor(validated, numeric_only, preprocessing()),
+        numeric_only["id_column"],
     )
     assert set(encoded.columns) == {"customer_id", *features["numeric"]}
 
@@ -246,7 +260,9 @@ def test_defaults_from_parameters_change_nothing(raw, features, preprocessing_pa
             features["id_column"],
         ),
         encode_features(
-            validated, fit_preprocessor(validated, features, {}), features["id_column"]
+            validated,
+            fit_preprocessor(validated, features, filled(Preprocessing, {"first_line": 1})),
+            features["id_column"],
         ),
     )
 
@@ -257,7 +273,7 @@ def test_skewed_columns_are_transformed_as_the_data_says(raw, features):
     validated["activity_per_week"] = np.where(
         validated.index < 30, validated["activity_per_week"] * 8, validated["activity_per_week"]
     )
-    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0})
+    preprocessor = fit_preprocessor(validated, features, preprocessing(clip_quantile=0))
     transforms = preprocessor.transforms_
     assert transforms["average_order_value"] == "log1p"  # money: log-normal personas
     assert transforms["spending_score"] == "none"  # a 1-100 score, nearly symmetric
@@ -275,27 +291,29 @@ def test_skewed_columns_are_transformed_as_the_data_says(raw, features):
 def test_transforms_can_be_set_per_column_and_log1p_needs_non_negative_values(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     settings = {"transforms": {"average_order_value": "none", "age": "yeo-johnson"}}
-    transforms = fit_preprocessor(validated, features, settings).transforms_
+    transforms = fit_preprocessor(validated, features, preprocessing(**settings)).transforms_
     assert (transforms["average_order_value"], transforms["age"]) == ("none", "yeo-johnson")
     with pytest.raises(ValueError, match=r"names \['product_category'\], which are not numeric"):
-        fit_preprocessor(validated, features, {"transforms": {"product_category": "log1p"}})
+        fit_preprocessor(
+            validated, features, preprocessing(transforms={"product_category": "log1p"})
+        )
     validated.loc[3, "annual_income"] = -5.0
     with pytest.raises(
         InvalidCustomerDataError, match=r"'annual_income': 1 negative values \(first in row 3\)"
     ):
-        fit_preprocessor(validated, features, {"transforms": {"annual_income": "log1p"}})
+        fit_preprocessor(validated, features, preprocessing(transforms={"annual_income": "log1p"}))
 
 
 def test_extreme_values_are_clipped_at_fitted_quantiles(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     validated.loc[0, "spending_score"] = 10_000  # a unit error, say
-    preprocessor = fit_preprocessor(validated, features, {"clip_quantile": 0.01})
+    preprocessor = fit_preprocessor(validated, features, preprocessing(clip_quantile=0.01))
     encoded = encode_features(validated, preprocessor, features["id_column"])
     score = encoded["spending_score"]
     assert score.iloc[0] == score.max()
     assert score.max() < 3  # at the 99th percentile, not 400 SD away
     assert (score == score.max()).mean() == pytest.approx(0.01, abs=0.005)
-    unclipped = fit_preprocessor(validated, features, {"clip_quantile": 0})
+    unclipped = fit_preprocessor(validated, features, preprocessing(clip_quantile=0))
     assert encode_features(validated, unclipped, "customer_id")["spending_score"].max() > 5
 
 
@@ -303,7 +321,9 @@ def test_categorical_weight_scales_the_one_hot_columns(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     encoded = encode_features(
         validated,
-        fit_preprocessor(validated, features, {"categorical_weight": 0.5, "clip_quantile": 0}),
+        fit_preprocessor(
+            validated, features, preprocessing(categorical_weight=0.5, clip_quantile=0)
+        ),
         features["id_column"],
     )
     one_hot = encoded.filter(like="product_category_")
@@ -313,7 +333,9 @@ def test_categorical_weight_scales_the_one_hot_columns(raw, features):
 
 def test_optional_pca_keeps_the_requested_variance(raw, features):
     validated = validate_customers(raw, features, K_MAX)
-    preprocessor = fit_preprocessor(validated, features, {"pca_components": 0.9, "random_seed": 0})
+    preprocessor = fit_preprocessor(
+        validated, features, preprocessing(pca_components=0.9, random_seed=0)
+    )
     encoded = encode_features(validated, preprocessor, features["id_column"])
     explained = preprocessor.pca_.explained_variance_ratio_
     assert explained.sum() >= 0.9
@@ -324,13 +346,17 @@ def test_optional_pca_keeps_the_requested_variance(raw, features):
 def test_large_tables_are_fitted_on_a_sample_but_all_rows_are_encoded(raw, features):
     validated = validate_customers(raw, features, K_MAX)
     settings = {"fit_sample_size": 1000, "random_seed": 3}
-    full = fit_preprocessor(validated, features, {})
-    sampled = fit_preprocessor(validated, features, {**settings, "fit_sample_size": 100_000})
+    full = fit_preprocessor(validated, features, preprocessing())
+    sampled = fit_preprocessor(
+        validated, features, preprocessing(**{**settings, "fit_sample_size": 100_000})
+    )
     pd.testing.assert_frame_equal(
         encode_features(validated, full, "customer_id"),
         encode_features(validated, sampled, "customer_id"),
     )  # not larger than the sample: every row
-    small = fit_preprocessor(validated, features, {**settings, "fit_sample_size": 200})
+    small = fit_preprocessor(
+        validated, features, preprocessing(**{**settings, "fit_sample_size": 200})
+    )
     scaler = small.columns_.named_transformers_["numeric"].named_steps["scale"]
     assert small.columns_.named_transformers_["numeric"].feature_names_in_[0] == "spending_score"
     subset = validated.sample(200, random_state=3)["spending_score"]
@@ -376,8 +402,22 @@ def test_infinite_numbers_are_missing_values_named_in_the_log(raw, features, cap
     assert validated.loc[[3, 5, 9], "age"].isna().all() and validated["age"].dtype == float
     assert np.isfinite(validated[["annual_income", "age", "visits"]].dropna()).all().all()
     assert raw.loc[4, "annual_income"] == np.inf  # the source is not changed
-    preprocessor = fit_preprocessor(validated, profiled, {})
+    preprocessor = fit_preprocessor(validated, profiled, preprocessing())
     encoded = encode_features(validated, preprocessor, features["id_column"])
+    assert np.isfinite(encoded.drop(columns="customer_id").to_numpy(float)).all()
+
+
+def test_infinite_numbers_never_reach_the_fit_on_either_engine(raw, features, engine, caplog):
+    bounded = {**features, "bounds": {"annual_income": [0, None]}}
+    raw["age"] = raw["age"].astype(object)
+    raw.loc[[4, 8], "annual_income"] = [np.inf, -np.inf]
+    raw.loc[3, "age"] = "inf"
+    with caplog.at_level(logging.WARNING):
+        validated = validate_on_engine(engine.frame(raw), bounded, K_MAX)
+        preprocessor = fit_on_engine(validated, bounded, preprocessing())
+        encoded = engine.pandas(encode_on_engine(validated, preprocessor, features["id_column"]))
+    assert "column 'annual_income': 2 values were infinite" in caplog.text
+    assert "column 'age': 1 value was infinite" in caplog.text
     assert np.isfinite(encoded.drop(columns="customer_id").to_numpy(float)).all()
 
 

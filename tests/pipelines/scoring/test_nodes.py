@@ -1,7 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from customer_segmentation.engines import by_engine
 from customer_segmentation.features import InvalidCustomerDataError
@@ -14,12 +13,11 @@ from customer_segmentation.pipelines.scoring.nodes import (
     score_customers,
     screen_customers_to_score,
 )
-from tests.conftest import BASE_CONF, PROJECT_ROOT, node_function, train_and_profile
+from tests.conftest import PROJECT_ROOT, base_parameters, node_function, train_and_profile
 
-SCORING = yaml.safe_load((BASE_CONF / "parameters_scoring.yml").read_text())["scoring"]
-NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
-    "segment_analysis"
-]["naming"]
+# The blocks of conf/base, validated, as the nodes receive them.
+SCORING = base_parameters()["scoring"]
+NAMING = base_parameters()["segment_analysis"]["naming"]
 # The nodes as the pipeline wires them, for the tests run on both engines.
 PIPELINE = create_pipeline()
 screen_on_engine = node_function(PIPELINE, "screen_customers_to_score")

@@ -4,7 +4,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.pipelines.preprocessing.nodes import (
@@ -18,17 +17,16 @@ from customer_segmentation.pipelines.segment_analysis.nodes import (
     segment_customers,
 )
 from customer_segmentation.pipelines.segment_analysis.plots import plot_segment_scatter
-from tests.conftest import BASE_CONF, fit, node_function
+from tests.conftest import base_parameters, fit, node_function
 
-NAMING = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
-    "segment_analysis"
-]["naming"]
+# As nodes receive them: validated, every default filled in.
+NAMING = base_parameters()["segment_analysis"]["naming"]
 
 
 @pytest.fixture(scope="module")
-def segmented(customers, features, model_selection_params):
+def segmented(customers, features, preprocessing_params, model_selection_params):
     validated = validate_customers(customers, features, 10)
-    preprocessor = fit_preprocessor(validated, features, {})
+    preprocessor = fit_preprocessor(validated, features, preprocessing_params)
     encoded = encode_features(validated, preprocessor, "customer_id")
     params = {**model_selection_params, "n_init": 3}
     model, segments = fit(encoded, preprocessor, 4, params)
@@ -43,7 +41,7 @@ def profiles(segmented, features):
 
 def test_every_customer_gets_one_segment(segmented):
     validated, segments, model = segmented
-    assert list(segments.columns) == ["customer_id", "segment"]
+    assert list(segments.columns) == ["customer_id", "segment", "confidence"]
     assert segments["customer_id"].tolist() == validated["customer_id"].tolist()
     assert set(segments["segment"]) == {0, 1, 2, 3}
     assert validated["segment"].tolist() == segments["segment"].tolist()
@@ -84,7 +82,7 @@ def test_profiles_in_original_units(segmented, features, engine):
 
 def test_segments_join_by_id_not_by_position(segmented):
     validated, segments, _ = segmented
-    customers = validated.drop(columns="segment")
+    customers = validated.drop(columns=["segment", "confidence"])
     shuffled = segments.sample(frac=1, random_state=1)
     pd.testing.assert_frame_equal(
         segment_customers(customers, shuffled, "customer_id"),

@@ -5,30 +5,33 @@ import re
 
 import pandas as pd
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.parameters import Features
 from customer_segmentation.pipelines.segment_analysis.kernels import OutcomeError, outcome_rates
 from customer_segmentation.pipelines.segment_analysis.recommendations import recommend_actions
-from tests.conftest import BASE_CONF
+from tests.conftest import base_parameters, filled
 
-SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
-    "segment_analysis"
-]
+# As nodes receive them: validated, every default filled in.
+SEGMENT_ANALYSIS = base_parameters()["segment_analysis"]
 RECOMMENDATIONS = SEGMENT_ANALYSIS["recommendations"]
 TARGETING = SEGMENT_ANALYSIS["targeting"]
+# Segment naming without any column labels: reasons use the column names.
+NO_LABELS = {**SEGMENT_ANALYSIS["naming"], "labels": {}}
 
 
 def _features(roles: dict, outcomes: dict | None = None, **profile_only) -> dict:
-    return {
-        "id_column": "id",
-        "numeric": ["spend", "orders", "days_since", "age"],
-        "profile_only": {"numeric": [], "categorical": [], **profile_only},
-        "roles": roles,
-        "outcomes": outcomes or {},
-    }
+    return filled(
+        Features,
+        {
+            "id_column": "id",
+            "numeric": ["spend", "orders", "days_since", "age"],
+            "profile_only": {"numeric": [], "categorical": [], **profile_only},
+            "roles": roles,
+            "outcomes": outcomes or {},
+        },
+    )
 
 
 def _profiles(customers: list[int], **columns) -> pd.DataFrame:
@@ -69,9 +72,11 @@ def test_outcomes_must_be_profile_only_columns_of_a_known_kind():
                 "outcomes": {"Exited": {"kind": "lapsed", "positive": 1}},
             }
         )
-    spec = FeatureSpec.parse(
-        {**base, "outcomes": {"Exited": {"kind": "churn", "positive": 1}}, "profile_only": {}}
-    )
+    exited = {"Exited": {"kind": "churn", "positive": 1}}
+    # FeatureSpec.parse validates as Features does.
+    with pytest.raises(ValueError, match="outcomes names 'Exited', which is not a profile-only"):
+        FeatureSpec.parse({**base, "outcomes": exited, "profile_only": {}})
+    spec = FeatureSpec.parse({**base, "outcomes": exited, "profile_only": {"numeric": ["Exited"]}})
     assert spec.outcomes == {"Exited": ("churn", 1)}
     assert FeatureSpec.parse(base).outcomes == {}
 
@@ -131,7 +136,7 @@ TELECOM = _features(
 def test_a_segment_that_churns_far_more_is_retained_first():
     # Three segments churn at 43%, 15% and 7%; the first spends the least.
     profiles = _profiles([1500, 2500, 3000], Churn=[0.43, 0.15, 0.07], spend_z=[-0.6, 0.7, 0.1])
-    table = recommend_actions(profiles, RECOMMENDATIONS, TELECOM, {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, TELECOM, NO_LABELS, TARGETING)
     table = table.set_index("segment")
     assert table.loc[0, "action"].startswith("retain:")
     assert table.loc[0, "reason"] == (
@@ -148,7 +153,7 @@ def test_a_segment_that_churns_far_more_is_retained_first():
 def test_a_tiny_segment_never_triggers_an_outcome_action_on_noise():
     # 3 of 8 customers churned (38% against 20%): not far from the base.
     profiles = _profiles([8, 5000], Churn=[3 / 8, 0.2], spend_z=[0.0, 0.0])
-    table = recommend_actions(profiles, RECOMMENDATIONS, TELECOM, {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, TELECOM, NO_LABELS, TARGETING)
     assert not table["action"].str.startswith("retain").any()
 
 
@@ -167,7 +172,7 @@ def test_response_far_above_the_base_targets_first_and_excess_customers_rank():
         Complain=[0.01, 0.08, 0.01],
         spend_z=[0.2, 0.9, -0.4],
     )
-    table = recommend_actions(profiles, RECOMMENDATIONS, features, {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, features, NO_LABELS, TARGETING)
     by_segment = table.set_index("segment")
     assert by_segment.loc[0, "action"] == "target first and find look-alikes"
     assert by_segment.loc[1, "action"].startswith("retain:")
@@ -180,14 +185,14 @@ def test_response_far_above_the_base_targets_first_and_excess_customers_rank():
 def test_claims_name_only_the_roles_the_data_has():
     spend_only = _features({"monetary": ["spend"]})
     profiles = _profiles([10, 10], spend_z=[-0.9, 0.0])
-    reason = recommend_actions(profiles, RECOMMENDATIONS, spend_only, {}, TARGETING)
+    reason = recommend_actions(profiles, RECOMMENDATIONS, spend_only, NO_LABELS, TARGETING)
     low = reason.set_index("segment").loc[0, "reason"]
     assert low == "Below-average customer value (spend -0.90 SD against all customers)."
     assert "frequency" not in " ".join(reason["reason"])
 
     both = _features({"monetary": ["spend"], "frequency": ["orders"]})
     profiles = _profiles([10, 10], spend_z=[-0.9, 0.0], orders_z=[-0.7, 0.1])
-    low = recommend_actions(profiles, RECOMMENDATIONS, both, {}, TARGETING)
+    low = recommend_actions(profiles, RECOMMENDATIONS, both, NO_LABELS, TARGETING)
     assert low.set_index("segment").loc[0, "reason"] == (
         "Below-average customer value "
         "(spend -0.90 SD, purchase frequency -0.70 SD against all customers)."
@@ -196,7 +201,7 @@ def test_claims_name_only_the_roles_the_data_has():
     frequency_only = _features({"frequency": ["orders"]})
     profiles = _profiles([10, 10], orders_z=[-0.8, 0.8])
     text = " ".join(
-        recommend_actions(profiles, RECOMMENDATIONS, frequency_only, {}, TARGETING)["reason"]
+        recommend_actions(profiles, RECOMMENDATIONS, frequency_only, NO_LABELS, TARGETING)["reason"]
     )
     assert "spend" not in text and "purchase frequency -0.80 SD" in text
 
@@ -237,7 +242,7 @@ def test_champions_need_recent_and_repeat_orders():
         orders_median=[3.0, 1.0, 3.0],
         days_since_median=[30.0, 30.0, 150.0],
     )
-    table = recommend_actions(profiles, RECOMMENDATIONS, _features(roles), {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, _features(roles), NO_LABELS, TARGETING)
     actions = table.set_index("segment")["action"]
     assert actions[0].startswith("reward as champions")
     assert not actions[1].startswith("reward as champions")  # one order
@@ -251,7 +256,7 @@ def _targets(shares: list[float], evidence_z: list[float], targeting: dict) -> p
     customers = [int(share * 1000) for share in shares]
     profiles = _profiles(customers, spend_z=evidence_z)
     features = _features({"monetary": ["spend"]})
-    return recommend_actions(profiles, RECOMMENDATIONS, features, {}, targeting).set_index(
+    return recommend_actions(profiles, RECOMMENDATIONS, features, NO_LABELS, targeting).set_index(
         "segment"
     )
 

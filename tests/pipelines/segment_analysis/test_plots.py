@@ -8,11 +8,13 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from customer_segmentation.figures import ReadableNumbers, decimals_for, is_share
+from customer_segmentation.parameters import Features
 from customer_segmentation.pipelines.segment_analysis.plots import (
     plot_profile_heatmap,
     plot_segment_scatter,
     plot_segment_sizes,
 )
+from tests.conftest import base_parameters, filled
 
 LONG = (
     "share_of_orders_returned_within_thirty_days_of_delivery_for_any_reason_including_"
@@ -87,8 +89,11 @@ def test_a_long_column_label_never_cuts_the_scatter_title():
 def test_long_labels_of_the_heatmap_and_sizes_stay_inside():
     profiles = _profiles()
     profiles["name"] = [f"High {LONG.replace('_', ' ')}", "Low visits"]
-    features = {"numeric": [LONG, "visits"], "profile_only": {}}
-    heatmap = plot_profile_heatmap(profiles, features, {"labels": {}})
+    features = filled(
+        Features, {"id_column": "customer_id", "numeric": [LONG, "visits"], "profile_only": {}}
+    )
+    naming = {**base_parameters()["segment_analysis"]["naming"], "labels": {}}
+    heatmap = plot_profile_heatmap(profiles, features, naming)
     axes = heatmap.axes[0]
     FigureCanvasAgg(heatmap)
     _inside(heatmap, [*axes.get_yticklabels(), *axes.get_xticklabels(), axes.xaxis.label])

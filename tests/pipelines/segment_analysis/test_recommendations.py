@@ -6,8 +6,8 @@ import re
 
 import pandas as pd
 import pytest
-import yaml
 
+from customer_segmentation.parameters import Features, Naming
 from customer_segmentation.pipelines.segment_analysis import create_pipeline
 from customer_segmentation.pipelines.segment_analysis.names import column_label, name_segments
 from customer_segmentation.pipelines.segment_analysis.plots import (
@@ -21,17 +21,18 @@ from customer_segmentation.pipelines.segment_analysis.recommendations import (
     recommend_actions,
 )
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
-from tests.conftest import BASE_CONF, node_function, train_and_profile
+from tests.conftest import base_parameters, filled, node_function, train_and_profile
 
 # The node as the pipeline wires it, for the test run on both engines.
 select_on_engine = node_function(create_pipeline(), "select_target_customers")
 
-SEGMENT_ANALYSIS = yaml.safe_load((BASE_CONF / "parameters_segment_analysis.yml").read_text())[
-    "segment_analysis"
-]
+# As nodes receive them: validated, every default filled in.
+SEGMENT_ANALYSIS = base_parameters()["segment_analysis"]
 NAMING = SEGMENT_ANALYSIS["naming"]
 RECOMMENDATIONS = SEGMENT_ANALYSIS["recommendations"]
 TARGETING = SEGMENT_ANALYSIS["targeting"]
+# Segment naming without any column labels: reasons use the column names.
+NO_LABELS = {**NAMING, "labels": {}}
 
 
 def _png(figure) -> bytes:
@@ -46,7 +47,8 @@ def analysed(customers, features, model_selection_params):
     params = {**model_selection_params, "n_init": 3}
     segmented, model, profiles = train_and_profile(customers, features, params, NAMING)
     recommendations = recommend_actions(profiles, RECOMMENDATIONS, features, NAMING, TARGETING)
-    segments = segmented[["customer_id", "segment"]]
+    # customer_segments as the model_selection pipeline writes it.
+    segments = segmented[["customer_id", "segment", "confidence"]]
     return segmented, model, segments, profiles, recommendations
 
 
@@ -78,8 +80,19 @@ def test_name_rules():
             "gender=other": [0.0, 0.0, 0.0, 0.0],
         }
     )
-    naming = {"threshold": 0.5, "max_terms": 2, "labels": {"spend": "spending"}}
-    spec = {"id_column": "id", "numeric": ["income", "spend", "age"], "categorical": ["gender"]}
+    naming = filled(
+        Naming,
+        {
+            "threshold": 0.5,
+            "max_terms": 2,
+            "max_categories": NAMING["max_categories"],
+            "labels": {"spend": "spending"},
+        },
+    )
+    spec = filled(
+        Features,
+        {"id_column": "id", "numeric": ["income", "spend", "age"], "categorical": ["gender"]},
+    )
     names = name_segments(profiles, naming, spec)
     assert names[0] == "High income, high spending"
     assert names[1] == "High income, high spending, low age"  # a clash takes a further term
@@ -101,8 +114,16 @@ def test_names_are_unique_as_sets_of_terms_not_as_word_orders():
             "orders_z": [0.8, -1.0, 0.0, -1.0],
         }
     )
-    naming = {"threshold": 0.5, "max_terms": 2, "labels": {}}
-    spec = {"id_column": "id", "numeric": ["recency", "tenure", "orders"]}
+    naming = filled(
+        Naming,
+        {
+            "threshold": 0.5,
+            "max_terms": 2,
+            "max_categories": NAMING["max_categories"],
+            "labels": {},
+        },
+    )
+    spec = filled(Features, {"id_column": "id", "numeric": ["recency", "tenure", "orders"]})
     names = name_segments(profiles, naming, spec)
     assert names[0] == "High recency, high tenure"
     assert names[1] == "High tenure, high recency, low orders"
@@ -139,13 +160,13 @@ def test_a_reason_never_rounds_its_number_across_a_threshold():
             {"action": "low", "why": "Spend below half an SD", "when": {"monetary": "< 0.5"}},
         ],
     }
-    table = recommend_actions(profiles, recommendations, ROLES, {}, TARGETING)
+    table = recommend_actions(profiles, recommendations, ROLES, NO_LABELS, TARGETING)
     # Two decimals would show +0.50, which is not below 0.5.
     assert "(spend +0.4999 SD against all customers)" in table.set_index("segment").loc[0, "reason"]
     assert "(spend -0.90 SD against all customers)" in table.set_index("segment").loc[2, "reason"]
     # The catch-all rule compared nothing: its reason quotes no number (the
     # 0.45 of segment 1 rounded to one decimal read as the 0.5 of loyalty).
-    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, NO_LABELS, TARGETING)
     caught = table.set_index("segment").loc[1]
     assert not caught["evidence"]
     assert caught["reason"] == "No strong signal in the data."
@@ -161,7 +182,7 @@ def test_segments_with_evidence_rank_before_segments_without():
         age=[0.0] * 3,
     )
     profiles["customers"] = [50, 10, 20]
-    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, NO_LABELS, TARGETING)
     by_segment = table.set_index("segment")
     assert by_segment["evidence"].to_dict() == {0: False, 1: True, 2: True}
     # With evidence first, then by value (-0.05 before -0.9); the catch-all last.
@@ -180,17 +201,20 @@ def test_priorities_are_a_permutation_by_value(analysed):
     assert set(recommendations["name"]) == set(analysed[3]["name"])
 
 
-ROLES = {
-    "id_column": "id",
-    "numeric": ["spend", "orders", "age"],
-    "profile_only": {"numeric": ["days_since"]},
-    "roles": {
-        "monetary": ["spend"],
-        "frequency": ["orders"],
-        "recency": ["days_since"],
-        "demographic": ["age"],
+ROLES = filled(
+    Features,
+    {
+        "id_column": "id",
+        "numeric": ["spend", "orders", "age"],
+        "profile_only": {"numeric": ["days_since"]},
+        "roles": {
+            "monetary": ["spend"],
+            "frequency": ["orders"],
+            "recency": ["days_since"],
+            "demographic": ["age"],
+        },
     },
-}
+)
 
 
 def _profiles(medians: dict | None = None, **z) -> pd.DataFrame:
@@ -217,7 +241,9 @@ def test_default_rules_follow_the_rfm_playbook_by_roles():
         # bought once, 200 days ago: no champion.
         medians={"orders": [4, 3, 5, 1, 1, 2, 1], "days_since": [20, 200, 60, 60, 300, 60, 200]},
     )
-    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, {}, TARGETING).set_index("segment")
+    table = recommend_actions(profiles, RECOMMENDATIONS, ROLES, NO_LABELS, TARGETING).set_index(
+        "segment"
+    )
     actions = table["action"].str.split().str[:3].str.join(" ")
     assert actions.to_dict() == {
         0: "reward as champions",
@@ -244,7 +270,7 @@ def test_without_monetary_frequency_or_outcome_no_action_is_ranked(caplog):
     demographics = {**ROLES, "roles": {"demographic": ["age"], "recency": ["days_since"]}}
     profiles = _profiles(spend=[1.5, -1.5], orders=[1.0, -1.0], age=[2.0, -2.0])
     profiles["customers"] = [10, 30]
-    table = recommend_actions(profiles, RECOMMENDATIONS, demographics, {}, TARGETING)
+    table = recommend_actions(profiles, RECOMMENDATIONS, demographics, NO_LABELS, TARGETING)
     assert table["value"].isna().all()
     assert table.set_index("segment")["priority"].to_dict() == {1: 1, 0: 2}  # by size
     assert set(table["action"]) == {NO_ACTION}
@@ -264,7 +290,7 @@ def test_first_matching_rule_wins_and_missing_columns_never_match():
             {"action": "default", "why": "Everyone else", "when": {}},
         ],
     }
-    table = recommend_actions(profiles, recommendations, ROLES, {}, TARGETING)
+    table = recommend_actions(profiles, recommendations, ROLES, NO_LABELS, TARGETING)
     assert table.set_index("segment")["action"].to_dict() == {0: "premium", 1: "default"}
     assert table.set_index("segment")["priority"].to_dict() == {0: 1, 1: 2}
     # A value condition's evidence names the value roles the data has.
@@ -284,7 +310,7 @@ def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
                 "rules": [{"action": "a", "why": "b", "when": {"value": "about 0.5"}}],
             },
             ROLES,
-            {},
+            NO_LABELS,
             TARGETING,
         )
     with pytest.raises(
@@ -294,7 +320,7 @@ def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
             profiles,
             {**RECOMMENDATIONS, "rules": [{"action": "a", "why": "b", "when": {"value": "> 9"}}]},
             ROLES,
-            {},
+            NO_LABELS,
             TARGETING,
         )
 
@@ -302,7 +328,9 @@ def test_bad_rule_condition_and_missing_catch_all_are_explained(features):
 def test_target_export_has_every_targeted_customer_exactly_once(analysed, features, engine):
     _, _, segments, profiles, recommendations = analysed
     targets = engine.pandas(
-        select_on_engine(engine.frame(segments), recommendations, "customer_id")
+        select_on_engine(
+            engine.frame(segments), recommendations, "customer_id", TARGETING["min_confidence"]
+        )
     )
     chosen = set(recommendations.loc[recommendations["targeted"], "segment"])
     assert chosen  # the synthetic personas give segments worth a campaign
@@ -310,13 +338,24 @@ def test_target_export_has_every_targeted_customer_exactly_once(analysed, featur
     assert targets["customer_id"].is_unique
     assert sorted(targets["customer_id"]) == sorted(expected)
     assert len(targets) <= 0.5 * len(segments)  # targeting.max_share
-    assert list(targets.columns) == ["customer_id", "segment", "segment_name", "action", "priority"]
+    assert list(targets.columns) == [
+        "customer_id",
+        "segment",
+        "confidence",
+        "segment_name",
+        "action",
+        "priority",
+    ]
 
     explicit = recommend_actions(
         profiles, RECOMMENDATIONS, features, NAMING, {**TARGETING, "segments": [4]}
     )
     assert explicit.set_index("segment")["targeted"].to_dict() == {s: s == 4 for s in range(5)}
-    exported = engine.pandas(select_on_engine(engine.frame(segments), explicit, "customer_id"))
+    exported = engine.pandas(
+        select_on_engine(
+            engine.frame(segments), explicit, "customer_id", TARGETING["min_confidence"]
+        )
+    )
     assert set(exported["segment"]) == {4}
     assert len(exported) == (segments["segment"] == 4).sum()
     with pytest.raises(ValueError, match=r"names \[9\]"):

@@ -61,6 +61,8 @@ def _recommendations(evidence=(True, True, False), targeted=(True, False, False)
             "action": ["reward loyalty", "win back", "nurture"],
             "reason": ["Frequent visitors.", "Churn is high.", "No strong signal yet."],
             "evidence": list(evidence),
+            "stability": [0.95, 0.9, 0.8],
+            "unstable": [False] * 3,
             "targeted": list(targeted),
             "targeting": ["priority 1.", "not in the top priorities.", "no evidence."],
         }
@@ -112,10 +114,14 @@ def test_the_no_structure_warning_names_the_column_that_varies_most_never_spend(
     text = _report(metrics=_metrics(clear_structure=False))
     assert "useful cuts of a continuum (from low to high visits, say)" in text
     assert "high spend" not in text
-    # Without any numeric feature there is no example at all.
+    # Without any numeric feature there is no example at all. A features
+    # block without one is refused (features.numeric needs at least one), so
+    # the case that reaches the report is no numeric feature profiled.
     categorical_only = {**FEATURES, "numeric": [], "roles": {}}
-    spec = FeatureSpec.parse(categorical_only)
-    assert varies_most(_profiles(), spec) is None
+    with pytest.raises(ValueError, match="numeric"):
+        FeatureSpec.parse(categorical_only)
+    unprofiled = _profiles().drop(columns=["visits_z", "age_z"])
+    assert varies_most(unprofiled, FeatureSpec.parse(FEATURES)) is None
     assert varies_most(_profiles(), FeatureSpec.parse(FEATURES)) == "visits"
 
 

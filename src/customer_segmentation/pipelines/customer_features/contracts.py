@@ -71,7 +71,7 @@ class InvalidTransactionsError(UserError, ValueError):
 def has_amount(columns: dict) -> bool:
     """Whether the log says what each line is worth: an amount, or a
     quantity and a unit price."""
-    return bool(columns.get("amount") or (columns.get("quantity") and columns.get("unit_price")))
+    return bool(columns["amount"] or (columns["quantity"] and columns["unit_price"]))
 
 
 def check_columns(transactions: Table, columns: dict) -> None:
@@ -80,9 +80,9 @@ def check_columns(transactions: Table, columns: dict) -> None:
     not half of one (a quantity without a unit price, or the reverse)."""
     problems = []
     for role in ("customer_id", "timestamp"):
-        if not columns.get(role):
+        if not columns[role]:
             problems.append(f"customer_features.columns.{role} is not set")
-    if not has_amount(columns) and (columns.get("quantity") or columns.get("unit_price")):
+    if not has_amount(columns) and (columns["quantity"] or columns["unit_price"]):
         problems.append(
             "customer_features.columns needs amount (the line's value), or quantity and "
             "unit_price (multiplied), or none of the three for a log without values"
@@ -112,7 +112,7 @@ def rules_not_applied(customer_features: dict) -> dict[str, str]:
     if has_amount(columns):
         return {}
     skipped = dict.fromkeys(AMOUNT_RULES, NO_AMOUNT)
-    if not (columns.get("order_id") and customer_features.get("cancellation_prefix")):
+    if not (columns["order_id"] and customer_features["cancellation_prefix"]):
         skipped["return"] = (
             f"{NO_AMOUNT}, and no cancellations are marked (order_id and cancellation_prefix)"
         )
@@ -173,7 +173,7 @@ def features_to_compute(customer_features: dict) -> list[str]:
     default all; from a log without amounts, all but ``AMOUNT_FEATURES``).
     Asking for a feature made of amounts from a log without them is an error."""
     has_value = has_amount(customer_features["columns"])
-    requested = customer_features.get("compute")
+    requested = customer_features["compute"]
     compute = list(requested or FEATURES)
     unknown = sorted(set(compute) - set(FEATURES))
     if unknown:

@@ -48,7 +48,7 @@ _DAY = np.timedelta64(1, "D")
 
 
 def _column(transactions: pd.DataFrame, columns: dict, role: str) -> pd.Series | None:
-    name = columns.get(role)
+    name = columns[role]
     return None if name is None else transactions[name]
 
 
@@ -114,7 +114,7 @@ def _orders(transactions: pd.DataFrame, columns: dict, encoded: dict, prefix: st
     (a cancellation's is the order it cancels: its id without
     ``prefix``), or the timestamp in a log without order ids."""
     cancelled = np.zeros(len(transactions), bool)
-    if not columns.get("order_id"):
+    if not columns["order_id"]:
         return stamps.to_numpy("datetime64[ns]").view(np.int64), cancelled
     orders, dictionary = encoded[columns["order_id"]]
     if prefix and dictionary is not None:
@@ -134,7 +134,7 @@ def _read_log(transactions: pd.DataFrame, customer_features: dict, today: str | 
     encoded = {
         columns[role]: encode(transactions[columns[role]])
         for role in ("customer_id", "order_id")
-        if columns.get(role)
+        if columns[role]
     }
     summary, line_hashes = fingerprint(transactions, encoded)
     customers, ids = _customer_codes(
@@ -142,15 +142,15 @@ def _read_log(transactions: pd.DataFrame, customer_features: dict, today: str | 
     )
     stamps = parse_timestamps(
         _column(transactions, columns, "timestamp"),
-        customer_features.get("date_format"),
-        customer_features.get("dayfirst", False),
+        customer_features["date_format"],
+        customer_features["dayfirst"],
     )
     quantity = _numbers(_column(transactions, columns, "quantity"))
     price = _numbers(_column(transactions, columns, "unit_price"))
     amount = _numbers(_column(transactions, columns, "amount"))
     if amount is None and quantity is not None and price is not None:
         amount = quantity * price
-    prefix = customer_features.get("cancellation_prefix")
+    prefix = customer_features["cancellation_prefix"]
     orders, cancelled = _orders(transactions, columns, encoded, prefix, stamps)
     log = Log(
         customers, stamps, amount, quantity, price, cancelled, line_hashes, customer_features, today
@@ -251,7 +251,7 @@ def clean_transactions(
         raise no_purchase_left(len(transactions), touched)
     clean = _clean_table(transactions, columns, log, orders, ids, kept, is_return)
     left_out = np.flatnonzero(~kept | is_return)
-    rejects = _rejects(transactions, reason, left_out, customer_features.get("first_line", 2))
+    rejects = _rejects(transactions, reason, left_out, customer_features["first_line"])
     values, revenue = None, None
     if log.amount is not None:
         value = np.nan_to_num(np.abs(log.amount.to_numpy(float)))  # no value: 0
@@ -351,7 +351,7 @@ def _feature_values(
     by_customer = pd.Series(days.view(np.int64)).groupby(purchase_codes)
     first = by_customer.min().reindex(range(size)).to_numpy().astype("datetime64[ns]")
     last = by_customer.max().reindex(range(size)).to_numpy().astype("datetime64[ns]")
-    snapshot = customer_features.get("snapshot_date")
+    snapshot = customer_features["snapshot_date"]
     snapshot = (
         np.datetime64(pd.Timestamp(snapshot), "ns")
         if snapshot
@@ -433,7 +433,7 @@ def _spend_mix(
     with the most spend (a column), the rest as "other"."""
     value_codes, labels = pd.factorize(values)
     totals = np.bincount(value_codes, weights=amount, minlength=len(labels))
-    top_n = settings.get("category_top_n", 8)
+    top_n = settings["category_top_n"]
     keep = np.argsort(-totals, kind="stable")[:top_n]
     mapping = np.full(len(labels), len(keep))
     mapping[keep] = np.arange(len(keep))

@@ -43,14 +43,14 @@ def _bad_amount(log: Log) -> np.ndarray:
 
 
 def _duplicate(log: Log) -> np.ndarray:
-    if log.settings.get("duplicates", "drop") == "keep":
+    if log.settings["duplicates"] == "keep":
         return np.zeros(len(log.customers), bool)
     return pd.Series(log.line_hashes).duplicated().to_numpy()
 
 
 def _future(log: Log) -> np.ndarray:
     """Dated on or after the snapshot date, or after today without one."""
-    snapshot = log.settings.get("snapshot_date")
+    snapshot = log.settings["snapshot_date"]
     limit = pd.Timestamp(snapshot or log.today or dt.date.today().isoformat())
     return (log.stamps >= limit + pd.Timedelta(days=0 if snapshot else 1)).to_numpy()
 

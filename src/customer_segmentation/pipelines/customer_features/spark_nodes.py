@@ -52,7 +52,7 @@ def _timestamps(lines: DataFrame, column: str, settings: dict) -> Column:
     """The timestamp of every line (null when it is not a date)."""
     kind = dict(lines.dtypes)[column]
     value = col(column)
-    if date_format := settings.get("date_format"):
+    if date_format := settings["date_format"]:
         return F.try_to_timestamp(value.cast("string"), F.lit(spark_pattern(date_format)))
     if kind in ("timestamp", "timestamp_ntz", "date"):
         return value.cast("timestamp")
@@ -63,7 +63,7 @@ def _timestamps(lines: DataFrame, column: str, settings: dict) -> Column:
     if not not_eight_digits:
         return F.try_to_timestamp(text, F.lit("yyyyMMdd"))
     return F.coalesce(
-        *[F.try_to_timestamp(text, F.lit(form)) for form in text_forms(settings.get("dayfirst"))]
+        *[F.try_to_timestamp(text, F.lit(form)) for form in text_forms(settings["dayfirst"])]
     )
 
 
@@ -137,21 +137,21 @@ def _bad_amount(lines: DataFrame, settings: dict, today: str | None) -> Column:
 
 def _duplicate(lines: DataFrame, settings: dict, today: str | None) -> Column:
     """Equal to another line in every column: all but one of each set."""
-    if settings.get("duplicates", "drop") == "keep":
+    if settings["duplicates"] == "keep":
         return F.lit(False)
     original = [col(c) for c in lines.columns if c not in _DERIVED]
     return F.row_number().over(Window.partitionBy(*original).orderBy(F.lit(1))) > 1
 
 
 def _future(lines: DataFrame, settings: dict, today: str | None) -> Column:
-    snapshot = settings.get("snapshot_date")
+    snapshot = settings["snapshot_date"]
     limit = dt.datetime.fromisoformat(str(snapshot or today or dt.date.today().isoformat()))
     limit += dt.timedelta(days=0 if snapshot else 1)
     return F.col("_timestamp") >= F.lit(limit)
 
 
 def _zero_or_negative_price(lines: DataFrame, settings: dict, today: str | None) -> Column:
-    if settings["columns"].get("unit_price"):
+    if settings["columns"]["unit_price"]:
         return F.col("_price") <= 0
     return F.col("_amount") == 0
 
@@ -181,7 +181,7 @@ def _order_columns(columns: dict, prefix: str | None) -> tuple[Column, Column]:
     """Each line's order key (a cancellation's is the order it cancels: its
     id without ``prefix``; the timestamp without order ids) and whether it
     is a cancellation."""
-    if not columns.get("order_id"):
+    if not columns["order_id"]:
         return F.col("_timestamp").cast("string"), F.lit(False)
     order = col(columns["order_id"]).cast("string")
     if not prefix:
@@ -198,9 +198,9 @@ def _read_lines(transactions: DataFrame, customer_features: dict) -> DataFrame:
     ``_timestamp``, ``_amount``, ``_quantity``, ``_price`` (null when the log
     has none), ``_order`` and ``_cancelled``."""
     columns = customer_features["columns"]
-    quantity = _number(transactions, columns.get("quantity"))
-    price = _number(transactions, columns.get("unit_price"))
-    amount = _number(transactions, columns.get("amount"))
+    quantity = _number(transactions, columns["quantity"])
+    price = _number(transactions, columns["unit_price"])
+    amount = _number(transactions, columns["amount"])
     if amount is None and quantity is not None and price is not None:
         amount = quantity * price
     nothing = F.lit(None).cast("double")
@@ -212,7 +212,7 @@ def _read_lines(transactions: DataFrame, customer_features: dict) -> DataFrame:
         (quantity if quantity is not None else nothing).alias("_quantity"),
         (price if price is not None else nothing).alias("_price"),
     )
-    order, cancelled = _order_columns(columns, customer_features.get("cancellation_prefix"))
+    order, cancelled = _order_columns(columns, customer_features["cancellation_prefix"])
     return lines.select("*", order.alias("_order"), cancelled.alias("_cancelled"))
 
 
@@ -272,7 +272,7 @@ def clean_transactions(
         *[
             F.coalesce(col(columns[role]).cast("string"), F.lit("missing")).alias(role)
             for role in (CATEGORY, CHANNEL)
-            if columns.get(role)
+            if columns[role]
         ],
     )
     names = F.array(*[F.lit(text) for text in RULES.values()])
@@ -327,7 +327,7 @@ def _customer_totals(lines: DataFrame, weight: Column) -> DataFrame:
 
 def _snapshot(lines: DataFrame, customer_features: dict) -> dt.datetime:
     """``snapshot_date``, or the day after the last purchase."""
-    snapshot_date = customer_features.get("snapshot_date")
+    snapshot_date = customer_features["snapshot_date"]
     if snapshot_date:
         return dt.datetime.fromisoformat(str(snapshot_date))
     last = lines.where(~F.col(RETURN)).agg(F.max(TIMESTAMP)).first()[0]
@@ -422,7 +422,7 @@ def _spend_mix(
         .orderBy(F.desc("_total"), column)
         .collect()
     )
-    top_n = settings.get("category_top_n", 8)
+    top_n = settings["category_top_n"]
     keep = [str(row[column]) for row in totals[:top_n]]
     labels = keep + (["other"] if len(totals) > len(keep) else [])
     label = F.when(col(column).isin(keep), col(column)).otherwise(F.lit("other"))

@@ -167,10 +167,10 @@ def generate_customers(
             )
 
     for feature, bounds in numeric_bounds.items():
-        values = np.clip(columns[feature], bounds.get("min"), bounds.get("max"))
-        if bounds.get("integer", False):
+        values = np.clip(columns[feature], bounds["min"], bounds["max"])
+        if bounds["integer"]:
             values = np.round(values)
-        columns[feature] = np.round(values, bounds.get("decimals", 2))
+        columns[feature] = np.round(values, bounds["decimals"])
     if {"age", "years_with_company"} <= set(columns):
         # Nobody has been a customer since before they turned 18.
         columns["years_with_company"] = np.minimum(

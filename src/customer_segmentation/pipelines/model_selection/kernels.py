@@ -1,8 +1,9 @@
-"""What both engines of model_selection share: the KMeans fitted on the
-selection sample (the start of the fit on every customer), the warning
-about a small segment on all customers, the model assembled from the fit,
-and the one-thread run of the work on the sample. A leaf module: it imports
-neither engine.
+"""What both engines of model_selection share: the one factory of the
+deployed clusterer on the selection sample (``fit_clusterer``: KMeans, the
+start of the fit on every customer, or the Gaussian mixture, fitted on the
+selection sample only), the warning about a small segment on all customers,
+the model assembled from the fit, and the one-thread run of the work on the
+sample. A leaf module: it imports neither engine.
 """
 
 from __future__ import annotations
@@ -48,6 +49,52 @@ def fit_on_sample(
     ).fit(selection_features)
 
 
+# Added to the diagonal of every covariance of a mixture, in the encoded
+# space's units (standard deviations, squared): a component whose customers
+# share one value of a column (a clipped bound, a category) would otherwise
+# get a near-zero variance there, and with it a spurious likelihood.
+MIXTURE_REG_COVAR = 1e-3
+
+
+def fit_mixture(
+    values, k: int, covariance_type: str, n_init: int, random_seed: int
+) -> segmentation.SegmentGaussianMixture:
+    """A Gaussian mixture with ``k`` components of ``covariance_type``, the
+    best of ``n_init`` seeded starts from k-means++ centres, on one thread
+    (not from a KMeans partition, scikit-learn's default: EM then stays in
+    KMeans's own local optimum, which cuts elongated segments across)."""
+    with threadpool_limits(limits=1):
+        return segmentation.SegmentGaussianMixture(
+            n_components=k,
+            covariance_type=covariance_type,
+            n_init=n_init,
+            init_params="k-means++",
+            reg_covar=MIXTURE_REG_COVAR,
+            random_state=random_seed,
+        ).fit(values)
+
+
+def fit_clusterer(  # noqa: PLR0913 - the choice, the sample and the settings of both algorithms
+    algorithm_choice: dict,
+    k: int,
+    sample,
+    n_init: int,
+    mixture_n_init: int,
+    random_seed: int,
+) -> segmentation.SegmentKMeans | segmentation.SegmentGaussianMixture:
+    """The deployed algorithm of ``algorithm_choice`` (``choose_algorithm``)
+    with ``k`` segments, fitted on ``sample`` (a frame or a matrix): the
+    Gaussian mixture of the choice's covariance type with ``mixture_n_init``
+    starts, or KMeans with ``n_init`` restarts. The one place the choice
+    becomes a clusterer: the final fit (both engines) and the per-segment
+    stability's refits call it, so that the stability measures the segments
+    the final fit deploys."""
+    if algorithm_choice["chosen"] == "gaussian_mixture":
+        covariance_type = algorithm_choice["gaussian_mixture"]["covariance_type"]
+        return fit_mixture(sample, k, covariance_type, mixture_n_init, random_seed)
+    return fit_on_sample(sample, k, n_init, random_seed)
+
+
 def warn_small_segment(sizes: np.ndarray, min_segment_share: float) -> None:
     """A warning when the smallest segment on all customers holds less than
     ``min_segment_share`` (k was eligible on the selection sample; all
@@ -63,9 +110,10 @@ def warn_small_segment(sizes: np.ndarray, min_segment_share: float) -> None:
         )
 
 
-def final_model(preprocessor: segmentation.SegmentPreprocessor, kmeans: KMeans) -> Pipeline:
-    """The segmentation model: the fitted preprocessor, then ``kmeans``
-    without the labels of its fit (in its own numbering: ``predict`` does
-    not need them)."""
-    del kmeans.labels_
-    return segmentation.segmentation_model(preprocessor, kmeans)
+def final_model(preprocessor: segmentation.SegmentPreprocessor, clusterer) -> Pipeline:
+    """The segmentation model: the fitted preprocessor, then the fitted
+    ``clusterer`` (KMeans without the labels of its fit, in its own
+    numbering: ``predict`` does not need them)."""
+    if hasattr(clusterer, "labels_"):
+        del clusterer.labels_
+    return segmentation.segmentation_model(preprocessor, clusterer)

@@ -13,11 +13,13 @@ from .k_selection import (
     score_cluster_counts,
     select_cluster_count,
 )
+from .mixture import choose_algorithm
 from .plots import (
     plot_algorithm_comparison,
     plot_criteria,
     plot_silhouette_diagram,
 )
+from .segment_stability import measure_segment_stability
 from .structure import assess_structure, measure_feature_separation
 from .summary import describe_preprocessing, summarise_model_selection
 
@@ -80,14 +82,41 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_cluster_count",
             ),
             Node(
+                choose_algorithm,
+                inputs={
+                    "selection_features": "selection_features",
+                    "selected_k": "selected_k",
+                    **{
+                        key: P + key
+                        for key in (
+                            "algorithm",
+                            "mixture_n_init",
+                            "mixture_min_bic_gain",
+                            "mixture_max_silhouette_loss",
+                            "n_init",
+                            "silhouette_sample_size",
+                            "min_stability",
+                            "min_segment_share",
+                            "stability_resamples",
+                            "stability_sample_size",
+                            "random_seed",
+                        )
+                    },
+                },
+                outputs="algorithm_choice",
+                name="choose_algorithm",
+            ),
+            Node(
                 by_engine(fit_segmentation_model, SPARK + "fit_segmentation_model"),
                 inputs={
                     "encoded_features": "encoded_features",
                     "selection_features": "selection_features",
                     "preprocessor": "preprocessor",
                     "selected_k": "selected_k",
+                    "algorithm_choice": "algorithm_choice",
                     "id_column": "params:features.id_column",
                     "n_init": P + "n_init",
+                    "mixture_n_init": P + "mixture_n_init",
                     "random_seed": P + "random_seed",
                     "min_segment_share": P + "min_segment_share",
                 },
@@ -107,6 +136,22 @@ def create_pipeline(**kwargs) -> Pipeline:
                 },
                 outputs="structure_assessment",
                 name="assess_structure",
+            ),
+            Node(
+                measure_segment_stability,
+                inputs={
+                    "selection_features": "selection_features",
+                    "segmentation_model": "segmentation_model",
+                    "selected_k": "selected_k",
+                    "algorithm_choice": "algorithm_choice",
+                    "resamples": P + "segment_stability.resamples",
+                    "sample_size": P + "stability_sample_size",
+                    "n_init": P + "n_init",
+                    "mixture_n_init": P + "mixture_n_init",
+                    "random_seed": P + "random_seed",
+                },
+                outputs="segment_stability",
+                name="measure_segment_stability",
             ),
             Node(
                 measure_feature_separation,
@@ -149,6 +194,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "feature_separation",
                     "preprocessing_summary",
                     "algorithm_comparison",
+                    "segment_stability",
+                    "algorithm_choice",
                 ],
                 outputs="model_selection_metrics",
                 name="summarise_model_selection",

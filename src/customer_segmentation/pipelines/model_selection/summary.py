@@ -27,11 +27,14 @@ def summarise_model_selection(  # noqa: PLR0913 - one input per result it collec
     feature_separation: dict,
     preprocessing_summary: dict,
     algorithm_comparison: pd.DataFrame,
+    segment_stability: dict[int, float | None],
+    algorithm_choice: dict,
 ) -> dict:
     """Collects the chosen k and the rule that actually chose it, what each
     criterion alone would choose, whether the data has clear structure, what
-    separates the segments, the encoding choices (transforms, clipped
-    outliers) and every score per k."""
+    separates the segments, how well each segment holds up on resampled
+    customers, the encoding choices (transforms, clipped outliers) and every
+    score per k."""
     return {
         "selected_k": k_choice["selected_k"],
         "criterion": k_choice["criterion"],
@@ -41,6 +44,8 @@ def summarise_model_selection(  # noqa: PLR0913 - one input per result it collec
         "choice_per_criterion": k_per_criterion,
         "criteria_agree": len(set(k_per_criterion.values()) - {None}) == 1,
         "selected_k_stable": k_choice["stable"],
+        "segment_stability": segment_stability,
+        "algorithm": algorithm_choice,
         "feature_separation": feature_separation,
         "preprocessing": preprocessing_summary,
         "algorithm_comparison": algorithm_comparison.replace({np.nan: None}).to_dict(

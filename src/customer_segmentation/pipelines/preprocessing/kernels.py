@@ -14,19 +14,19 @@ from customer_segmentation.model import SegmentPreprocessor
 
 def preprocessor_for(spec: FeatureSpec, preprocessing: dict) -> SegmentPreprocessor:
     """The unfitted preprocessor of the ``features`` contract and the
-    ``preprocessing`` parameters (defaults for any setting left out)."""
+    validated ``preprocessing`` parameters."""
     return SegmentPreprocessor(
         numeric=list(spec.numeric),
         categorical=list(spec.categorical),
         pinned={column: list(values) for column, values in spec.pinned.items()},
-        transforms=dict(preprocessing.get("transforms") or {}),
-        skew_threshold=preprocessing.get("skew_threshold", 1.0),
-        clip_quantile=preprocessing.get("clip_quantile", 0.005),
-        categorical_weight=float(preprocessing.get("categorical_weight", 0.5)),
-        min_category_share=preprocessing.get("min_category_share", 0.0),
-        pca_components=preprocessing.get("pca_components"),
-        fit_sample_size=preprocessing.get("fit_sample_size"),
-        random_state=preprocessing.get("random_seed", 0),
+        transforms=dict(preprocessing["transforms"]),
+        skew_threshold=preprocessing["skew_threshold"],
+        clip_quantile=preprocessing["clip_quantile"],
+        categorical_weight=float(preprocessing["categorical_weight"]),
+        min_category_share=preprocessing["min_category_share"],
+        pca_components=preprocessing["pca_components"],
+        fit_sample_size=preprocessing["fit_sample_size"],
+        random_state=preprocessing["random_seed"],
     )
 
 

@@ -25,7 +25,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "raw_customers",
                     "params:features",
-                    "params:model_selection.k_max",
+                    "params:preprocessing.min_rows",
                     "params:preprocessing.first_line",
                 ],
                 outputs="validated_customers",

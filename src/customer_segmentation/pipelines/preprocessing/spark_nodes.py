@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from customer_segmentation.features import (
+    MIN_ROWS_KEY,
     NEAR_CONSTANT_SHARE,
     FeatureSpec,
     InvalidCustomerDataError,
@@ -72,9 +73,12 @@ def validate_customers(
         blank = blank & col(column).isNull()
     numeric = list(dict.fromkeys([*spec.numeric, *spec.profile_numeric]))
     kinds = dict(raw_customers.dtypes)
+    infinite = {c: F.abs(number(raw_customers, c)) == float("inf") for c in numeric}
     rows = raw_customers.select(
         id_text(raw_customers, spec.id_column).alias(spec.id_column),
-        *[number(raw_customers, c).alias(c) for c in numeric],
+        # Infinite numbers are missing values, as on one machine
+        # (features.infinite_as_missing), counted below.
+        *[F.when(~infinite[c], number(raw_customers, c)).alias(c) for c in numeric],
         *[
             col(c).cast("string").alias(c)
             for c in spec.used_columns
@@ -85,6 +89,7 @@ def validate_customers(
             (col(c) if kinds[c] == "string" else number(raw_customers, c)).alias(f"_raw_{c}")
             for c in numeric
         ],
+        *[F.coalesce(infinite[c], F.lit(False)).alias(f"_inf_{c}") for c in numeric],
         blank.alias("_blank"),
     )
     customers = rows.where(~F.col("_blank"))
@@ -123,6 +128,14 @@ def validate_customers(
         )
     if counts["blank"]:
         logger.warning("Skipped %d blank rows of raw_customers", counts["blank"])
+    for column in numeric:
+        if counts[f"infinite_{column}"]:
+            found = counts[f"infinite_{column}"]
+            logger.warning(
+                "raw_customers, column '%s': %s infinite: treated as missing",
+                column,
+                "1 value was" if found == 1 else f"{found} values were",
+            )
     for column in spec.numeric:
         absent = counts["rows"] - counts[f"present_{column}"]
         if absent:
@@ -152,9 +165,10 @@ def _problem_counts(rows: DataFrame, spec: FeatureSpec, numeric: list[str]) -> d
     for column in numeric:
         measures += [
             count(col(column).isNotNull()).alias(f"present_{column}"),
-            count(col(f"_raw_{column}").isNotNull() & col(column).isNull()).alias(
-                f"not_number_{column}"
-            ),
+            count(
+                col(f"_raw_{column}").isNotNull() & col(column).isNull() & ~col(f"_inf_{column}")
+            ).alias(f"not_number_{column}"),
+            count(col(f"_inf_{column}")).alias(f"infinite_{column}"),
         ]
         if column in spec.bounds:
             low, high = spec.bounds[column]
@@ -181,7 +195,7 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
     if counts["rows"] < min_rows:
         problems.append(
             f"raw_customers has {counts['rows']} rows; expected at least {min_rows} "
-            "(model_selection.k_max) to compare that many segments"
+            f"({MIN_ROWS_KEY})"
         )
     for column in spec.model_columns:
         if counts[f"present_{column}"] == 0:
@@ -250,9 +264,9 @@ def fit_preprocessor(
     ).first()
     low = pd.Series({c: extremes[f"min_{c}"] for c in numeric}, dtype=float)
     high = pd.Series({c: extremes[f"max_{c}"] for c in numeric}, dtype=float)
-    sample_size = preprocessing.get("fit_sample_size") or 1_000_000
+    sample_size = preprocessing["fit_sample_size"]
     fit_rows, rows = collect_sample(
-        validated_customers, sample_size, preprocessing.get("random_seed", 0), spec.id_column
+        validated_customers, sample_size, preprocessing["random_seed"], spec.id_column
     )
     if len(fit_rows) < rows:
         logger.info(

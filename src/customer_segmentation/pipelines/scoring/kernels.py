@@ -141,7 +141,7 @@ def screen_rows(
     except SchemaErrors as errors:
         reasons += _schema_reasons(errors.failure_cases, spec)
     ids = batch[id_column]
-    if pattern := scoring.get("id_pattern"):
+    if pattern := scoring["id_pattern"]:
         malformed = ids.notna() & ~ids.astype(str).str.fullmatch(pattern).fillna(False)
         reason = f"unknown id format: expected ids matching {pattern!r}"
         reasons += [(row, 2, reason) for row in batch.index[malformed]]
@@ -174,18 +174,20 @@ def score_rows(
     version: str,
     id_column: str,
 ) -> pd.DataFrame:
-    """Each screened row's id, segment, segment name, model version and the
-    feature columns the model filled (the whole batch on one machine, each
-    Arrow batch on Spark)."""
-    segments = (
-        segmentation_model.predict(scorable_customers)
+    """Each screened row's id, segment, confidence (its membership
+    probability of that segment, ``model.assign``), segment name, model
+    version and the feature columns the model filled (the whole batch on one
+    machine, each Arrow batch on Spark)."""
+    segments, confidence = (
+        segmentation.assign(segmentation_model, scorable_customers)
         if len(scorable_customers)
-        else np.empty(0, dtype="int64")
+        else (np.empty(0, dtype="int64"), np.empty(0, dtype="float64"))
     )
     scored = pd.DataFrame(
         {
             id_column: scorable_customers[id_column].to_numpy(),
             "segment": segments.astype("int64"),
+            "confidence": confidence.astype("float64"),
         }
     )
     scored["segment_name"] = scored["segment"].map(names)

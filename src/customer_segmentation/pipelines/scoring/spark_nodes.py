@@ -107,6 +107,7 @@ def score_customers(
         {
             id_column: "string",
             "segment": "bigint",
+            "confidence": "double",
             "segment_name": "string",
             "model_version": "string",
             FILLED: "string",

@@ -65,11 +65,16 @@ def assemble_profiles(  # noqa: PLR0913 - the statistics, the model and the sett
     spec: FeatureSpec,
     features: dict,
     naming: dict,
+    segment_stability: dict | None = None,
 ) -> pd.DataFrame:
     """The profile table from ``segment_statistics`` (whichever engine
-    computed them), named by ``name_segments``."""
+    computed them), named by ``name_segments``, with each segment's
+    ``stability`` from ``segment_stability`` (segment: bootstrap Jaccard, as
+    ``model_selection_metrics`` keeps it; NaN where not measured)."""
     profile = pd.DataFrame({"customers": customers})
     profile["share"] = profile["customers"] / profile["customers"].sum()
+    measured = {int(segment): value for segment, value in (segment_stability or {}).items()}
+    profile["stability"] = profile.index.map(lambda s: measured.get(int(s))).astype(float)
     profile = profile.join(means).join(medians.add_suffix("_median"))
     profile = profile.join(z_scores.add_suffix("_z"))
     for column in spec.described_categorical:

@@ -67,8 +67,8 @@ def _ranked_terms(profiles: pd.DataFrame, naming: dict, features: dict) -> dict[
     income", "marital status Single"), most different from the base first,
     each at least ``threshold`` standard deviations from it."""
     spec = FeatureSpec.parse(features)
-    columns = naming.get("features") or spec.model_columns
-    labels = naming.get("labels") or {}
+    columns = naming["features"] or spec.model_columns
+    labels = naming["labels"]
     numeric = [c for c in columns if f"{c}_z" in profiles]
     numeric_z = profiles[[f"{c}_z" for c in numeric]].astype(float).set_axis(numeric, axis=1)
     categorical_z = _category_terms(profiles, columns, labels)

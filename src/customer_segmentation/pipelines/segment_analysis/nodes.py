@@ -18,7 +18,7 @@ from customer_segmentation import model as segmentation
 from customer_segmentation.features import FeatureSpec, key_column
 
 from .kernels import assemble_profiles
-from .targets import targeted_segments
+from .targets import confident, target_columns, targeted_segments
 
 logger = logging.getLogger(__name__)
 
@@ -26,17 +26,25 @@ logger = logging.getLogger(__name__)
 def segment_customers(
     validated_customers: pd.DataFrame, customer_segments: pd.DataFrame, id_column: str
 ) -> pd.DataFrame:
-    """The validated customers with their ``segment`` column: the one table
-    that profiles, pictures and drift read. Every customer must have a
-    segment (the model and the customers come from the same run's lineage)."""
+    """The validated customers with their ``segment`` and ``confidence``
+    (the membership probability of that segment) columns: the one table
+    that profiles, pictures, drift and the report read. Every customer must
+    have a segment (the model and the customers come from the same run's
+    lineage)."""
     id_column = key_column(id_column)
     ids = validated_customers[id_column].reset_index(drop=True)
     if ids.equals(customer_segments[id_column].reset_index(drop=True)):
         # The usual case: both in the order of the validated table, so the
         # join by id is a column assignment.
-        return validated_customers.assign(segment=customer_segments["segment"].to_numpy("int64"))
+        return validated_customers.assign(
+            segment=customer_segments["segment"].to_numpy("int64"),
+            confidence=customer_segments["confidence"].to_numpy("float64"),
+        )
     segmented = validated_customers.merge(
-        customer_segments[[id_column, "segment"]], on=id_column, how="left", validate="one_to_one"
+        customer_segments[[id_column, "segment", "confidence"]],
+        on=id_column,
+        how="left",
+        validate="one_to_one",
     )
     unassigned = segmented["segment"].isna()
     if unassigned.any():
@@ -79,8 +87,11 @@ def profile_segments(
     segmentation_model: Pipeline,
     features: dict,
     naming: dict,
+    model_selection_metrics: dict | None = None,
 ) -> pd.DataFrame:
-    """Describes each segment: its name, size and share of customers; the mean
+    """Describes each segment: its name, size and share of customers, its
+    ``stability`` on resampled customers (``model_selection_metrics``'s
+    ``segment_stability``; NaN when not measured); the mean
     (under the column's own name) and median of every numeric feature and
     profile-only column in original units, and its z-score (``_z``: the
     difference of the segment's mean from the whole customer base's, in
@@ -94,7 +105,8 @@ def profile_segments(
     fingerprint of the model that made the segments."""
     spec = FeatureSpec.parse(features)
     statistics = segment_statistics(segmented_customers, segmentation_model, spec)
-    return assemble_profiles(*statistics, segmentation_model, spec, features, naming)
+    stability = (model_selection_metrics or {}).get("segment_stability")
+    return assemble_profiles(*statistics, segmentation_model, spec, features, naming, stability)
 
 
 def segment_statistics(
@@ -121,16 +133,19 @@ def segment_statistics(
 
 
 def select_target_customers(
-    customer_segments: pd.DataFrame, segment_recommendations: pd.DataFrame, id_column: str
+    customer_segments: pd.DataFrame,
+    segment_recommendations: pd.DataFrame,
+    id_column: str,
+    min_confidence: float = 0.0,
 ) -> pd.DataFrame:
     """The customers of the segments ``recommend_actions`` marked
-    ``targeted``, one row each, ready for a CRM upload (empty, with its
+    ``targeted`` whose confidence in their segment reaches
+    ``min_confidence``, one row each, ready for a CRM upload (empty, with its
     columns, when no segment is worth a campaign)."""
     id_column = key_column(id_column)
     chosen, details = targeted_segments(segment_recommendations)
     targets = customer_segments[customer_segments["segment"].isin(chosen)]
+    targets = targets[confident(targets["confidence"], min_confidence).to_numpy()]
     targets = targets.join(details, on="segment").rename(columns={"name": "segment_name"})
     logger.info("target_customers: %d customers", len(targets))
-    return targets[[id_column, "segment", "segment_name", "action", "priority"]].reset_index(
-        drop=True
-    )
+    return targets[target_columns(id_column)].reset_index(drop=True)

@@ -20,6 +20,7 @@ from .plots import (
 )
 from .recommendations import recommend_actions
 from .report import build_segment_report
+from .rules import fit_segment_rules
 
 P = "params:segment_analysis."
 SPARK = "customer_segmentation.pipelines.segment_analysis.spark_nodes."
@@ -52,6 +53,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "segmentation_model",
                     "params:features",
                     P + "naming",
+                    "model_selection_metrics",
                 ],
                 outputs="segment_profiles",
                 name="profile_segments",
@@ -74,6 +76,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "customer_segments",
                     "segment_recommendations",
                     "params:features.id_column",
+                    "params:segment_analysis.targeting.min_confidence",
                 ],
                 outputs="target_customers",
                 name="select_target_customers",
@@ -130,6 +133,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="measure_drift",
             ),
             Node(
+                by_engine(fit_segment_rules, SPARK + "fit_segment_rules"),
+                inputs=[
+                    "segmented_customers",
+                    "segmented_customers_sample",
+                    "segmentation_model",
+                    "segmentation_model_version",
+                    "segment_profiles",
+                    "params:features",
+                    P + "rules",
+                    P + "naming.labels",
+                ],
+                outputs=["segment_rules", "segment_rules_sql"],
+                name="fit_segment_rules",
+            ),
+            Node(
                 build_segment_report,
                 inputs=[
                     "segment_profiles",
@@ -145,6 +163,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:features",
                     P + "naming.labels",
                     P + "report.highlight_columns",
+                    "segment_rules",
                 ],
                 outputs="segment_report",
                 name="build_segment_report",

@@ -33,7 +33,7 @@ def _plot_axes(segmented_customers: pd.DataFrame, features: dict, scatter: dict)
     """The configured axes; or, when they are null (the default) or not in
     the data, the two numeric features on which the segments differ most
     (the largest share of variance between segment means)."""
-    wanted = [scatter.get("x"), scatter.get("y")]
+    wanted = [scatter["x"], scatter["y"]]
     if all(column in segmented_customers.columns for column in wanted):
         return wanted[0], wanted[1]
     if any(wanted):
@@ -152,7 +152,7 @@ def plot_profile_heatmap(segment_profiles: pd.DataFrame, features: dict, naming:
     deviations (z-score), red above and blue below the base."""
     numeric = FeatureSpec.parse(features).described_numeric
     z = segment_profiles.set_index("segment")[[f"{c}_z" for c in numeric]].to_numpy(float).T
-    labels = naming.get("labels") or {}
+    labels = naming["labels"]
     figure = Figure(
         figsize=(4 + 1.9 * len(segment_profiles), 2.2 + 0.42 * len(numeric)),
         layout="constrained",

@@ -39,6 +39,8 @@ COLUMNS = [
     "action",
     "reason",
     "evidence",
+    "stability",
+    "unstable",
     "targeted",
     "targeting",
 ]
@@ -243,7 +245,7 @@ def _matches(rule: dict, segment: _Segment) -> _Evidence | None:
     column the data does not have, or on a value that cannot be judged,
     never holds."""
     evidence = _Evidence()
-    for key, text in (rule.get("when") or {}).items():
+    for key, text in rule["when"].items():
         if key in OUTCOME_KINDS:
             test = _outcome_holds
         elif key.endswith(_MEDIAN):
@@ -297,7 +299,7 @@ def _reason(rule: dict, evidence: _Evidence, judged: bool) -> str:
     rule compared nothing, so its reason quotes no number (one near a
     threshold would read as if it met it); without a monetary or frequency
     column it says that value cannot be judged."""
-    if rule.get("when"):
+    if rule["when"]:
         return f"{rule['why']} ({evidence.text()})."
     if judged:
         return f"{rule['why']}."
@@ -331,7 +333,7 @@ def _ruled(
                 "value": float(segment.scores["value"]) if judged else None,
                 "action": rule["action"],
                 "reason": _reason(rule, evidence, judged),
-                "evidence": bool(rule.get("when")),
+                "evidence": bool(rule["when"]),
                 "excess": evidence.excess if evidence.excess is not None else np.nan,
             }
         )
@@ -343,13 +345,29 @@ def _ruled(
     return pd.DataFrame(rows)
 
 
+def _stability(table: pd.DataFrame, profiles: pd.DataFrame, min_stability: float) -> pd.DataFrame:
+    """``table`` with each segment's ``stability`` (bootstrap Jaccard on
+    resampled customers, from the profiles; NaN where not measured) and
+    whether it is ``unstable``: measured under ``min_stability``."""
+    measured = profiles.set_index("segment").get("stability")
+    stability = (
+        table["segment"].map(measured).astype(float)
+        if measured is not None
+        else pd.Series(np.nan, index=table.index)
+    )
+    return table.assign(stability=stability, unstable=stability < min_stability)
+
+
 def in_priority_order(table: pd.DataFrame) -> pd.DataFrame:
-    """The segments in the order to act on them: those whose action rests
-    on evidence before those without; among them, those whose rule holds on
-    an outcome far above the base first, by excess outcome customers; then
-    by customer value, then by size (then by segment number)."""
+    """The segments in the order to act on them: unstable segments (under
+    ``targeting.min_stability``) after every other, so that a segment that
+    may not hold up is never acted on first; then, within each, those whose
+    action rests on evidence before those without; among them, those whose
+    rule holds on an outcome far above the base first, by excess outcome
+    customers; then by customer value, then by size (then by segment number)."""
     order = pd.DataFrame(
         {
+            "unstable": table["unstable"].astype(bool),
             "no_evidence": ~table["evidence"].astype(bool),
             "no_outcome": table["excess"].isna(),
             "excess": -table["excess"].fillna(0.0),
@@ -357,7 +375,7 @@ def in_priority_order(table: pd.DataFrame) -> pd.DataFrame:
             "size": -table["customers"],
             "segment": table["segment"],
         }
-    ).sort_values(["no_evidence", "no_outcome", "excess", "value", "size", "segment"])
+    ).sort_values(["unstable", "no_evidence", "no_outcome", "excess", "value", "size", "segment"])
     return table.loc[order.index].reset_index(drop=True)
 
 
@@ -372,9 +390,12 @@ def recommend_actions(  # noqa: PLR0913 - the profiles and four settings
     reason in one sentence (the rule's ``why`` and the numbers that made it
     hold, in the words of the columns and roles the data has), whether it
     rests on ``evidence`` (an outcome far from the base, or a rule whose
-    conditions held; never the catch-all rule), its ``priority``
-    (``in_priority_order``: 1 is acted on first) and whether its customers
-    are exported (``targeted``, ``targeting``: ``targets.choose_targets``).
+    conditions held; never the catch-all rule), its ``stability`` on
+    resampled customers and whether that is under ``targeting.min_stability``
+    (``unstable``), its ``priority`` (``in_priority_order``: 1 is acted on
+    first, never an unstable segment while another is not) and whether its
+    customers are exported (``targeted``, ``targeting``:
+    ``targets.choose_targets``).
 
     With no monetary or frequency column value cannot be judged and the
     reasons say so; with no outcome either, every segment gets
@@ -385,8 +406,8 @@ def recommend_actions(  # noqa: PLR0913 - the profiles and four settings
     if scores["value"].isna().all() and not spec.outcomes:
         table = _unranked(profiles)
     else:
-        table = _ruled(profiles, scores, recommendations, spec, naming.get("labels") or {})
-    table = in_priority_order(table)
+        table = _ruled(profiles, scores, recommendations, spec, naming["labels"])
+    table = in_priority_order(_stability(table, profiles, targeting["min_stability"]))
     table["priority"] = np.arange(1, len(table) + 1)
     table["targeted"], table["targeting"] = choose_targets(table, targeting)
     return table[COLUMNS]

@@ -13,11 +13,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from customer_segmentation.features import FeatureSpec
 
 from .report_sections import (
+    algorithm_text,
+    boundary_text,
     cards,
     criteria_details,
     drift_section,
     note_texts,
     outcome_columns,
+    rules_section,
     source_section,
     targets_section,
     warning_texts,
@@ -77,6 +80,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     features: dict,
     labels: dict,
     highlight_columns: list[str],
+    segment_rules: dict | None = None,
 ) -> str:
     """One self-contained HTML page a marketer can open from an email: any
     warning and how the data was read, in plain words; with outcome columns
@@ -84,7 +88,10 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     the whole base, its action and priority; how many customers were
     exported to ``target_customers`` and why, with the caution of
     ``segment_caution`` when the segments are unclear or unstable; why this
-    many segments in one sentence (the metrics below it, for analysts); a
+    many segments in one sentence, which algorithm drew them and why in
+    another (``algorithm_text``), how many customers sit on a boundary
+    between segments (``boundary_text``, from the confidences of
+    ``segmented_customers``), and the metrics below, for analysts; a
     card per segment in segment order, the numbers the pictures use (name,
     priority, size, its outcome rates, action and reason, and its profile
     against the whole base: the five features it differs most on, with
@@ -95,7 +102,9 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     as percents; a missing number is a dash). Priorities are shown only
     when some segment's action rests on evidence: otherwise nothing is
     ranked;
-    the drift against the previous run (``drift_report``); where the
+    the segments as rules (``segment_rules``: on each card, with their
+    fidelity, and where their SQL is); the drift against the previous run
+    (``drift_report``); where the
     numbers come from (``source_summary``: the raw table's or the
     transaction log's summary); and the four pictures, the PNG files the
     catalog saved, embedded. Customer counts come from the profiles, which
@@ -120,6 +129,8 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         ranked=bool(segment_recommendations["evidence"].any()),
         targets=targets_section(segment_recommendations, total, metrics),
         why=why_k(metrics, total),
+        algorithm=algorithm_text(metrics),
+        boundary=boundary_text(segmented_customers, metrics, total),
         details=criteria_details(metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,
@@ -135,6 +146,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
             highlight_columns,
         ),
         drift=drift_section(drift_report),
+        rules=rules_section(segment_rules),
         source=source_section(source_summary),
         pictures=_pictures(
             segment_sizes_plot, profile_heatmap_plot, segment_map_plot, segment_scatter_plot

@@ -1,7 +1,8 @@
 """The sections of the segment report, each as the data its part of the
 template (``templates/segment_report.html.j2``) shows, in plain words: the
 warnings a reader must not miss, how the data was read, why this many
-segments, the outcome rates, the targets, a card per segment, the drift
+segments, which algorithm drew them and how many customers sit on a
+boundary, the outcome rates, the targets, a card per segment, the drift
 against the previous run and where the numbers come from. ``report``
 assembles them into the page; numbers are written by ``figures``."""
 
@@ -23,10 +24,14 @@ from customer_segmentation.figures import (
 
 from .kernels import outcome_rates
 from .names import column_label
+from .targets import stability_number
 
 # A category is "mostly" a segment's only when its share, as shown (whole
 # percents), is above this: 50.4% reads "50%", which is no majority.
 MOSTLY = 0.55
+# Hennig's reading of a segment's bootstrap Jaccard (its stability): under
+# DISSOLVED it dissolves on resampled customers; from STABLE on it is stable.
+DISSOLVED, STABLE = 0.5, 0.75
 
 
 def flag_columns(customers: pd.DataFrame, columns: list[str]) -> set[str]:
@@ -43,6 +48,23 @@ def flag_columns(customers: pd.DataFrame, columns: list[str]) -> set[str]:
         ):
             flags.add(column)
     return flags
+
+
+def stability_text(stability: float, unstable: bool) -> str | None:
+    """A segment's stability on its card, in plain words: "Comes back on
+    resampled customers: 0.91 (stable)"; for a segment flagged ``unstable``
+    (under ``targeting.min_stability``) "...: 0.55: this segment may not
+    hold up". None when it was not measured."""
+    if pd.isna(stability):
+        return None
+    shown = f"Comes back on resampled customers: {stability_number(stability)}"
+    if unstable:
+        return f"{shown}: this segment may not hold up"
+    if stability >= STABLE:
+        return f"{shown} (stable)"
+    if stability >= DISSOLVED:
+        return f"{shown} (fairly stable)"
+    return f"{shown} (dissolves on resampled customers)"
 
 
 def segment_caution(metrics: dict | None) -> str | None:
@@ -125,6 +147,19 @@ def warning_texts(
             f"The {metrics['selected_k']} segments are not stable: repeating the analysis on "
             "resampled customers gives noticeably different segments. Treat the boundaries "
             "with caution."
+        )
+    unstable = recommendations.sort_values("segment").loc[lambda t: t["unstable"].astype(bool)]
+    if len(unstable):
+        listed = ", ".join(
+            f"{row.segment} ({stability_number(row.stability)})" for row in unstable.itertuples()
+        )
+        many = len(unstable) > 1
+        warnings.append(
+            f"Segment{'s' if many else ''} {listed} may not hold up: repeating the analysis "
+            f"on resampled customers brings {'them' if many else 'it'} back under "
+            f"targeting.min_stability. {'They are' if many else 'It is'} ranked after every "
+            "other segment and not exported by priority; treat "
+            f"{'them' if many else 'it'} with caution."
         )
     if not recommendations["evidence"].any():
         warnings.append(_unranked(spec))
@@ -236,6 +271,114 @@ def why_k(metrics: dict, total: int) -> str:
     )
 
 
+# Under this confidence (membership probability of its own segment) a
+# customer sits on a boundary: nearly as likely to belong to another segment.
+BOUNDARY_CONFIDENCE = 0.6
+
+# The shape of the segments a mixture's covariance type lets it draw.
+_COVARIANCES = {
+    "full": "full covariances (segments of any shape and tilt)",
+    "diag": "diagonal covariances (segments stretched along the features)",
+    "tied": "one shared covariance (segments of one common tilted shape)",
+    "spherical": "round components of their own widths",
+}
+
+
+def algorithm_text(metrics: dict) -> str | None:
+    """Which algorithm drew the segments and why, in one plain sentence,
+    from ``model_selection_metrics["algorithm"]`` (``choose_algorithm``):
+    the Gaussian mixture with the evidence that it fits these customers
+    better than round segments and comes back on resampled customers, or
+    KMeans with the test the mixture failed. None for metrics without the
+    choice (an older run)."""
+    choice = metrics.get("algorithm")
+    if not choice:
+        return None
+    mixture = choice.get("gaussian_mixture") or {}
+    shape = _COVARIANCES.get(mixture.get("covariance_type"), "its own covariances")
+    thresholds = choice.get("thresholds") or {}
+    reason = choice.get("reason")
+    if reason == "forced":
+        if choice["chosen"] == "gaussian_mixture":
+            return (
+                f"The segments come from a Gaussian mixture with {shape}, as set in "
+                "model_selection.algorithm."
+            )
+        return (
+            "The segments come from KMeans (round segments), as set in model_selection.algorithm."
+        )
+    if choice["chosen"] == "gaussian_mixture":
+        return (
+            f"The segments come from a Gaussian mixture with {shape}: it fits these customers "
+            "clearly better than round segments (BIC better by "
+            f"{mixture['bic_gain_over_spherical_per_1000']:,.0f} per 1,000 customers) and comes "
+            f"back on resampled customers ({mixture['stability']:.2f}); KMeans would draw round "
+            "segments."
+        )
+    kept = {
+        "round": (
+            "a Gaussian mixture fits these customers hardly better than round segments "
+            f"(BIC better by {mixture.get('bic_gain_over_spherical_per_1000', 0):,.1f} per 1,000 "
+            f"customers, under {thresholds.get('min_bic_gain_per_1000', 0):,.0f}), and KMeans is "
+            "the simpler model to explain"
+        ),
+        "not_reproducible": (
+            f"a Gaussian mixture with {shape} fits these customers better than round segments "
+            "but does not come back on resampled customers "
+            f"({mixture.get('stability', float('nan')):.2f}, under "
+            f"{thresholds.get('min_stability', 0):.2f})"
+        ),
+        "small_component": (
+            f"a Gaussian mixture with {shape} fits these customers better than round segments "
+            f"but one of its segments would hold only "
+            f"{percent_text(mixture.get('smallest_share', 0))} of them (under "
+            f"{percent_text(thresholds.get('min_segment_share', 0))})"
+        ),
+        "less_separated": (
+            f"a Gaussian mixture with {shape} fits these customers better than round segments "
+            "but its segments are less distinct than KMeans's (silhouette "
+            f"{mixture.get('silhouette', float('nan')):.2f} against "
+            f"{(choice.get('kmeans') or {}).get('silhouette', float('nan')):.2f})"
+        ),
+    }
+    why = kept.get(reason, choice.get("rule") or "KMeans was kept")
+    return f"The segments come from KMeans (round segments): {why}."
+
+
+def boundary_text(segmented_customers: pd.DataFrame, metrics: dict, total: int) -> str | None:
+    """How many customers sit on a boundary between segments (confidence
+    under ``BOUNDARY_CONFIDENCE``), with their share and what confidence
+    means for the deployed algorithm, from the report's sample of
+    segmented customers (``segmented_customers``: every customer up to the
+    sample size). None without confidences (a model saved before them)."""
+    if "confidence" not in segmented_customers.columns:
+        return None
+    confidence = segmented_customers["confidence"].dropna()
+    if confidence.empty:
+        return None
+    boundary = int((confidence < BOUNDARY_CONFIDENCE).sum())
+    share = percent_text(boundary / len(confidence))
+    mixture = (metrics.get("algorithm") or {}).get("chosen") == "gaussian_mixture"
+    meaning = (
+        "the mixture's probability that the customer belongs to its segment"
+        if mixture
+        else "how much nearer the customer is to its segment's centre than to the others', "
+        "as a probability (0.5: half-way between two segments)"
+    )
+    counted = (
+        f"{boundary:,} of the {total:,} customers ({share})"
+        if len(confidence) == total
+        else f"About {share} of the customers ({boundary:,} of a sample of {len(confidence):,})"
+    )
+    verb = "sits" if boundary == 1 and len(confidence) == total else "sit"
+    return (
+        f"{counted[:1].upper()}{counted[1:]} {verb} on a boundary between segments: their "
+        f"confidence, {meaning}, is under {BOUNDARY_CONFIDENCE}; "
+        "segment_analysis.targeting.min_confidence leaves such customers out of "
+        "target_customers."
+    )
+
+
 def criteria_details(metrics: dict) -> str:
     """What every criterion would choose, for analysts."""
     choices = metrics.get("choice_per_criterion") or {}
@@ -317,7 +460,11 @@ def drift_section(drift_report: dict) -> dict | None:
         },
         {
             "measure": "Agreement of the old and new model on today's customers (ARI)",
-            "value": "cannot be measured: the features changed" if ari is None else f"{ari:.2f}",
+            "value": (
+                f"{ari:.2f}"
+                if ari is not None
+                else drift_report.get("ari_note") or "cannot be measured: the features changed"
+            ),
             "limit": f"at least {thresholds['min_ari']}",
             "ok": ari is not None and ari >= thresholds["min_ari"],
         },
@@ -407,8 +554,9 @@ def cards(  # noqa: PLR0913 - the tables and settings a card reads
     labels: dict,
     highlight_columns: list[str],
 ) -> list[dict]:
-    """A card per segment, in segment order: name, priority, size, outcome
-    rates, action and reason, and its profile against the whole base (whose
+    """A card per segment, in segment order: name, priority, size, its
+    stability (``stability_text``, flagged when unstable), outcome rates,
+    action and reason, and its profile against the whole base (whose
     means come from ``segmented_customers``, which also tells the 0/1 flags,
     shown as percents) and the mix of each categorical column."""
     outcome_names = set(spec.outcomes)
@@ -445,6 +593,8 @@ def cards(  # noqa: PLR0913 - the tables and settings a card reads
                 "action": recommendation.action[0].upper() + recommendation.action[1:],
                 "reason": recommendation.reason,
                 "targeted": bool(recommendation.targeted),
+                "unstable": bool(recommendation.unstable),
+                "stability": stability_text(recommendation.stability, recommendation.unstable),
                 "colour": to_hex(segment_colour(recommendation.segment)),
                 "profile": _profile(
                     row,
@@ -457,3 +607,24 @@ def cards(  # noqa: PLR0913 - the tables and settings a card reads
             }
         )
     return result
+
+
+def rules_section(segment_rules: dict | None) -> dict | None:
+    """The segments as rules (``fit_segment_rules``) as the report shows
+    them: the overall fidelity and on whom it was measured, and per segment
+    (by number) its rules, one line per rule, with their fidelity; None
+    without rules."""
+    if not segment_rules or segment_rules.get("fidelity") is None:
+        return None
+    return {
+        "fidelity": percent_text(segment_rules["fidelity"]),
+        "measured_on": segment_rules["measured_on"],
+        "customers": f"{segment_rules['customers_measured']:,}",
+        "segments": {
+            int(segment["segment"]): {
+                "lines": segment["rules"],
+                "fidelity": rate_text(segment["fidelity"]),
+            }
+            for segment in segment_rules["segments"]
+        },
+    }

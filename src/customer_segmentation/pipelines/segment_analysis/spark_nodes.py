@@ -19,7 +19,8 @@ from customer_segmentation.features import FeatureSpec, key_column
 from customer_segmentation.spark import col, collect_sample, ddl, map_batches
 
 from .kernels import assemble_profiles
-from .targets import targeted_segments
+from .rules import segment_rules
+from .targets import target_columns, targeted_segments
 
 _SCALED = "_scaled_"
 # Up to this many customers, medians are exact (as pandas computes them);
@@ -37,12 +38,12 @@ def _approximate_median(column):
 def segment_customers(
     validated_customers: DataFrame, customer_segments: DataFrame, id_column: str
 ) -> DataFrame:
-    """``nodes.segment_customers`` on Spark: the join by id, kept (memory,
-    then disk) for the nodes that read it; a customer without a segment
-    stops the run."""
+    """``nodes.segment_customers`` on Spark: the join by id (segment and
+    confidence), kept (memory, then disk) for the nodes that read it; a
+    customer without a segment stops the run."""
     id_column = key_column(id_column)
     segmented = validated_customers.join(
-        customer_segments.select(col(id_column), "segment"), on=id_column, how="left"
+        customer_segments.select(col(id_column), "segment", "confidence"), on=id_column, how="left"
     ).persist()  # profiles and the sample read it again: join once
     unassigned = segmented.where(F.col("segment").isNull())
     first = unassigned.select(col(id_column)).limit(1).collect()
@@ -64,13 +65,18 @@ def sample_segmented_customers(
 
 
 def profile_segments(
-    segmented_customers: DataFrame, segmentation_model: Pipeline, features: dict, naming: dict
+    segmented_customers: DataFrame,
+    segmentation_model: Pipeline,
+    features: dict,
+    naming: dict,
+    model_selection_metrics: dict | None = None,
 ) -> pd.DataFrame:
     """``nodes.profile_segments`` on Spark: the statistics aggregated by
     Spark (``segment_statistics``), the profile table assembled from them."""
     spec = FeatureSpec.parse(features)
     statistics = segment_statistics(segmented_customers, segmentation_model, spec)
-    return assemble_profiles(*statistics, segmentation_model, spec, features, naming)
+    stability = (model_selection_metrics or {}).get("segment_stability")
+    return assemble_profiles(*statistics, segmentation_model, spec, features, naming, stability)
 
 
 def segment_statistics(
@@ -174,7 +180,10 @@ def _category_counts(
 
 
 def select_target_customers(
-    customer_segments: DataFrame, segment_recommendations: pd.DataFrame, id_column: str
+    customer_segments: DataFrame,
+    segment_recommendations: pd.DataFrame,
+    id_column: str,
+    min_confidence: float = 0.0,
 ) -> DataFrame:
     """``nodes.select_target_customers`` on Spark: the customers of the
     targeted segments with their segment's name, action and priority."""
@@ -187,6 +196,34 @@ def select_target_customers(
         ]
     )
     targets = customer_segments.where(F.col("segment").isin([int(s) for s in chosen]))
+    if min_confidence > 0:
+        targets = targets.where(F.col("confidence") >= float(min_confidence))
     return targets.join(F.broadcast(labels), on="segment").select(
-        col(id_column), "segment", "segment_name", "action", "priority"
+        *[col(c) for c in target_columns(id_column)]
+    )
+
+
+def fit_segment_rules(  # noqa: PLR0913 - the tables, model and settings the rules read
+    segmented_customers: DataFrame,
+    segmented_customers_sample: pd.DataFrame,
+    segmentation_model: Pipeline,
+    segmentation_model_version: str | None,
+    segment_profiles: pd.DataFrame,
+    features: dict,
+    rules: dict,
+    labels: dict,
+) -> tuple[dict, str]:
+    """The segments as rules on Spark: fitted on the collected sample of
+    ``sample_segmented_customers``, their fidelity measured on that sample
+    (``measured_on`` says so), never on the distributed table."""
+    return segment_rules(
+        segmented_customers_sample,
+        segmented_customers_sample,
+        f"a seeded sample of {len(segmented_customers_sample):,} customers",
+        segmentation_model,
+        segmentation_model_version,
+        segment_profiles,
+        features,
+        rules,
+        labels,
     )

@@ -6,6 +6,7 @@ neither engine."""
 from __future__ import annotations
 
 import logging
+import math
 
 import pandas as pd
 
@@ -22,7 +23,7 @@ class RecommendationError(UserError, ValueError):
 
 def _listed_segments(table: pd.DataFrame, targeting: dict) -> list[int]:
     """The segments ``targeting.segments`` lists, each one of this run's."""
-    listed = [int(s) for s in targeting.get("segments") or []]
+    listed = [int(s) for s in targeting["segments"]]
     unknown = sorted(set(listed) - set(table["segment"]))
     if unknown:
         raise RecommendationError(
@@ -32,21 +33,44 @@ def _listed_segments(table: pd.DataFrame, targeting: dict) -> list[int]:
     return listed
 
 
+def stability_number(stability: float) -> str:
+    """A segment's stability (bootstrap Jaccard) as text: two decimals,
+    rounded down, so that the number shown is never across a threshold of
+    two decimals from the number compared (0.599 reads 0.59, not 0.60)."""
+    return f"{math.floor(stability * 100) / 100:.2f}"
+
+
+def _unstable(row, min_stability: float) -> str:
+    """Why an unstable segment is held back, with its number and the threshold."""
+    return (
+        f"it comes back on resampled customers at only {stability_number(row.stability)}, "
+        f"under targeting.min_stability ({min_stability:g}), and may not hold up"
+    )
+
+
 def choose_targets(table: pd.DataFrame, targeting: dict) -> tuple[list[bool], list[str]]:
     """Which segments of ``table`` (in priority order) are exported to
     ``target_customers``, and why or why not, in one sentence each: those
     listed in ``targeting.segments``, or else the first ``top_priorities``
-    whose action rests on evidence; in both cases a segment that would take
-    the export above ``max_share`` of all customers is skipped."""
+    whose action rests on evidence and that are not ``unstable`` (under
+    ``min_stability``: such a segment is exported only when listed); in both
+    cases a segment that would take the export above ``max_share`` of all
+    customers is skipped."""
     listed = _listed_segments(table, targeting)
-    cap = float(targeting.get("max_share", 0.5))
+    cap = float(targeting["max_share"])
     top = int(targeting["top_priorities"])
+    min_stability = float(targeting["min_stability"])
     exported, chosen, targeted, texts = 0.0, 0, [], []
     for row in table.itertuples():
         if listed and row.segment not in listed:
             refusal = "Not exported: not listed in targeting.segments."
         elif not listed and not row.evidence:
             refusal = "Not exported: its action rests on no evidence in the data."
+        elif not listed and row.unstable:
+            refusal = (
+                f"Not exported: unstable, so not exported first: {_unstable(row, min_stability)} "
+                "(list it in targeting.segments to export it anyway)."
+            )
         elif not listed and chosen >= top:
             refusal = (
                 f"Not exported: the targeting.top_priorities ({top}) segments with evidence "
@@ -67,12 +91,39 @@ def choose_targets(table: pd.DataFrame, targeting: dict) -> tuple[list[bool], li
         exported += row.share
         chosen += 1
         texts.append(
-            "Exported: listed in targeting.segments."
+            f"Exported: listed in targeting.segments, though unstable: "
+            f"{_unstable(row, min_stability)}; check it before a campaign."
+            if listed and row.unstable
+            else "Exported: listed in targeting.segments."
             if listed
             else f"Exported: priority {row.priority}, with evidence ({percent(row.share)} of "
             "customers)."
         )
     return targeted, texts
+
+
+def target_columns(id_column: str) -> list[str]:
+    """The columns of ``target_customers``, in order."""
+    return [id_column, "segment", "confidence", "segment_name", "action", "priority"]
+
+
+def confident(confidence: pd.Series, min_confidence: float) -> pd.Series:
+    """Which customers are confident enough in their segment to be exported:
+    a confidence (membership probability) of at least
+    ``targeting.min_confidence``; at 0 every customer, a customer without a
+    confidence (a model saved before confidences) included. Logs how many
+    are left out."""
+    if min_confidence <= 0:
+        return pd.Series(True, index=confidence.index)
+    kept = confidence >= min_confidence
+    if (~kept).any():
+        logger.info(
+            "target_customers: %d customers of the targeted segments left out, their "
+            "confidence under targeting.min_confidence %.2f",
+            int((~kept).sum()),
+            min_confidence,
+        )
+    return kept
 
 
 def targeted_segments(segment_recommendations: pd.DataFrame) -> tuple[list, pd.DataFrame]:
