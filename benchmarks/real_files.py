@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
-from project_copy import copy_project
+from project_copy import copy_project, newest_version, run_kedro
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
@@ -47,26 +45,13 @@ SHIPPED = [
 ]
 
 
-def _kedro(project: Path, *args: str) -> None:
-    kedro = str(Path(sys.executable).with_name("kedro"))
-    done = subprocess.run(
-        [kedro, *args], cwd=project, capture_output=True, text=True, check=False, timeout=900
-    )
-    if done.returncode:
-        raise SystemExit(f"kedro {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-
-
-def _newest(folder: Path) -> Path:
-    return sorted(folder.iterdir())[-1] / folder.name
-
-
 def product(project: Path, source: Path, env: str | None) -> tuple[dict, dict, pd.Series]:
     """Segments the file through the project; returns its parameters, the
     figures and the segment of every row."""
     if env is None:
         env = "file_" + "".join(c if c.isalnum() else "_" for c in source.stem)
-        _kedro(project, "configure-data", str(source), "--env", env)
-    _kedro(project, "run", "--env", env, "--pipelines", "segmentation")
+        run_kedro(project, "configure-data", str(source), "--env", env)
+    run_kedro(project, "run", "--env", env, "--pipelines", "segmentation")
     parameters = {}
     for path in (project / "conf" / "base").glob("parameters*.yml"):
         parameters.update(yaml.safe_load(path.read_text()))
@@ -78,11 +63,13 @@ def product(project: Path, source: Path, env: str | None) -> tuple[dict, dict, p
         project / yaml.safe_load((project / "conf" / env / "globals.yml").read_text())["data_dir"]
     )
     metrics = json.loads(
-        _newest(data / "08_reporting" / "model_selection_metrics.json").read_text()
+        newest_version(data / "08_reporting" / "model_selection_metrics.json").read_text()
     )
-    segments = pd.read_parquet(_newest(data / "07_model_output" / "customer_segments.parquet"))
-    encoded = pd.read_parquet(_newest(data / "04_feature" / "encoded_features.parquet"))
-    actions = pd.read_csv(_newest(data / "08_reporting" / "segment_recommendations.csv"))
+    segments = pd.read_parquet(
+        newest_version(data / "07_model_output" / "customer_segments.parquet")
+    )
+    encoded = pd.read_parquet(newest_version(data / "04_feature" / "encoded_features.parquet"))
+    actions = pd.read_csv(newest_version(data / "08_reporting" / "segment_recommendations.csv"))
     labels = segments["segment"].to_numpy()
     figures = {
         "k": metrics["selected_k"],

@@ -21,15 +21,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
-from project_copy import copy_project
+from project_copy import copy_project, newest_version, run_kedro
 
 CASES = {
     "synthetic": ("local", ["--pipelines", "__default__"]),
@@ -40,30 +38,19 @@ CASES = {
 }
 
 
-def _kedro(project: Path, *args: str) -> None:
-    kedro = str(Path(sys.executable).with_name("kedro"))
-    done = subprocess.run(
-        [kedro, *args], cwd=project, capture_output=True, text=True, check=False, timeout=1800
-    )
-    if done.returncode:
-        raise SystemExit(f"kedro {' '.join(args)} failed:\n{done.stderr[-3000:]}")
-
-
-def _newest(folder: Path) -> Path:
-    return sorted(p for p in folder.iterdir() if p.is_dir())[-1] / folder.name
-
-
 def fingerprint(project: Path, env: str) -> str:
     """k and the hashes of the (id, segment) pairs and of the centres."""
     data = project / "data" / env if env != "local" else project / "data"
-    segments = pd.read_parquet(_newest(data / "07_model_output" / "customer_segments.parquet"))
+    segments = pd.read_parquet(
+        newest_version(data / "07_model_output" / "customer_segments.parquet")
+    )
     metrics = json.loads(
-        _newest(data / "08_reporting" / "model_selection_metrics.json").read_text()
+        newest_version(data / "08_reporting" / "model_selection_metrics.json").read_text()
     )
     id_column = segments.columns[0]
     pairs = segments[[id_column, "segment"]].astype({id_column: str}).sort_values(id_column)
     pairs_hash = hashlib.sha256(pairs.to_csv(index=False).encode()).hexdigest()[:16]
-    model = joblib.load(_newest(data / "06_models" / "segmentation_model.pkl"))
+    model = joblib.load(newest_version(data / "06_models" / "segmentation_model.pkl"))
     clusterer = model[-1]  # KMeans's centres, or a Gaussian mixture's means
     centres = getattr(clusterer, "cluster_centers_", None)
     centres = np.round(clusterer.means_ if centres is None else centres, 9)
@@ -90,7 +77,7 @@ def main() -> None:
         for case in arguments.case or list(CASES):
             env, args = CASES[case]
             if case == "wholesale":
-                _kedro(
+                run_kedro(
                     project,
                     "configure-data",
                     "data/01_raw/examples/wholesale_customers.csv",
@@ -102,7 +89,7 @@ def main() -> None:
                 extra.append(f"data_generation.n_customers={arguments.customers}")
             if extra:
                 args = [*args, "--params", ",".join(extra)]
-            _kedro(project, "run", "--env", env, *args)
+            run_kedro(project, "run", "--env", env, *args)
             print(f"{case:<15} {fingerprint(project, env)}")  # noqa: T201
 
 

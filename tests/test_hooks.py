@@ -34,6 +34,7 @@ from customer_segmentation.hooks import (
 from customer_segmentation.parameters import ParameterError, validated_parameters
 from customer_segmentation.run_summary import (
     RunSummary,
+    outcome_texts,
     run_summary,
     structure_line,
     targets_line,
@@ -214,7 +215,7 @@ def test_the_training_summary_gives_k_verdict_segments_targets_and_report():
     assert lines[3] == "  Segment 1 'Big spenders': 300 customers (30.0%): upsell [targeted]"
     assert lines[5] == (
         "Targets: 400 customers (40.0%) of segments 1, 2 exported, but these segments are "
-        "not stable: check them before a campaign"
+        "not a stable split as a whole: check them before a campaign"
     )
     assert lines[6] == "Report: data/08_reporting/segment_report.html/V/segment_report.html"
     unclear = structure_line({"selected_k": 2, "clear_structure": False, "selected_k_stable": True})
@@ -249,6 +250,25 @@ def test_the_summary_lists_segments_by_priority_and_says_why_a_like_one_is_not_e
     assert not any("Priority" in line for line in lines)
 
 
+def test_each_segment_line_gives_its_outcome_rates_against_the_base():
+    profiles = pd.DataFrame(
+        {"segment": [0, 1, 2], "customers": [600, 300, 100], "Churn": [0.2, 0.4, 0.1]}
+    )
+    features = {
+        "id_column": "id",
+        "numeric": ["spend"],
+        "profile_only": {"numeric": ["Churn"]},
+        "outcomes": {"Churn": {"kind": "churn", "positive": 1}},
+    }
+    outcomes = outcome_texts(profiles, features, {})
+    assert outcomes[1] == "churn 40% (all 25%)"
+    lines = training_summary(None, _recommendations(), None, outcomes=outcomes)
+    assert lines[1] == (
+        "  Segment 0 'Bargain hunters': 600 customers (60.0%), churn 20% (all 25%): reward loyalty"
+    )
+    assert outcome_texts(profiles, {**features, "outcomes": {}}, {}) == {}
+
+
 @pytest.mark.parametrize(
     ("metrics", "ending"),
     [
@@ -259,7 +279,7 @@ def test_the_summary_lists_segments_by_priority_and_says_why_a_like_one_is_not_e
         ),
         (
             {"clear_structure": True, "selected_k_stable": False},
-            "exported, but these segments are not stable: check them before a campaign",
+            "exported, but these segments are not a stable split as a whole: check them before a campaign",
         ),
     ],
 )

@@ -124,6 +124,26 @@ def test_a_log_without_order_ids_or_times_keeps_equal_lines(tmp_path):
     assert parameters["features"]["roles"]["recency"] == ["recency_days"]
 
 
+@pytest.mark.parametrize("env", ["written", "cdnow_example"])
+def test_only_frequency_takes_the_frequency_role(tmp_path, env):
+    """orders_per_week (orders over tenure) is nearly flat: averaged into the
+    frequency role it halved a frequent segment's score, so it stays
+    profile-only, without a role, both in what configure-data writes and in
+    the CDNOW example."""
+    if env == "written":
+        source = tmp_path / "log.csv"
+        source.write_text(
+            "customer_id,date,amount\n1,2024-01-03,10.5\n1,2024-02-03,12.0\n2,2024-01-05,7.25\n"
+        )
+        write_transactions_environment(str(source), env, tmp_path)
+        features = _parameters(tmp_path, env)["features"]
+    else:
+        features = _parameters(PROJECT_ROOT, env)["features"]
+    assert features["roles"]["frequency"] == ["frequency"]
+    assert "orders_per_week" in features["profile_only"]["numeric"]
+    assert not any("orders_per_week" in names for names in features["roles"].values())
+
+
 def test_a_log_whose_columns_cannot_be_told_apart_is_explained(tmp_path):
     source = tmp_path / "mystery.csv"
     pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}).to_csv(source, index=False)
@@ -161,7 +181,7 @@ def test_a_log_without_amounts_is_segmented_on_recency_frequency_and_tenure(tmp_
     assert features["numeric"] == ["recency_days", "frequency", "tenure_days"]
     assert not money & set(features["profile_only"]["numeric"])
     assert features["roles"]["monetary"] == []
-    assert features["roles"]["frequency"] == ["frequency", "orders_per_week"]
+    assert features["roles"]["frequency"] == ["frequency"]
     assert any("spend is unknown" in line and "rests on frequency" in line for line in printed)
     catalog = yaml.safe_load((tmp_path / "conf" / "lifetimes" / "catalog.yml").read_text())
     assert catalog["transactions"]["load_args"]["dtype"] == {"id": "str"}

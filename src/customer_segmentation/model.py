@@ -64,6 +64,7 @@ __all__ = [
     "assign",
     "fingerprint",
     "fitted_categories",
+    "fuzzy_membership",
     "is_current",
     "largest_first",
     "membership_confidence",
@@ -114,32 +115,21 @@ class SegmentKMeans(BlockwiseTolerance, KMeans):
     of the data (``sklearn_adapter.BlockwiseTolerance``): the same
     iterations, centres and labels at a fraction of the peak memory.
 
-    ``predict_proba`` is KMeans's own membership probability: the posterior
-    of the Gaussian mixture KMeans implicitly fits (equal weights, one
-    spherical variance shared by all segments), a softmax of the negative
-    squared distances to the centres over twice ``within_variance_``, the
-    mean squared distance of the fitted customers to their centre per
-    feature (inertia / (customers x features)). A customer at its centre far
-    from the others gets nearly 1; one half-way between two centres 0.5."""
+    ``predict_proba`` is each customer's fuzzy c-means membership of every
+    segment (fuzzifier m = 2), computed from the squared distances ``d2`` to
+    the fitted centres: ``u_j = 1 / sum_k (d2_j / d2_k)``
+    (``fuzzy_membership``). It falls off with the ratio of the distances, not
+    with their size, so it stays graded in many dimensions, where a
+    probability of the Gaussian mixture KMeans implicitly fits is 1 for
+    nearly everyone. A customer on a centre gets 1, one equidistant from two
+    centres 0.5 each; the memberships are in [0, 1] and sum to 1."""
 
     rows_per_block = ROWS_PER_BLOCK
 
-    def fit(self, X, y=None, sample_weight=None):  # noqa: N803 - scikit-learn's argument name
-        super().fit(X, y, sample_weight)
-        self.set_within_variance(self.inertia_, len(X))
-        return self
-
-    def set_within_variance(self, inertia: float, rows: int) -> None:
-        """Sets ``within_variance_`` from the ``inertia`` of ``rows``
-        customers (a refinement outside ``fit``, on Spark, calls this)."""
-        features = self.cluster_centers_.shape[1]
-        self.within_variance_ = max(float(inertia) / (rows * features), np.finfo(float).tiny)
-
     def predict_proba(self, X) -> np.ndarray:  # noqa: N803
-        """Each row's membership probability of every segment (see the class)."""
-        check_is_fitted(self, "within_variance_")
-        distances = self.transform(X) ** 2
-        return _softmax(-distances / (2 * self.within_variance_))
+        """Each row's membership of every segment (see the class)."""
+        check_is_fitted(self, "cluster_centers_")
+        return fuzzy_membership(self.transform(X) ** 2)
 
 
 class SegmentGaussianMixture(GaussianMixture):
@@ -159,10 +149,17 @@ class SegmentGaussianMixture(GaussianMixture):
         return self.means_
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits."""
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+def fuzzy_membership(squared_distances: np.ndarray) -> np.ndarray:
+    """Fuzzy c-means memberships (fuzzifier m = 2) of rows whose squared
+    distances to each centre are ``squared_distances`` (rows x centres):
+    ``u_j = 1 / sum_k (d2_j / d2_k)``, i.e. ``1 / d2_j`` normalised over the
+    centres. A row on a centre belongs to it (to each such centre equally,
+    should centres coincide) with membership 1, where the ratio is 0 / 0."""
+    squared = np.asarray(squared_distances, dtype=float)
+    on_centre = squared == 0
+    with np.errstate(divide="ignore"):
+        weights = np.where(on_centre.any(axis=1, keepdims=True), on_centre, 1 / squared)
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 class SegmentPreprocessor(TransformerMixin, BaseEstimator):
@@ -243,7 +240,7 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
             self.columns_.fit(fit_rows)
         self.n_features_in_ = self.columns_.n_features_in_
         self.feature_names_in_ = self.columns_.feature_names_in_
-        self.outliers_ = self._clipped_outliers()
+        self.outliers_ = self._clipped_outliers(_whole_number_columns(fit_rows[numeric]))
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
@@ -310,9 +307,12 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
             if name in NUMERIC_BLOCKS
         ]
 
-    def _clipped_outliers(self) -> dict[str, dict]:
+    def _clipped_outliers(self, whole_numbers: set[str]) -> dict[str, dict]:
         """The training customers clipped on each numeric column, per side,
-        with their share of the fitted rows and the bound in original units."""
+        with their share of the fitted rows and the bound in original units,
+        written as the column's values are: a column of ``whole_numbers``
+        gets the whole number that keeps the same customers on each side
+        (``_whole_bound``), not "age above 63.01"."""
         outliers = {}
         for _, block, columns in self._numeric_blocks():
             clipper = block.named_steps[CLIP]
@@ -322,10 +322,13 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
                     ("above", clipper.n_clipped_high_[position], clipper.upper_[position]),
                 ):
                     if count:
+                        value = _original_units(block, position, float(bound))
                         outliers.setdefault(column, {})[side] = {
                             "customers": int(count),
                             "share": round(float(count / clipper.n_samples_fit_), 4),
-                            "bound": round(_original_units(block, position, float(bound)), 6),
+                            "bound": _whole_bound(value, side)
+                            if column in whole_numbers
+                            else round(value, 6),
                         }
         return outliers
 
@@ -385,6 +388,24 @@ class SegmentPreprocessor(TransformerMixin, BaseEstimator):
                 for column, categories in zip(columns, encoder.categories_, strict=True):
                     known[column] = [c for c in categories if c != OTHER]
         return known
+
+
+def _whole_number_columns(numeric: pd.DataFrame) -> set[str]:
+    """The numeric columns whose known values are all whole numbers (ages,
+    order counts): their clipping bounds are written as whole numbers."""
+    return {
+        column
+        for column in numeric.columns
+        if numeric[column].notna().any()
+        and bool((numeric[column].dropna().to_numpy(float) % 1 == 0).all())
+    }
+
+
+def _whole_bound(value: float, side: str) -> float:
+    """A clipping bound of a whole-number column as a whole number that
+    clips the same customers: a value above 63.01 is above 63, one below
+    0.60 is below 1."""
+    return float(np.floor(value) if side == "above" else np.ceil(value))
 
 
 def _original_units(block: Pipeline, column: int, scaled: float) -> float:
@@ -462,10 +483,11 @@ def algorithm(model: Pipeline) -> str:
 def assign(model: Pipeline, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Each row's segment and confidence: its membership probability of that
     segment (the largest of ``model.predict_proba``; see ``SegmentKMeans``
-    for KMeans's), in [0, 1]. A KMeans model saved before confidences
-    existed assigns segments with NaN confidence."""
+    for KMeans's), in [0, 1]. A model saved before confidences existed (a
+    plain scikit-learn KMeans, without ``predict_proba``) assigns segments
+    with NaN confidence."""
     clusterer = clustering(model)
-    if isinstance(clusterer, KMeans) and not hasattr(clusterer, "within_variance_"):
+    if not hasattr(clusterer, "predict_proba"):
         logger.warning("The model predates segment confidences: %s to have them", RETRAIN)
         return model.predict(rows).astype("int64"), np.full(len(rows), np.nan)
     probabilities = model.predict_proba(rows)

@@ -218,7 +218,9 @@ def log_catalog_yaml(inspection: Inspection, env: str, filepath: str) -> str:
 def _log_features_yaml(roles: dict) -> str:
     """``customer_features.compute`` and the ``features`` of the derived
     table: clustered on recency, frequency, spend and tenure (without spend
-    when the log has no amounts), the rest profiled."""
+    when the log has no amounts), the rest profiled. Only ``frequency`` takes
+    the frequency role: ``orders_per_week`` (orders over tenure) is nearly flat,
+    and averaged into the role score it halved a frequent segment's score."""
     money = has_money(roles)
     numeric = ["recency_days", "frequency", "monetary_total", "average_order_value", "tenure_days"]
     profiled = ["mean_days_between_orders", "orders_per_week", "return_share"]
@@ -254,7 +256,7 @@ def _log_features_yaml(roles: dict) -> str:
         f"    categorical: {flow(categorical)}\n"
         "  roles:\n"
         f"    monetary: {flow(monetary)}\n"
-        "    frequency: [frequency, orders_per_week]\n"
+        "    frequency: [frequency]\n"
         "    recency: [recency_days]\n"
         "    tenure: [tenure_days]\n"
         "    demographic: []\n"

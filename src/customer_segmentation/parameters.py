@@ -242,6 +242,12 @@ class OutcomeThresholds(_Block):
     max_p_value: float = _field(
         "p-value of the two-proportion z-test below which a rate is far off.", gt=0, lt=1
     )
+    min_excess: float = _field(
+        "Or percentage points (as a share) a rate needs to be far above or below the base.",
+        0.10,
+        gt=0,
+        lt=1,
+    )
 
 
 class Recommendations(_Block):

@@ -5,8 +5,8 @@ A training run logs a line per node; what a user wants at its end is the
 verdict and where to read more. ``RunSummary`` prints, after every run that
 saved ``model_selection_metrics``, ``segment_recommendations`` or
 ``segment_report``: k, the deployed algorithm and the structure verdict,
-one line per segment (its priority, size, share, action, and why a segment
-with an exported action was not exported), how many customers were exported as targets (with the
+one line per segment (its priority, size, share, outcome rates, action,
+and why a segment with an exported action was not exported), how many customers were exported as targets (with the
 report's caution for unclear or unstable segments), and the report's
 path as the run saved it (its version folder). After ``scoring`` it prints the
 rows scored and rejected, the feature values filled per column and where the
@@ -33,7 +33,10 @@ from kedro.pipeline import Pipeline
 
 from customer_segmentation.engines import by_engine
 from customer_segmentation.errors import UserError, log_files, write_to_log_files
+from customer_segmentation.figures import rate_text
 from customer_segmentation.pipelines.scoring import nodes as scoring_nodes
+from customer_segmentation.pipelines.segment_analysis.kernels import outcome_rates
+from customer_segmentation.pipelines.segment_analysis.names import column_label
 from customer_segmentation.pipelines.segment_analysis.report_sections import segment_caution
 from customer_segmentation.spark import is_spark
 from customer_segmentation.versioning import kedro_adapter
@@ -51,7 +54,7 @@ METRICS, RECOMMENDATIONS, REPORT = (
     "segment_recommendations",
     "segment_report",
 )
-TARGETS = "target_customers"
+TARGETS, PROFILES = "target_customers", "segment_profiles"
 # The deployed algorithm (``model_selection_metrics["algorithm"]["chosen"]``) in words.
 ALGORITHM_NAMES = {"kmeans": "KMeans", "gaussian_mixture": "Gaussian mixture"}
 SCORED, REJECTS = "scored_customers", "scoring_rejects"
@@ -128,10 +131,29 @@ def _why_not(targeting: Any) -> str:
     return text[:1].lower() + text[1:]
 
 
-def segment_lines(recommendations: pd.DataFrame) -> list[str]:
-    """One line per segment: name, size, share, action, whether it was
-    exported. When some action rests on evidence, the segments are listed
-    in priority order, as they are exported, each with its priority; a
+def outcome_texts(profiles: pd.DataFrame, features: Mapping[str, Any], labels: dict) -> dict:
+    """Per segment number, its rate of each ``features.outcomes`` column and
+    the whole base's, for its summary line: "churn 38% (all 27%)"; empty
+    without outcomes, so that a run with churn data says who churns."""
+    if not features.get("outcomes"):
+        return {}
+    rates, base = outcome_rates(profiles, dict(features))
+    return {
+        int(segment): ", ".join(
+            f"{column_label(column, labels)} {rate_text(rate)} (all {rate_text(base[column])})"
+            for column, rate in row.items()
+        )
+        for segment, row in rates.iterrows()
+    }
+
+
+def segment_lines(
+    recommendations: pd.DataFrame, outcomes: Mapping[int, str] | None = None
+) -> list[str]:
+    """One line per segment: name, size, share, its outcome rates
+    (``outcomes``, from ``outcome_texts``), action, whether it was exported.
+    When some action rests on evidence, the segments are listed in priority
+    order, as they are exported, each with its priority; a
     segment that shares its action with an exported one but was not
     exported says why (its ``targeting``). Otherwise nothing is ranked and
     they are listed in segment order, without a priority."""
@@ -156,9 +178,12 @@ def segment_lines(recommendations: pd.DataFrame) -> list[str]:
         else:
             marker = ""
         rank = f"Priority {int(row['priority'])}: " if ranked else ""
+        rates = (outcomes or {}).get(int(row["segment"]))
         lines.append(
             f"  {rank}Segment {row['segment']} {row['name']!r}: {int(row['customers']):,} "
-            f"customers ({float(row['share']):.1%}): {row['action']}{marker}"
+            f"customers ({float(row['share']):.1%})"
+            + (f", {rates}" if rates else "")
+            + f": {row['action']}{marker}"
         )
     return lines
 
@@ -190,13 +215,15 @@ def training_summary(
     recommendations: pd.DataFrame | None,
     report: str | None,
     targets: str | None = None,
+    outcomes: Mapping[int, str] | None = None,
 ) -> list[str]:
-    """The lines of a training run's summary, from what it wrote."""
+    """The lines of a training run's summary, from what it wrote
+    (``outcomes``: each segment's outcome rates, ``outcome_texts``)."""
     lines = ["Segmentation results"]
     if metrics:
         lines.append(structure_line(metrics))
     if recommendations is not None and not is_spark(recommendations):
-        lines += segment_lines(recommendations)
+        lines += segment_lines(recommendations, outcomes)
         lines.append(targets_line(recommendations, targets, metrics))
     if report:
         lines.append(f"Report: {report}")
@@ -228,6 +255,17 @@ def scoring_summary(
     return lines
 
 
+def _outcomes(catalog: Any) -> dict:
+    """Each segment's outcome rates as the summary shows them, read from the
+    run's ``segment_profiles`` and parameters (empty when they cannot be
+    read, are on Spark, or the data has no outcome)."""
+    profiles, features = _load(catalog, PROFILES), _load(catalog, "params:features")
+    analysis = _load(catalog, "params:segment_analysis") or {}
+    if profiles is None or is_spark(profiles) or not isinstance(features, Mapping):
+        return {}
+    return outcome_texts(profiles, features, (analysis.get("naming") or {}).get("labels") or {})
+
+
 def run_summary(pipeline: Pipeline, catalog: Any, project: Path) -> list[str]:
     """The summary lines of a finished run of ``pipeline``, read back from
     its catalog (empty when the run wrote none of the results)."""
@@ -244,6 +282,7 @@ def run_summary(pipeline: Pipeline, catalog: Any, project: Path) -> list[str]:
             _load(catalog, RECOMMENDATIONS) if RECOMMENDATIONS in outputs else None,
             path(REPORT),
             path(TARGETS),
+            _outcomes(catalog) if PROFILES in used else None,
         )
     if SCORED in outputs:
         scored, rejects = _load(catalog, SCORED), _load(catalog, REJECTS)

@@ -122,6 +122,36 @@ def test_kmeans_confidence_is_one_half_between_two_centres():
     assert near.max() > 0.99
 
 
+def test_kmeans_membership_is_fuzzy_c_means_with_m_2():
+    kmeans = segmentation.SegmentKMeans(2, n_init=1, random_state=0).fit(
+        np.array([[0.0, -1.0], [0.0, -1.2], [0.0, 1.0], [0.0, 1.2]])
+    )
+    centres = kmeans.cluster_centers_
+    rows = np.array([centres[0], centres[1], (centres[0] + centres[1]) / 2, [3.0, 0.4]])
+    membership = kmeans.predict_proba(rows)
+    np.testing.assert_allclose(membership[0], [1.0, 0.0])  # on a centre
+    np.testing.assert_allclose(membership[1], [0.0, 1.0])
+    np.testing.assert_allclose(membership[2], [0.5, 0.5])  # equidistant
+    squared = ((rows[3] - centres) ** 2).sum(axis=1)
+    np.testing.assert_allclose(membership[3], (1 / squared) / (1 / squared).sum())
+    np.testing.assert_allclose(membership.sum(axis=1), 1.0)
+
+
+def test_kmeans_confidence_is_graded_on_overlapping_blobs():
+    """Two overlapping Gaussian blobs in 10 dimensions (centres 1.5 SD
+    apart): plenty of customers lie between them, so their confidence must
+    not be 1 for nearly everyone, as a softmax of squared distances made it."""
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 2, 700)
+    features = rng.normal(0, 1, (700, 10))
+    features[:, 0] += 1.5 * truth
+    kmeans = segmentation.SegmentKMeans(2, n_init=3, random_state=0).fit(features)
+    confidence = segmentation.membership_confidence(kmeans.predict_proba(features))
+    assert ((confidence >= 0.5) & (confidence <= 1)).all()
+    assert (confidence < 0.6).mean() > 0.2
+    assert np.median(confidence) < 0.75
+
+
 def test_min_confidence_drops_customers_on_a_boundary():
     confidence = pd.Series([0.99, 0.55, 0.7, np.nan])
     assert confident(confidence, 0.0).tolist() == [True, True, True, True]

@@ -291,3 +291,25 @@ def test_listed_segments_are_exported_as_asked_within_the_cap():
     table = _targets([0.6, 0.4], [0.5, 0.0], {**listed, "max_share": 1.0})
     assert table["targeted"].to_dict() == {0: True, 1: True}
     assert set(table["targeting"]) == {"Exported: listed in targeting.segments."}
+
+
+def test_a_high_base_rate_segment_far_above_in_points_is_retained_and_exported():
+    # 27% churn overall; segment 0 (46% of customers) churns 38%: 1.41 x the
+    # base, under min_lift, but 11 points above it and holding most churners.
+    profiles = _profiles([320, 200, 176], Churn=[0.38, 0.18, 0.17], spend_z=[-0.2, 0.1, 0.2])
+    table = recommend_actions(profiles, RECOMMENDATIONS, TELECOM, NO_LABELS, TARGETING)
+    table = table.set_index("segment")
+    assert table.loc[0, "action"].startswith("retain:")
+    assert "churn 38% against 27% across all customers" in table.loc[0, "reason"]
+    assert table.loc[0, "priority"] == 1
+    assert table.loc[0, "targeted"]
+
+
+def test_a_targeting_share_never_rounds_onto_or_across_the_cap():
+    table = _targets([0.504, 0.496], [0.5, 0.0], TARGETING)
+    assert table.loc[0, "targeting"] == (
+        "Not exported: its 50.4% of customers would take the export to 50.4%, above "
+        "targeting.max_share (50%)."
+    )
+    table = _targets([0.496, 0.504], [0.5, 0.0], TARGETING)
+    assert table.loc[0, "targeting"] == "Exported: priority 1, with evidence (49.6% of customers)."

@@ -7,6 +7,7 @@ import re
 import pandas as pd
 import pytest
 
+from customer_segmentation.features import FeatureSpec
 from customer_segmentation.parameters import Features, Naming
 from customer_segmentation.pipelines.segment_analysis import create_pipeline
 from customer_segmentation.pipelines.segment_analysis.names import column_label, name_segments
@@ -21,6 +22,7 @@ from customer_segmentation.pipelines.segment_analysis.recommendations import (
     recommend_actions,
 )
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
+from customer_segmentation.pipelines.segment_analysis.report_sections import warning_texts
 from tests.conftest import base_parameters, filled, node_function, train_and_profile
 
 # The node as the pipeline wires it, for the test run on both engines.
@@ -279,6 +281,31 @@ def test_without_monetary_frequency_or_outcome_no_action_is_ranked(caplog):
     assert caplog.text.count("No action is ranked") == 1
 
 
+def test_an_outcome_no_segment_differs_on_is_named_with_its_range():
+    exited = filled(
+        Features,
+        {
+            "id_column": "id",
+            "numeric": ["age"],
+            "profile_only": {"numeric": ["Exited"]},
+            "roles": {"demographic": ["age"]},
+            "outcomes": {"Exited": {"kind": "churn", "positive": 1}},
+        },
+    )
+    profiles = _profiles(age=[1.0, 0.0, -1.0]).assign(Exited=[0.14, 0.16, 0.18])
+    table = recommend_actions(profiles, RECOMMENDATIONS, exited, NO_LABELS, TARGETING)
+    assert not table["evidence"].any()
+    (warning,) = warning_texts({}, table, profiles, FeatureSpec.parse(exited), {})
+    assert warning.startswith(
+        "No action can be ranked: the outcome was compared and no segment differs enough "
+        "from all customers for a recommendation rule to hold (exited 14% to 18% across "
+        "segments, all customers 16%); no column is marked as spend (monetary) or purchase "
+        "frequency in features.roles. To rank the segments, list spend and order-count "
+        "columns under features.roles monetary and frequency."
+    )
+    assert "features.outcomes" not in warning
+
+
 def test_first_matching_rule_wins_and_missing_columns_never_match():
     profiles = _profiles(spend=[1.5, -0.5], orders=[1.5, -0.5], age=[0.0, 0.0])
     recommendations = {
@@ -439,7 +466,7 @@ def test_report_is_self_contained_and_warns(analysed, features):
     text = re.sub(r"\s+", " ", html)
     # Plain words first: what is wrong, how the data was read, why this many segments.
     assert "do not fall into clearly separate groups" in text
-    assert "The 5 segments are not stable" in text
+    assert "gives a noticeably different split as a whole" in text
     # income is no spend column: the note speaks of income, not of spending.
     assert "compared on a log-like scale, so that ten times more counts as one step" in text
     assert "Skewed columns" in text and ": income." in text

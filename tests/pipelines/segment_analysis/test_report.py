@@ -9,10 +9,13 @@ import pytest
 
 from customer_segmentation.features import FeatureSpec
 from customer_segmentation.figures import number_text as _format
+from customer_segmentation.model import SegmentPreprocessor
 from customer_segmentation.pipelines.segment_analysis.report import build_segment_report
 from customer_segmentation.pipelines.segment_analysis.report_sections import (
     flag_columns,
+    note_texts,
     varies_most,
+    warning_texts,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -346,11 +349,15 @@ def test_flag_columns_are_the_zero_one_columns_of_the_data():
     ("clear", "stable", "caution"),
     [
         (False, True, "but these segments are not clearly separate: check them before a campaign."),
-        (True, False, "but these segments are not stable: check them before a campaign."),
+        (
+            True,
+            False,
+            "but these segments are not a stable split as a whole: check them before a campaign.",
+        ),
         (
             False,
             False,
-            "but these segments are not clearly separate or stable: check them before a campaign.",
+            "but these segments are not clearly separate or a stable split as a whole: check them before a campaign.",
         ),
     ],
 )
@@ -376,3 +383,50 @@ def test_no_priority_is_shown_when_nothing_is_ranked():
     ranked = _report(features=features)
     assert '<div class="muted">Priority 1 · 50 customers (50%)</div>' in ranked
     assert "<th>priority</th>" in ranked
+
+
+def test_the_global_stability_warning_is_about_the_split_as_a_whole():
+    """The split's bootstrap agreement (0.62) and each segment's Jaccard on
+    its card (0.80, 0.75: stable) are different measures: the warning must
+    not call "the 2 segments" unstable beside cards calling each stable."""
+    metrics = {
+        "selected_k": 2,
+        "selected_k_stable": False,
+        "scores": [{"k": 2, "stability_mean": 0.6234}, {"k": 3, "stability_mean": 0.9}],
+        "algorithm": {"thresholds": {"min_stability": 0.8}},
+    }
+    recommendations = pd.DataFrame(
+        {
+            "segment": [0, 1],
+            "unstable": [False, False],
+            "evidence": [True, True],
+            "value": [1.0, 2.0],
+        }
+    )
+    warnings = warning_texts(
+        metrics, recommendations, pd.DataFrame(), FeatureSpec.parse(FEATURES), {}
+    )
+    assert warnings == [
+        "Repeating the analysis on resampled customers gives a noticeably different split as "
+        "a whole (agreement 0.62, under 0.8): treat the boundaries with caution; each "
+        "segment's own stability is on its card."
+    ]
+
+
+def test_the_outliers_note_says_what_was_clipped_in_the_columns_own_units():
+    """Fixed quantiles of every column are clipped, not "a few unusual
+    customers"; a whole-number column's bound reads as a whole number."""
+    customers = pd.DataFrame(
+        {"age": np.arange(18, 118, dtype=float), "salary": np.linspace(1000.0, 5000.0, 100)}
+    )
+    preprocessor = SegmentPreprocessor(numeric=["age", "salary"], clip_quantile=0.02).fit(customers)
+    outliers = preprocessor.describe()["outliers"]
+    assert outliers["age"]["above"]["bound"] == 115.0
+    assert outliers["age"]["below"]["bound"] == 20.0
+    notes = note_texts({"preprocessing": preprocessor.describe()}, {})
+    assert notes[0].startswith(
+        "Values beyond the 2% and 98% points of each column were held at those points, so that "
+        "a few extreme values cannot form a segment of their own: 2 with age below 20; "
+        "2 with age above 115; 2 with salary below 1,"
+    )
+    assert "unusual customers" not in notes[0]

@@ -119,8 +119,7 @@ def fit_on_all_rows(
 ) -> tuple[KMeans, np.ndarray]:
     """The sample's KMeans refined on every row by Spark (Lloyd's algorithm
     from the sample's centres, ``spark.refine_kmeans``, as scikit-learn's
-    ``KMeans(init=centres, n_init=1)`` refines it on one machine), with the
-    within-segment variance of all rows (for ``predict_proba``); segments
+    ``KMeans(init=centres, n_init=1)`` refines it on one machine); segments
     renumbered so that segment 0 is the largest. Returns the KMeans with the
     refined centres and the segment sizes."""
     id_column = key_column(id_column)
@@ -142,7 +141,6 @@ def fit_on_all_rows(
             iterations,
         )
         kmeans.cluster_centers_, kmeans.inertia_, kmeans.n_iter_ = centres, inertia, iterations
-        kmeans.set_within_variance(inertia, rows)
     else:
         sizes = np.bincount(kmeans.labels_, minlength=kmeans.n_clusters)
     sizes = sizes[segmentation.largest_first(kmeans, sizes)]

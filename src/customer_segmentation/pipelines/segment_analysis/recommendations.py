@@ -100,19 +100,23 @@ def role_scores(profiles: pd.DataFrame, features: dict) -> pd.DataFrame:
 
 def _far_from_base(rate: float, base: float, known: float, total: float, outcomes: dict) -> int:
     """1 when a segment's outcome rate is far above the base rate, -1 far
-    below, else 0: at least ``min_lift`` times the base (at most the base
-    divided by it) and a one-sided two-proportion z-test of the segment's
-    ``known`` customers against the other ``total - known`` with a p-value
-    below ``max_p_value``, so that a small segment's noise never counts."""
+    below, else 0. Far means both large and significant: at least
+    ``min_lift`` times the base (at most the base divided by it) OR at least
+    ``min_excess`` (percentage points, as a share) away from it, because a
+    lift is unreachable when the base rate is already high (27% churn x 1.5);
+    and a one-sided two-proportion z-test of the segment's ``known``
+    customers against the other ``total - known`` with a p-value below
+    ``max_p_value``, so that a small segment's noise never counts."""
     rest = total - known
     if pd.isna(rate) or not 0 < base < 1 or known <= 0 or rest <= 0:
         return 0
     rest_rate = (base * total - rate * known) / rest
     z = (rate - rest_rate) / math.sqrt(base * (1 - base) * (1 / known + 1 / rest))
     p_above = 0.5 * math.erfc(z / math.sqrt(2))
-    if rate >= outcomes["min_lift"] * base and p_above < outcomes["max_p_value"]:
+    lift, excess = outcomes["min_lift"], outcomes["min_excess"]
+    if (rate >= lift * base or rate - base >= excess) and p_above < outcomes["max_p_value"]:
         return 1
-    if rate <= base / outcomes["min_lift"] and 1 - p_above < outcomes["max_p_value"]:
+    if (rate <= base / lift or base - rate >= excess) and 1 - p_above < outcomes["max_p_value"]:
         return -1
     return 0
 

@@ -16,6 +16,10 @@ from .names import percent
 
 logger = logging.getLogger(__name__)
 
+# Decimals a share may need to stay on its side of targeting.max_share, and
+# how close to the cap a share counts as on it (float noise of summed shares).
+_MAX_DECIMALS, _SAME = 6, 1e-9
+
 
 class RecommendationError(UserError, ValueError):
     """A recommendation rule or a targeting setting that cannot be applied."""
@@ -38,6 +42,31 @@ def stability_number(stability: float) -> str:
     rounded down, so that the number shown is never across a threshold of
     two decimals from the number compared (0.599 reads 0.59, not 0.60)."""
     return f"{math.floor(stability * 100) / 100:.2f}"
+
+
+def share_against_cap(share: float, cap: float) -> str:
+    """A share of customers in a targeting sentence: as ``percent`` shows
+    it, with as many more decimals as it takes for the number shown to sit
+    on the same side of ``cap`` as the share itself, so that 50.4% never
+    reads "50%" next to a 50% cap it is refused for crossing."""
+    side = _side(share, cap)
+    text = percent(share)
+    for decimals in range(1, _MAX_DECIMALS + 1):
+        if _side(float(text.rstrip("%")) / 100, cap) == side:
+            break
+        text = f"{share:.{decimals}%}"
+    return text
+
+
+def _side(share: float, cap: float) -> int:
+    """-1 under ``cap``, 0 on it (within float noise), 1 over it."""
+    return 0 if abs(share - cap) <= _SAME else (1 if share > cap else -1)
+
+
+def cap_text(cap: float) -> str:
+    """``targeting.max_share`` as a percent, exactly as set (0.5: "50%",
+    0.125: "12.5%"): a rounded cap could contradict the shares next to it."""
+    return f"{round(cap * 100, _MAX_DECIMALS):g}%"
 
 
 def _unstable(row, min_stability: float) -> str:
@@ -76,11 +105,11 @@ def choose_targets(table: pd.DataFrame, targeting: dict) -> tuple[list[bool], li
                 f"Not exported: the targeting.top_priorities ({top}) segments with evidence "
                 "are already exported."
             )
-        elif exported + row.share > cap + 1e-9:
+        elif exported + row.share > cap + _SAME:
             refusal = (
-                f"Not exported: its {percent(row.share)} of customers would take the export "
-                f"to {percent(exported + row.share)}, above targeting.max_share "
-                f"({percent(cap)})."
+                f"Not exported: its {share_against_cap(row.share, cap)} of customers would "
+                f"take the export to {share_against_cap(exported + row.share, cap)}, above "
+                f"targeting.max_share ({cap_text(cap)})."
             )
         else:
             refusal = None
@@ -96,8 +125,8 @@ def choose_targets(table: pd.DataFrame, targeting: dict) -> tuple[list[bool], li
             if listed and row.unstable
             else "Exported: listed in targeting.segments."
             if listed
-            else f"Exported: priority {row.priority}, with evidence ({percent(row.share)} of "
-            "customers)."
+            else f"Exported: priority {row.priority}, with evidence "
+            f"({share_against_cap(row.share, cap)} of customers)."
         )
     return targeted, texts
 
