@@ -17,6 +17,7 @@ from customer_segmentation.features import (
     validate_customer_table,
 )
 from customer_segmentation.own_data import inspect_source, write_environment
+from customer_segmentation.own_units import as_numbers, unit_of
 from tests.conftest import PROJECT_ROOT
 
 ROWS = 40
@@ -316,3 +317,10 @@ def test_an_id_counter_is_the_id_because_of_its_name(tmp_path):
     counter = _inspect(tmp_path, _credit().assign(line=range(1, ROWS + 1)), "counted.csv")
     assert counter.id_column == "line"
     assert "a row counter" in {c.name: c.why for c in counter.columns}["line"]
+
+
+def test_infinite_numbers_are_not_read_as_a_range_or_a_unit():
+    numbers, texts = as_numbers(pd.Series(["12.50", "inf", "30.25", "-Infinity", "7.10"]))
+    assert texts == [] and numbers.isna().tolist() == [False, True, False, True, False]
+    unit, why = unit_of("total spend", numbers)
+    assert unit == "money" and "inf" not in why and "30" in why

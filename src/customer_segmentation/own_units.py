@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from customer_segmentation.own_names import name_words
@@ -71,14 +72,17 @@ def _unit_words(name: str) -> set[str]:
 
 
 def as_numbers(values: pd.Series) -> tuple[pd.Series, list[str]]:
-    """The column as numbers, and the distinct texts that are not numbers."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.astype(float), []
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype(float), []
-    text = values.dropna().astype(str)
-    numbers = pd.to_numeric(text.str.strip(), errors="coerce")
-    return numbers.reindex(values.index), sorted(text[numbers.isna()].unique().tolist())
+    """The column as numbers, and the distinct texts that are not numbers.
+    Infinite numbers are missing, as training reads them
+    (``features.infinite_as_missing``), so no range, skewness or unit is
+    judged from them."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        numbers, texts = values.astype(float), []
+    else:
+        text = values.dropna().astype(str)
+        numbers = pd.to_numeric(text.str.strip(), errors="coerce").reindex(values.index)
+        texts = sorted(text[numbers.isna()].unique().tolist())
+    return numbers.mask(np.isinf(numbers)), texts
 
 
 def _number(value: float) -> str:
