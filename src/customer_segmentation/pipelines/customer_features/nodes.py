@@ -245,9 +245,10 @@ def clean_transactions(
     log, orders, ids, summary = _read_log(transactions, customer_features, today)
     skipped = rules_not_applied(customer_features)
     reason, touched = _apply_rules(log, skipped)
-    is_return = reason == len(RULES)
-    kept = (reason == 0) | is_return
-    if not (reason == 0).any():
+    is_return = reason == RULE_NUMBERS["return"]
+    purchase = reason == 0
+    kept = purchase | is_return
+    if not purchase.any():
         raise no_purchase_left(len(transactions), touched)
     clean = _clean_table(transactions, columns, log, orders, ids, kept, is_return)
     left_out = np.flatnonzero(~kept | is_return)
@@ -256,11 +257,11 @@ def clean_transactions(
     if log.amount is not None:
         value = np.nan_to_num(np.abs(log.amount.to_numpy(float)))  # no value: 0
         values = {rule: float(value[reason == RULE_NUMBERS[rule]].sum()) for rule in touched}
-        revenue = _revenue(log.customers, value, reason == 0, is_return)
+        revenue = _revenue(log.customers, value, purchase, is_return)
         log_revenue(revenue)
     summary.update(
         report_rules(touched, values, skipped, len(transactions)),
-        purchase_lines=int((reason == 0).sum()),
+        purchase_lines=int(purchase.sum()),
         return_lines=int(is_return.sum()),
         revenue=revenue,
     )

@@ -81,6 +81,16 @@ def _range_reasons(
     return reasons
 
 
+def batch_spec(columns: list[str], segmentation_model: Pipeline, features: dict) -> FeatureSpec:
+    """What both engines check before screening a batch: a model of this
+    release, and a batch with the id and every feature column; returns the
+    parsed ``features``."""
+    segmentation.require_current(segmentation_model)
+    spec = FeatureSpec.parse(features)
+    check_batch_columns(columns, spec)
+    return spec
+
+
 def check_batch_columns(columns: list[str], spec: FeatureSpec) -> None:
     """A batch without the id or a feature column is a configuration error
     (with ``id_column: null`` the rows are numbered, so only features count)."""

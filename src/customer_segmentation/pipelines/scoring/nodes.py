@@ -22,7 +22,7 @@ from . import kernels
 from .kernels import (
     FILLED,
     REASON_VALUE,
-    check_batch_columns,
+    batch_spec,
     score_rows,
     screen_rows,
     segment_names_and_version,
@@ -44,9 +44,7 @@ def screen_customers_to_score(
     outside ``features.bounds`` (the training schema); an id not matching
     ``id_pattern``; no feature value at all; a value far outside the training
     range. A row's first reason in that order is reported."""
-    segmentation.require_current(segmentation_model)
-    spec = FeatureSpec.parse(features)
-    check_batch_columns(list(customers_to_score.columns), spec)
+    spec = batch_spec(list(customers_to_score.columns), segmentation_model, features)
     id_column = spec.id_column
     batch, values, first = screen_rows(customers_to_score, segmentation_model, spec, scoring)
     if batch.empty:

@@ -15,15 +15,14 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from sklearn.pipeline import Pipeline
 
-from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec, key_column
+from customer_segmentation.features import key_column
 from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 
 from . import kernels
 from .kernels import (
     FILLED,
     REASON_VALUE,
-    check_batch_columns,
+    batch_spec,
     score_rows,
     screen_rows,
     segment_names_and_version,
@@ -41,9 +40,7 @@ def screen_customers_to_score(
     the rejects (id, reason and the row's feature values as read: a Spark
     source has no line numbers), both lazy Spark DataFrames over one
     persisted screening pass."""
-    segmentation.require_current(segmentation_model)
-    spec = FeatureSpec.parse(features)
-    check_batch_columns(list(customers_to_score.columns), spec)
+    spec = batch_spec(list(customers_to_score.columns), segmentation_model, features)
     require_id_column(spec)
     id_column = spec.id_column
     raw_columns = customers_to_score.columns
