@@ -3,14 +3,17 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
-# Kedro telemetry stays off; the committed .telemetry file does the same for
-# plain `kedro` commands.
-export KEDRO_DISABLE_TELEMETRY := 1
+# Two sets of packages: `make run` installs what running the project needs
+# (the pipelines, Kedro-Viz, Airflow DAGs, PostgreSQL); `make test` adds the
+# development tools and the optional extras the tests cover (Spark, MLflow
+# tracking). Each is installed when missing or stale.
+RUN_EXTRAS := viz,airflow,postgres
+RUNTIME := $(VENV)/.installed-run
+INSTALLED := $(VENV)/.installed-dev
 
-.PHONY: run test lint docs docs-serve viz prune airflow-dags lock clean-venv
-
-$(INSTALLED): pyproject.toml requirements.lock
+# $(call install,EXTRAS): the project with EXTRAS, every package pinned by
+# requirements.lock.
+define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# uv installs the pinned packages in parallel, much faster than pip
 	# (benchmarks/RESULTS.md). --system-certs: the platform's certificate store,
@@ -21,12 +24,37 @@ $(INSTALLED): pyproject.toml requirements.lock
 	# PySpark ships only as a large source package of jars: built into a wheel
 	# stored without compression it installs much faster.
 	$(BIN)/uv pip install --quiet --system-certs --compile-bytecode --python $(BIN)/python \
-		-c requirements.lock -e ".[dev]" \
+		-c requirements.lock -e ".[$(1)]" \
 		--config-settings-package "pyspark:--build-option=--compression=stored"
-	touch $(INSTALLED)
+endef
 
-run: $(INSTALLED)
+$(RUNTIME): pyproject.toml requirements.lock
+	$(call install,$(RUN_EXTRAS))
+	touch $@
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(call install,dev)
+	touch $(RUNTIME) $@
+
+# The environment alone, to work with your own data.
+install: $(RUNTIME)
+
+run: $(RUNTIME)
 	$(BIN)/kedro run
+
+# Experiment tracking (docs/tracking.md): `make tracking` adds kedro-mlflow and
+# MLflow to .venv; `kedro run --env tracking` records a run in the project's
+# store, mlruns/; `make mlflow-ui` shows the runs at http://127.0.0.1:5000.
+TRACKED := $(VENV)/.installed-tracking
+TRACKED_EXTRAS := $(RUN_EXTRAS),tracking
+$(TRACKED): pyproject.toml requirements.lock
+	$(call install,$(TRACKED_EXTRAS))
+	touch $@
+
+tracking: $(TRACKED)
+
+mlflow-ui: $(TRACKED)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
 
 # Lint first: a formatting slip fails fast, before the slow tests run.
 # Two workers (pytest-xdist), one test file each at a time, so that a file's
@@ -47,12 +75,12 @@ docs: $(INSTALLED)
 docs-serve: $(INSTALLED)
 	$(BIN)/mkdocs serve
 
-viz: $(INSTALLED)
+viz: $(RUNTIME)
 	$(BIN)/kedro viz run
 
 # Deletes all but the newest KEEP versions of every dataset (DRY_RUN=1 lists them).
 KEEP ?= 10
-prune: $(INSTALLED)
+prune: $(RUNTIME)
 	$(BIN)/customer-segmentation-prune --keep $(KEEP) $(if $(DRY_RUN),--dry-run)
 
 # Writes the Airflow DAGs of the training and scoring pipelines into DAGS_DIR,
@@ -62,7 +90,7 @@ ENV ?= local
 DAG_PIPELINES ?= __default__,scoring
 DAGS_DIR ?= airflow_dags
 PROJECT_PATH ?= $(CURDIR)
-airflow-dags: $(INSTALLED)
+airflow-dags: $(RUNTIME)
 	$(BIN)/kedro airflow create --env $(ENV) --pipelines $(DAG_PIPELINES) \
 		--group-by namespace --jinja-file deployment/airflow_dag.j2 \
 		--target-dir $(DAGS_DIR) --params project_path=$(PROJECT_PATH)

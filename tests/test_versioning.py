@@ -443,7 +443,7 @@ def test_a_missing_input_names_the_pipeline_that_writes_it_never_synthetic_data(
     may write raw_customers."""
     import kedro.framework.project  # noqa: PLC0415 - patched below
 
-    from customer_segmentation.versioning.hooks import _how_to_write  # noqa: PLC0415
+    from customer_segmentation.versioning.hooks import how_to_write  # noqa: PLC0415
 
     registered = {
         "__default__": _writing("raw_customers", "model") + _writing("profiles", reading=("x",)),
@@ -456,17 +456,17 @@ def test_a_missing_input_names_the_pipeline_that_writes_it_never_synthetic_data(
     log.write_text("customer_id,date,amount\n")
     marked = MemoryDataset(metadata={"generated_by": "data_generation"})
     with_log = DataCatalog({"raw_customers": marked, "transactions": CSVDataset(filepath=str(log))})
-    assert "`kedro run --env shop --pipelines segmentation_from_transactions`" in _how_to_write(
+    assert "`kedro run --env shop --pipelines segmentation_from_transactions`" in how_to_write(
         ["raw_customers"], with_log, "shop"
     )
-    assert _how_to_write(["model", "profiles"], with_log, "shop").endswith(
+    assert how_to_write(["model", "profiles"], with_log, "shop").endswith(
         "`kedro run --env shop --pipelines segmentation_from_transactions`"
     )
     own = DataCatalog({"raw_customers": MemoryDataset()})
-    assert _how_to_write(["model", "profiles"], own, "crm").endswith(
+    assert how_to_write(["model", "profiles"], own, "crm").endswith(
         "`kedro run --env crm --pipelines segmentation`"
     )
     synthetic = DataCatalog(
         {"raw_customers": marked, "transactions": CSVDataset(filepath=str(tmp_path / "no.csv"))}
     )
-    assert _how_to_write(["model", "profiles"], synthetic, None).endswith("`kedro run`")
+    assert how_to_write(["model", "profiles"], synthetic, None).endswith("`kedro run`")

@@ -1,6 +1,7 @@
 """The project's configuration loader: Kedro's ``OmegaConfigLoader``, except
 that parameters come validated with every default filled in, that
-credentials always include ``conf/local/credentials.yml``, and that a
+credentials always include ``conf/local/credentials.yml`` (and tracking
+settings ``conf/local/mlflow.yml``), and that a
 configuration the user can fix is refused with a ``UserError`` that says
 what to fix.
 
@@ -112,8 +113,10 @@ class ProjectConfigLoader(OmegaConfigLoader):
 
     def _read(self, key: str) -> dict[str, Any]:
         run_env = self.env or self.default_run_env
-        if key != "credentials" or run_env in (self.default_run_env, self.base_env):
+        if run_env in (self.default_run_env, self.base_env) or key not in ("credentials", TRACKING):
             return super().__getitem__(key)
+        if key == TRACKING:
+            return self._tracking_with_local()
         local = OmegaConfigLoader(
             conf_source=self.conf_source,
             env=self.default_run_env,
@@ -130,3 +133,32 @@ class ProjectConfigLoader(OmegaConfigLoader):
         if not found:
             return super().__getitem__(key)  # raises: no credentials anywhere
         return {key: value for config in found for key, value in config.items()}
+
+    def _tracking_with_local(self) -> dict[str, Any]:
+        """The run environment's tracking settings with ``conf/local``'s on
+        top, key by key: they say where this machine's tracking server is,
+        whatever environment runs (and turn tracking on for all of them)."""
+        try:
+            settings = super().__getitem__(TRACKING)
+        except MissingConfigException:
+            settings = None
+        local = Path(self.conf_source) / self.default_run_env
+        patterns = self.config_patterns[TRACKING]
+        if not any(next(local.glob(pattern), None) for pattern in patterns):
+            if settings is None:
+                raise MissingConfigException(f"No {TRACKING} configuration in {self.conf_source}")
+            return settings
+        machine = self.load_and_merge_dir_config(str(local), patterns, TRACKING, set())
+        return _soft_merged(settings or {}, machine)
+
+
+# conf/<env>/mlflow.yml: experiment tracking (customer_segmentation.tracking).
+TRACKING = "mlflow"
+
+
+def _soft_merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        both = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _soft_merged(merged[key], value) if both else value
+    return merged

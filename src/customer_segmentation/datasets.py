@@ -18,19 +18,38 @@ that exact, a value that already starts with apostrophes followed by a formula
 value comes back as it was written. Other programs reading the file see the
 apostrophes; an export read by a machine (a CRM import) rather than a person
 can set ``neutralise_formulas: false``.
+
+Every class here also has a Kedro-Viz preview (``preview()``, shown when a
+dataset is clicked in ``kedro viz`` and written by ``kedro viz build
+--include-previews``): a table's first rows, a picture, the HTML report, the
+scores per k. A preview reads the newest version that a finished run marked
+complete (``newest_complete``), never a killed run's half-written files; with
+none, it raises ``VersionNotFoundError`` and Kedro-Viz shows no preview.
 """
 
 from __future__ import annotations
 
+import base64
+import copy
+import html
+import re
 from collections.abc import Callable
-from typing import Any
+from html.parser import HTMLParser
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as arrow_csv
-from kedro.io.core import get_filepath_str
+from kedro.io import AbstractDataset
+from kedro.io.core import VersionNotFoundError, get_filepath_str
+from kedro_datasets._typing import HTMLPreview, ImagePreview, TablePreview
+from kedro_datasets.json import JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as PandasCSVDataset
+from kedro_datasets.text import TextDataset
+
+from customer_segmentation.versioning import kedro_adapter
+from customer_segmentation.versioning.marks import complete_versions
 
 # How a spreadsheet formula starts (OWASP, "CSV Injection"). No look-ahead:
 # pandas runs these patterns with Arrow's RE2 engine on text columns.
@@ -92,6 +111,29 @@ def _rewritten(values: pd.Series, pattern: str, rewrite: _Rewrite) -> pd.Series 
     return values
 
 
+_Dataset = TypeVar("_Dataset", bound=AbstractDataset)
+
+
+def newest_complete(dataset: _Dataset) -> _Dataset:
+    """A copy of ``dataset`` that loads the newest version a finished run
+    marked complete (``versioning.marks``), for previews: Kedro itself would
+    load the newest version folder, which may be a killed run's half-written
+    file. An unversioned dataset is copied as it is. ``VersionNotFoundError``
+    when no run has finished one yet, or when the versions are not on a local
+    disk (where the marks are read)."""
+    pinned = copy.deepcopy(dataset)
+    if kedro_adapter.is_versioned(dataset):
+        folder = kedro_adapter.version_folder(dataset)
+        stamps = complete_versions(folder)
+        if not stamps:
+            raise VersionNotFoundError(
+                f"no complete version in {folder} yet: a run that finishes writes one "
+                "(a killed or failed run's version is never shown)"
+            )
+        kedro_adapter.pin_load_version(pinned, stamps[-1])
+    return pinned
+
+
 class CSVDataset(PandasCSVDataset):
     """Kedro's ``pandas.CSVDataset`` (versioning, load and save args,
     filesystems) with one option more: ``neutralise_formulas: true`` writes
@@ -137,6 +179,15 @@ class CSVDataset(PandasCSVDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {**super()._describe(), "neutralise_formulas": self._neutralise_formulas}
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The first ``nrows`` rows of the newest complete version, as loading
+        gives them (formulas restored), for Kedro-Viz; set ``nrows`` with
+        ``metadata: {kedro-viz: {preview_args: {nrows: 20}}}``. Only those
+        rows are read, however long the file."""
+        dataset = newest_complete(self)
+        dataset._load_args = {**dataset._load_args, "nrows": nrows}  # noqa: SLF001 - as Kedro's preview
+        return TablePreview(dataset.load().to_dict(orient="split"))
 
 
 class ArrowCSVDataset(CSVDataset):
@@ -185,3 +236,169 @@ class FigureDataset(MatplotlibDataset):
         path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(path, mode="rb") as png:
             return png.read()
+
+    def preview(self) -> ImagePreview:
+        """The newest complete version's PNG, base64-encoded, as Kedro-Viz
+        shows pictures."""
+        png = newest_complete(self).load()
+        return ImagePreview(base64.b64encode(png).decode("ascii"))
+
+
+class JSONTableDataset(JSONDataset):
+    """Kedro's ``json.JSONDataset`` (the same file, load and save) whose
+    Kedro-Viz preview is a table: the list of records under one key of the
+    document, named in the entry's ``preview_args``. So the scores per k in
+    ``model_selection_metrics`` read as a table, one row per k, instead of a
+    fold of the whole record. Numbers are rounded to 4 decimals, as the CSV
+    reports are written.
+
+    Example::
+
+        model_selection_metrics:
+          type: customer_segmentation.datasets.JSONTableDataset
+          filepath: data/08_reporting/model_selection_metrics.json
+          versioned: true
+          metadata:
+            kedro-viz:
+              preview_args: {key: scores, nrows: 20}
+    """
+
+    def preview(self, key: str = "", nrows: int = 20) -> TablePreview:
+        """The first ``nrows`` records under ``key`` of the newest complete
+        version, as a table."""
+        document = newest_complete(self).load()
+        records = document.get(key) if isinstance(document, dict) else None
+        if not isinstance(records, list):
+            found = ", ".join(document) if isinstance(document, dict) else type(document).__name__
+            raise KeyError(
+                f"preview_args key '{key}' names no list of records in this document "
+                f"(it holds: {found})"
+            )
+        table = pd.DataFrame.from_records(records[:nrows]).round(4)
+        return TablePreview(table.to_dict(orient="split"))
+
+
+class HTMLReportDataset(TextDataset):
+    """Kedro's ``text.TextDataset`` for an HTML page (the segment report),
+    previewed in Kedro-Viz as the page itself: its text, tables and pictures,
+    without its stylesheet (``report_for_kedro_viz`` says why and how).
+
+    Example::
+
+        segment_report:
+          type: customer_segmentation.datasets.HTMLReportDataset
+          filepath: data/08_reporting/segment_report.html
+          versioned: true
+    """
+
+    def preview(self) -> HTMLPreview:
+        """The newest complete report, as Kedro-Viz can render it."""
+        dataset = newest_complete(self)
+        versioned = kedro_adapter.is_versioned(dataset)
+        version = kedro_adapter.pinned_load_version(dataset) if versioned else None
+        return HTMLPreview(report_for_kedro_viz(dataset.load(), version))
+
+
+# Kedro-Viz 12.5 renders an HTMLPreview by sanitising it (DOMPurify) and then
+# passing it through a small Markdown converter: `_x_` and `*x*` on one line
+# become italics, `__x__` and `**x**` bold, `[x](y)` a link, and every line
+# break a <br>. A report is HTML, not Markdown, so the preview is written so
+# that none of those rules applies: its text holds no line break, and each
+# `_`, `*` and `]` stands on a line of its own, between two line breaks kept
+# inside attribute values (an empty <span>'s, or the attribute's own), where
+# the converter's <br> is inert text. Two of them then never share a line and
+# `](` never occurs. (Text between two backticks still shows as code: that
+# rule spans lines. The report holds none.)
+_MARKDOWN_SIGN = re.compile(r"[_*\]]")
+_LINE_BREAK = '<span data-kedro-viz="line\nbreak"></span>'
+# What Kedro-Viz cannot show or should not take: the page's head (its
+# stylesheet would restyle Kedro-Viz itself) and scripts.
+_SKIPPED_ELEMENTS = {"head", "title", "style", "script", "template"}
+# Meaningless without the stylesheet, and kept from clashing with Kedro-Viz's.
+_SKIPPED_ATTRIBUTES = {"class", "style", "id"}
+_URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+_VOID_ELEMENTS = set("area base br col embed hr img input link meta source track wbr".split())
+
+
+def report_for_kedro_viz(page: str, version: str | None = None) -> str:
+    """The body of the HTML ``page`` as a fragment that Kedro-Viz 12.5 renders
+    as the page shows it (see the comment above): same elements, text and
+    pictures; no stylesheet, scripts or line breaks in the source. A first
+    line names the run (``version``) and how to open the page whole."""
+    fragment = _ViewerFragment()
+    fragment.feed(page)
+    fragment.close()
+    run = f" of the run {version}" if version else ""
+    heading = (
+        f"<p><em>The report{run} without its layout: <code>kedro report --open</code> "
+        "opens it as written.</em></p>"
+    )
+    return heading + "".join(fragment.parts)
+
+
+class _ViewerFragment(HTMLParser):
+    """Rewrites an HTML page into the fragment ``report_for_kedro_viz`` returns."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping: list[str] = []
+        self._preformatted = 0  # how many <pre> the text is in
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._skipping or tag in _SKIPPED_ELEMENTS:
+            if tag not in _VOID_ELEMENTS:
+                self._skipping.append(tag)
+            return
+        if tag in ("html", "body"):
+            return
+        kept = [
+            f' {name}="{_attribute_value(name, value or "")}"'
+            for name, value in attrs
+            if name not in _SKIPPED_ATTRIBUTES
+        ]
+        if tag == "li" and not kept:
+            # The converter wraps the items from the first bare <li> to the
+            # last in one more list: an attribute keeps them from matching.
+            kept.append(' data-list-item=""')
+        self._preformatted += tag == "pre"
+        self.parts.append(f"<{tag}{''.join(kept)}>")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID_ELEMENTS and not self._skipping:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skipping:
+            if tag == self._skipping[-1]:
+                self._skipping.pop()
+            return
+        if tag not in _SKIPPED_ELEMENTS | _VOID_ELEMENTS | {"html", "body"}:
+            self._preformatted -= tag == "pre" and self._preformatted > 0
+            self.parts.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        """Text escaped, its line breaks as spaces (as <br> in a <pre>), each
+        Markdown sign on a line of its own."""
+        if self._skipping:
+            return
+        lines = [html.escape(line, quote=False) for line in re.split(r"\r\n|[\r\n]", data)]
+        text = ("<br>" if self._preformatted else " ").join(lines)
+        self.parts.append(
+            _MARKDOWN_SIGN.sub(lambda sign: _LINE_BREAK + sign[0] + _LINE_BREAK, text)
+        )
+
+
+def _attribute_value(name: str, value: str) -> str:
+    """An attribute value escaped and kept from the Markdown rules: in a link
+    (``href``, ``src``) each Markdown sign percent-encoded, as a URL may write
+    it; elsewhere (``alt``, ``title``) a line break on either side of each,
+    which Kedro-Viz shows as ``<br>`` in that value. DOMPurify trims a break at
+    either end of a value: such a sign can pair only with another in an
+    attribute value, which alters that value but no element and no text."""
+    if name in _URL_ATTRIBUTES:
+        value = _MARKDOWN_SIGN.sub(lambda sign: f"%{ord(sign[0]):02X}", value)
+    else:
+        value = _MARKDOWN_SIGN.sub(lambda sign: f"\n{sign[0]}\n", value)
+    return html.escape(value, quote=True)

@@ -12,6 +12,7 @@ from customer_segmentation.hooks import (
     SparkSessionHook,
 )
 from customer_segmentation.run_summary import RunSummary
+from customer_segmentation.tracking import ExperimentTracking
 from customer_segmentation.versioning import RunVersioning
 
 # A UserError ends any `kedro` command as one short block, no traceback:
@@ -26,10 +27,13 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 # Hooks run last-in, first-out: SourceDataGuard refuses a run before
 # RunVersioning takes the project's run lock; parameters are checked when the
 # context is created, before either. RunSummary prints the run's results last.
+# ExperimentTracking wraps RunVersioning: it connects before the lock is taken
+# and ends a tracked run FINISHED only after its versions are marked complete.
 HOOKS = (
     RunSummary(),
     NodeTimingHook(),
     RunVersioning(),
+    ExperimentTracking(),
     SourceDataGuard(),
     SparkSessionHook(),
     ParameterCheck(),
@@ -37,7 +41,10 @@ HOOKS = (
 
 # No usage data leaves a scheduled job or CI, whatever starts the project (the
 # committed .telemetry file covers `kedro` commands run from the project folder).
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
+# kedro-mlflow's own hook is replaced by ExperimentTracking (which takes its
+# name, so the plugin's hook is not even imported); listed here in case it is
+# registered under another name.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry", "kedro_mlflow")
 
 # An environment's parameters merge into base key by key (soft merge): an
 # environment overrides one nested key, say segment_analysis.naming.labels,
@@ -48,7 +55,8 @@ CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
-    "merge_strategy": {"parameters": "soft"},
+    "merge_strategy": {"parameters": "soft", "mlflow": "soft"},
     # conf/<env>/spark.yml: the Spark settings of an environment that runs on Spark.
-    "config_patterns": {"spark": ["spark*", "spark*/**"]},
+    # mlflow.yml: experiment tracking (customer_segmentation.tracking).
+    "config_patterns": {"spark": ["spark*", "spark*/**"], "mlflow": ["mlflow*", "mlflow*/**"]},
 }

@@ -220,7 +220,7 @@ def _reads_a_log(catalog: Any) -> bool:
     return not filepath or Path(str(filepath)).exists()
 
 
-def _how_to_write(names: list[str], catalog: Any, env: str | None) -> str:
+def how_to_write(names: list[str], catalog: Any, env: str | None) -> str:
     """The command that writes the inputs ``names`` in this environment:
     with a transaction log, the pipeline that builds the customers from it;
     else the registered pipeline that writes them from the
@@ -276,7 +276,7 @@ def _choose_inputs(pipeline: Pipeline, catalog: Any, env: str | None = None) -> 
             )
     if missing:
         raise NoCompleteVersionError(
-            "; ".join(missing.values()) + ". " + _how_to_write(list(missing), catalog, env)
+            "; ".join(missing.values()) + ". " + how_to_write(list(missing), catalog, env)
         )
     lineage_of = functools.cache(lambda name, version: lineage(folders[name], version))
     chosen = choose_consistent_versions(candidates, pinned, lineage_of)

@@ -1,0 +1,160 @@
+"""Where training runs are tracked: an environment's ``mlflow.yml``, read
+with kedro-mlflow's own configuration model, and the connection to the
+MLflow tracking store it names.
+
+Tracking is on when the run's configuration has an ``mlflow.yml``
+(``conf/base``, the run environment, or ``conf/local``: the project's
+configuration loader adds ``conf/local/mlflow.yml`` to every environment, so
+one machine can send every environment's runs to its tracking server). With
+no tracking URI there (``server.mlflow_tracking_uri: null``) and no
+``MLFLOW_TRACKING_URI`` in the environment, runs go to a store inside the
+project, ``mlruns/`` (an SQLite database and an artifact folder; ``mlflow ui
+--backend-store-uri sqlite:///mlruns/mlflow.db`` shows it), so no server is
+needed.
+
+Nothing here imports MLflow unless tracking is on: importing it takes
+seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kedro.config import MissingConfigException
+
+from customer_segmentation.errors import UserError
+from customer_segmentation.own_quoting import masked, redacted
+
+TRACKING_CONFIG = "mlflow"
+# The project's own store, relative to the project folder.
+LOCAL_STORE = "mlruns"
+DEFAULT_EXPERIMENT = "customer-segmentation"
+# Seconds to wait for a tracking server's health check before refusing the run.
+PROBE_TIMEOUT = 5.0
+
+
+class TrackingUnavailableError(UserError):
+    """The tracking store named in ``mlflow.yml`` cannot be reached."""
+
+
+class TrackingSettingsError(UserError):
+    """``mlflow.yml`` asks for tracking that cannot be set up: kedro-mlflow is
+    not installed, or a key is wrong."""
+
+
+def tracking_settings(config_loader: Any) -> dict[str, Any] | None:
+    """The run's ``mlflow.yml`` settings, or None when it has none (tracking
+    off). An empty file turns tracking on with the defaults."""
+    try:
+        settings = config_loader[TRACKING_CONFIG]
+    except MissingConfigException:
+        return None
+    return dict(settings or {})
+
+
+@dataclass(frozen=True)
+class TrackingStore:
+    """An MLflow experiment ready to receive runs."""
+
+    client: Any  # mlflow.MlflowClient
+    experiment_id: str
+    experiment: str
+    uri: str  # as messages show it: a password in it masked
+    secret_uri: str = field(repr=False, default="")
+
+    def shown(self, text: str) -> str:
+        """``text`` (an MLflow error) with the URI's password masked."""
+        return redacted(text, self.secret_uri) if self.secret_uri else text
+
+
+def local_store_uri(project_path: Path) -> str:
+    """The tracking URI of the project's own store (``mlruns/mlflow.db``)."""
+    return f"sqlite:///{(Path(project_path) / LOCAL_STORE / 'mlflow.db').resolve()}"
+
+
+def _validated(settings: dict[str, Any]) -> Any:
+    try:
+        from kedro_mlflow.config.kedro_mlflow_config import (  # noqa: PLC0415 - only when tracking is on
+            KedroMlflowConfig,
+        )
+    except ImportError as error:
+        raise TrackingSettingsError(
+            "This environment has an mlflow.yml, so its training runs are tracked, but "
+            "kedro-mlflow is not installed. Install the tracking extra "
+            "(pip install -e '.[tracking]'), or remove mlflow.yml to run without tracking"
+        ) from error
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    try:
+        return KedroMlflowConfig.model_validate(settings)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise TrackingSettingsError(f"mlflow.yml is not valid: {problems}") from error
+
+
+def _probe(uri: str) -> None:
+    """Refuses quickly when an HTTP tracking server does not answer: MLflow's
+    client retries for minutes before it gives up."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    parts = urllib.parse.urlsplit(uri)
+    health = parts._replace(netloc=parts.netloc.rpartition("@")[2], path=parts.path.rstrip("/"))
+    try:
+        with urllib.request.urlopen(f"{health.geturl()}/health", timeout=PROBE_TIMEOUT):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered: a login page, a proxy, a server without /health
+    except ValueError:
+        return  # a URL urllib cannot open: MLflow tries it
+    except OSError as error:
+        reason = getattr(error, "reason", None) or error
+        raise TrackingUnavailableError(_unreachable(uri, reason)) from error
+
+
+def _unreachable(uri: str, reason: Any) -> str:
+    reason = (redacted(str(reason), uri).strip().splitlines() or ["no answer"])[0][:200]
+    return (
+        f"The MLflow tracking server {masked(uri)} cannot be reached ({reason}); "
+        "nothing was run. "
+        "Start it, point server.mlflow_tracking_uri in mlflow.yml (conf/local/mlflow.yml "
+        "for this machine) at one that runs, or remove mlflow.yml to run without tracking"
+    )
+
+
+def connect(settings: dict[str, Any], context: Any) -> TrackingStore:
+    """Sets up tracking as kedro-mlflow does (tracking URI, credentials from
+    ``credentials.yml``, the experiment, created if new) and returns the
+    experiment; the project's own store when ``mlflow.yml`` names none."""
+    config = _validated(settings)
+    if config.server.mlflow_tracking_uri is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+        store = Path(context.project_path) / LOCAL_STORE
+        store.mkdir(parents=True, exist_ok=True)
+        config.server.mlflow_tracking_uri = local_store_uri(context.project_path)
+        experiment = config.tracking.experiment.create_experiment_kwargs
+        if experiment.artifact_location is None:
+            experiment.artifact_location = (store / "artifacts").resolve().as_uri()
+    if not (settings.get("tracking") or {}).get("experiment", {}).get("name"):
+        config.tracking.experiment.name = DEFAULT_EXPERIMENT
+    uri = config.server.mlflow_tracking_uri or os.environ["MLFLOW_TRACKING_URI"]
+    _probe(uri)
+    try:
+        config.setup(context)
+    except Exception as error:  # MLflow raises many kinds: refuse with one line
+        raise TrackingUnavailableError(_unreachable(uri, error)) from error
+    experiment = config.tracking.experiment._experiment  # kedro-mlflow's resolved experiment
+    return TrackingStore(
+        client=config.server._mlflow_client,  # kedro-mlflow's client for that store
+        experiment_id=experiment.experiment_id,
+        experiment=experiment.name,
+        uri=masked(config.server.mlflow_tracking_uri),
+        secret_uri=config.server.mlflow_tracking_uri,
+    )
