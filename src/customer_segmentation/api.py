@@ -47,8 +47,7 @@ from customer_segmentation.versioning import kedro_adapter
 from customer_segmentation.versioning.choice import choose_consistent_versions
 from customer_segmentation.versioning.hooks import (
     DamagedVersionError,
-    NoCompleteVersionError,
-    how_to_write,  # the one home of "the command that writes these datasets"
+    no_complete_version,  # the one home of that refusal and its command
 )
 from customer_segmentation.versioning.marks import (
     all_versions,
@@ -300,17 +299,9 @@ def _require_complete(
 ) -> None:
     """Refuses, as a scoring run does, when the model or the profiles have
     no complete version, with the command that writes them."""
-    missing = {}
-    for name in REQUIRED:
-        if not complete[name]:
-            unfinished = len(all_versions(folders[name]))
-            missing[name] = f"'{name}' has no complete version in {folders[name]}" + (
-                f" ({unfinished} left by killed or failed runs)" if unfinished else ""
-            )
+    missing = {name: folders[name] for name in REQUIRED if not complete[name]}
     if missing:
-        raise NoCompleteVersionError(
-            "; ".join(missing.values()) + ". " + how_to_write(list(missing), catalog, env)
-        )
+        raise no_complete_version(missing, catalog, env)
 
 
 def _verify(chosen: dict[str, str], folders: dict[str, Path], models: list[str]) -> None:

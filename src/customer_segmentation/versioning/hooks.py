@@ -255,6 +255,24 @@ def how_to_write(names: list[str], catalog: Any, env: str | None) -> str:
     return f"Run the pipeline that writes them first: `{command}`"
 
 
+def no_complete_version(
+    folders: dict[str, Path], catalog: Any, env: str | None
+) -> NoCompleteVersionError:
+    """The refusal for inputs (name -> version folder) that have no complete
+    version: how many versions killed or failed runs left, and the command
+    that writes them."""
+    reasons = []
+    for name, folder in folders.items():
+        unfinished = len(all_versions(folder))
+        reasons.append(
+            f"'{name}' has no complete version in {folder}"
+            + (f" ({unfinished} left by killed or failed runs)" if unfinished else "")
+        )
+    return NoCompleteVersionError(
+        "; ".join(reasons) + ". " + how_to_write(list(folders), catalog, env)
+    )
+
+
 def _choose_inputs(pipeline: Pipeline, catalog: Any, env: str | None = None) -> dict[str, str]:
     """Pins every versioned input nobody pinned to a complete version that
     agrees with the other inputs; returns the version of every versioned
@@ -270,14 +288,9 @@ def _choose_inputs(pipeline: Pipeline, catalog: Any, env: str | None = None) -> 
         elif complete := complete_versions(folders[name]):
             candidates[name] = complete
         else:
-            unfinished = len(all_versions(folders[name]))
-            missing[name] = f"'{name}' has no complete version in {folders[name]}" + (
-                f" ({unfinished} left by killed or failed runs)" if unfinished else ""
-            )
+            missing[name] = folders[name]
     if missing:
-        raise NoCompleteVersionError(
-            "; ".join(missing.values()) + ". " + how_to_write(list(missing), catalog, env)
-        )
+        raise no_complete_version(missing, catalog, env)
     lineage_of = functools.cache(lambda name, version: lineage(folders[name], version))
     chosen = choose_consistent_versions(candidates, pinned, lineage_of)
     for name, version in chosen.items():
