@@ -10,6 +10,11 @@ BIN := $(VENV)/bin
 RUN_EXTRAS := viz,airflow,postgres
 RUNTIME := $(VENV)/.installed-run
 INSTALLED := $(VENV)/.installed-dev
+# Kedro telemetry stays off; the committed .telemetry file does the same for
+# plain `kedro` commands. MLflow sends no usage data either (tracked runs and
+# `make mlflow-ui`; customer_segmentation.tracking sets the same for `kedro`).
+export KEDRO_DISABLE_TELEMETRY := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 
 # $(call install,EXTRAS): the project with EXTRAS, every package pinned by
 # requirements.lock.
@@ -75,8 +80,9 @@ docs: $(INSTALLED)
 docs-serve: $(INSTALLED)
 	$(BIN)/mkdocs serve
 
+# ENV=NAME: the pipelines and previews of conf/NAME (default local, as below).
 viz: $(RUNTIME)
-	$(BIN)/kedro viz run
+	$(BIN)/kedro viz run --env $(ENV)
 
 # Deletes all but the newest KEEP versions of every dataset (DRY_RUN=1 lists them).
 KEEP ?= 10

@@ -25,7 +25,7 @@ from customer_segmentation.versioning.marks import complete_versions
 from tests.conftest import fast_cli_params, run_session, subprocess_env, versions
 
 MODEL = "data/06_models/segmentation_model.pkl"
-EXPERIMENT = "customer-segmentation"
+EXPERIMENT = "customer-segmentation/tracking"
 
 SELECTION = {
     "selected_k": 3,
@@ -86,7 +86,8 @@ def test_parameters_are_flattened_and_long_values_cut_to_what_mlflow_takes():
     assert recorded["model_selection.drift.max_psi"] == "0.2"
     assert recorded["preprocessing.transforms"] == "{}"
     assert recorded["features.numeric"] == "a,b"
-    assert "features.roles" not in recorded and "data_generation.n_customers" not in recorded
+    assert recorded["features.roles"] == '{"x": "y"}'
+    assert "data_generation.n_customers" not in recorded
     long = record.run_parameters({"features": {"numeric": [f"c{i}" for i in range(3000)]}})
     assert len(long["features.numeric"]) == record.MAX_PARAMETER_LENGTH
     chosen = record.result_parameters(SELECTION)

@@ -25,9 +25,10 @@ exactly as ``kedro run --pipelines scoring`` would do it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,21 +202,22 @@ def load_segmentation(
     ``OutdatedModelError`` (a model saved by an older release),
     ``NotAProjectError`` and the configuration's own errors."""
     project = _project(Path(project_path) if project_path is not None else Path.cwd())
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, env=env, save_on_close=False) as session:
-        context = session.load_context()
-    catalog = context.catalog
-    versions = _choose_versions(catalog, version, context.env)
-    model = catalog.load(MODEL, version=versions[MODEL])
-    contract.require_current(model)
-    profiles = catalog.load(PROFILES, version=versions[PROFILES])
-    # The scoring pipeline's own check that the names belong to this model.
-    segment_names_and_version(model, versions[MODEL], profiles)
-    recommendations = (
-        catalog.load(RECOMMENDATIONS, version=versions[RECOMMENDATIONS])
-        if RECOMMENDATIONS in versions
-        else None
-    )
+    with _kedro_quiet():
+        bootstrap_project(project)
+        with KedroSession.create(project_path=project, env=env, save_on_close=False) as session:
+            context = session.load_context()
+        catalog = context.catalog
+        versions = _choose_versions(catalog, version, context.env)
+        model = catalog.load(MODEL, version=versions[MODEL])
+        contract.require_current(model)
+        profiles = catalog.load(PROFILES, version=versions[PROFILES])
+        # The scoring pipeline's own check that the names belong to this model.
+        segment_names_and_version(model, versions[MODEL], profiles)
+        recommendations = (
+            catalog.load(RECOMMENDATIONS, version=versions[RECOMMENDATIONS])
+            if RECOMMENDATIONS in versions
+            else None
+        )
     report_path = (
         kedro_adapter.versioned_path(catalog.get(REPORT), versions[REPORT])
         if REPORT in versions
@@ -235,6 +237,20 @@ def load_segmentation(
         versions=versions,
         parameters=context.params,
     )
+
+
+@contextlib.contextmanager
+def _kedro_quiet() -> Iterator[None]:
+    """Kedro's own INFO lines (a line per dataset loaded, the session's
+    set-up) off while loading: in a notebook or a service's log they say
+    nothing the one line of ``load_segmentation`` does not."""
+    kedro_logger = logging.getLogger("kedro")
+    level = kedro_logger.level
+    kedro_logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        kedro_logger.setLevel(level)
 
 
 def _project(start: Path) -> Path:

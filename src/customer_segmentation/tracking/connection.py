@@ -31,10 +31,17 @@ from kedro.config import MissingConfigException
 from customer_segmentation.errors import UserError
 from customer_segmentation.own_quoting import masked, redacted
 
+# No usage data leaves a run through MLflow either (as Kedro's telemetry is
+# off, see settings.py): MLflow reads this before each event it would send.
+# Set MLFLOW_DISABLE_TELEMETRY=false yourself to opt in.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
 TRACKING_CONFIG = "mlflow"
 # The project's own store, relative to the project folder.
 LOCAL_STORE = "mlruns"
-DEFAULT_EXPERIMENT = "customer-segmentation"
+# The experiment of an environment's runs when mlflow.yml names none: one per
+# environment, so a user's own data is never compared with the synthetic runs.
+EXPERIMENT_PREFIX = "customer-segmentation"
 # Seconds to wait for a tracking server's health check before refusing the run.
 PROBE_TIMEOUT = 5.0
 
@@ -73,6 +80,12 @@ class TrackingStore:
         return redacted(text, self.secret_uri) if self.secret_uri else text
 
 
+def default_experiment(env: str | None) -> str:
+    """``customer-segmentation/<env>``: the experiment of an environment's
+    runs when its ``mlflow.yml`` names none."""
+    return f"{EXPERIMENT_PREFIX}/{env or 'local'}"
+
+
 def local_store_uri(project_path: Path) -> str:
     """The tracking URI of the project's own store (``mlruns/mlflow.db``)."""
     return f"sqlite:///{(Path(project_path) / LOCAL_STORE / 'mlflow.db').resolve()}"
@@ -86,8 +99,8 @@ def _validated(settings: dict[str, Any]) -> Any:
     except ImportError as error:
         raise TrackingSettingsError(
             "This environment has an mlflow.yml, so its training runs are tracked, but "
-            "kedro-mlflow is not installed. Install the tracking extra "
-            "(pip install -e '.[tracking]'), or remove mlflow.yml to run without tracking"
+            "kedro-mlflow is not installed. Install it with `make tracking` (or "
+            "pip install -e '.[tracking]'), or remove mlflow.yml to run without tracking"
         ) from error
     from pydantic import ValidationError  # noqa: PLC0415
 
@@ -117,6 +130,7 @@ def _probe(uri: str) -> None:
         return  # a URL urllib cannot open: MLflow tries it
     except OSError as error:
         reason = getattr(error, "reason", None) or error
+        reason = getattr(reason, "strerror", None) or reason  # without "[Errno 111]"
         raise TrackingUnavailableError(_unreachable(uri, reason)) from error
 
 
@@ -142,8 +156,8 @@ def connect(settings: dict[str, Any], context: Any) -> TrackingStore:
         experiment = config.tracking.experiment.create_experiment_kwargs
         if experiment.artifact_location is None:
             experiment.artifact_location = (store / "artifacts").resolve().as_uri()
-    if not (settings.get("tracking") or {}).get("experiment", {}).get("name"):
-        config.tracking.experiment.name = DEFAULT_EXPERIMENT
+    if not ((settings.get("tracking") or {}).get("experiment") or {}).get("name"):
+        config.tracking.experiment.name = default_experiment(context.env)
     uri = config.server.mlflow_tracking_uri or os.environ["MLFLOW_TRACKING_URI"]
     _probe(uri)
     try:

@@ -16,8 +16,9 @@ from typing import Any
 # that shape the segments. Data generation is recorded only for the
 # synthetic data (its block is in every run's parameters).
 PARAMETER_BLOCKS = ("model_selection", "preprocessing")
-# The features contract, recorded key by key: which columns are clustered.
-FEATURE_KEYS = ("id_column", "numeric", "categorical", "profile_only")
+# The features contract, recorded key by key: which columns are clustered,
+# profiled, read as outcomes, and the role each value column plays.
+FEATURE_KEYS = ("id_column", "numeric", "categorical", "profile_only", "outcomes", "roles")
 # MLflow refuses a parameter value longer than this (mlflow.utils.validation).
 MAX_PARAMETER_LENGTH = 6000
 
