@@ -17,17 +17,16 @@ export KEDRO_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
 # $(call install,EXTRAS): the project with EXTRAS, every package pinned by
-# requirements.lock.
+# requirements.lock. uv installs the pinned packages in parallel, much faster
+# than pip (benchmarks/RESULTS.md). --system-certs: the platform's certificate
+# store, as pip uses, so a TLS-inspecting proxy's CA is trusted too.
+# --compile-bytecode: as pip does; where PYTHONDONTWRITEBYTECODE is set, every
+# `kedro` command would otherwise compile its imports again. PySpark ships only
+# as a large source package of jars: built into a wheel stored without
+# compression it installs much faster.
 define install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# uv installs the pinned packages in parallel, much faster than pip
-	# (benchmarks/RESULTS.md). --system-certs: the platform's certificate store,
-	# as pip uses, so a TLS-inspecting proxy's CA is trusted too.
-	# --compile-bytecode: as pip does; where PYTHONDONTWRITEBYTECODE is set,
-	# every `kedro` command would otherwise compile its imports again.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock uv
-	# PySpark ships only as a large source package of jars: built into a wheel
-	# stored without compression it installs much faster.
 	$(BIN)/uv pip install --quiet --system-certs --compile-bytecode --python $(BIN)/python \
 		-c requirements.lock -e ".[$(1)]" \
 		--config-settings-package "pyspark:--build-option=--compression=stored"

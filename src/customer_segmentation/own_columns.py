@@ -13,7 +13,9 @@ Column by column, the name (``own_names``) is checked against the values:
   email, phone, zip), other columns named like an id or code that hold many
   values, row counters, constant, mostly empty, free text and dates;
 - **outcomes** (``own_outcomes``, ``features.outcomes``): profile-only, like
-  0/1 flags, labels and groupings;
+  yes/no flags (0/1, true/false, yes/no: each named in the printout, as it
+  may be an outcome no name gave away), labels and groupings (an integer
+  code named like a type or class with up to 50 values: ``MOSTYPE``);
 - a numeric feature's **unit** and **role** (``own_units``);
 - **near-duplicates** (``near_duplicates``): of numeric features that move
   together (absolute Spearman rank correlation at least 0.95, on at most
@@ -37,8 +39,15 @@ from customer_segmentation.own_names import (
     is_id_named,
     is_personal,
     is_plain_id_named,
+    joined_name,
 )
-from customer_segmentation.own_outcomes import is_outcome_named, outcome_of
+from customer_segmentation.own_outcomes import (
+    FLAG_HINT,
+    flag_text,
+    is_outcome_named,
+    outcome_of,
+    yes_no_flag,
+)
 from customer_segmentation.own_units import as_numbers, role_of, unit_of
 
 MAX_FEATURE_CATEGORIES = 15
@@ -57,6 +66,11 @@ _INDEX_NAME = re.compile(r"^(unnamed:?\s*\d+|index|level_\d+|)$", re.I)
 _CODE_NAME = re.compile(
     r"channel|region|type|class|group|segment|cluster|status|level|grade|tier|zone|area", re.I
 )
+# A grouping code by the end of its name (``MOSTYPE``, ``customer_type``,
+# ``ProductCategory``, ``class``): one with more values than MAX_CODE_VALUES
+# is a code too, up to MAX_PROFILE_CATEGORIES. Only the end counts, as "level"
+# or "area" inside a name are often a quantity.
+_CODE_SUFFIX = re.compile(r"(type|class|category|segment|cluster|group)$")
 _DATE_NAME = re.compile(r"date|time|dt_|_dt$|day$|timestamp|created|joined|since", re.I)
 
 
@@ -71,6 +85,9 @@ class Column:
     bounds: tuple[float | None, float | None] | None = None
     outcome: tuple[str, Any] | None = None  # (kind, positive value) for features.outcomes
     unit: str | None = None  # of a numeric feature: money, count, share, ... (``unit_of``)
+    # A yes/no flag that no name marks as an outcome: its yes value and that
+    # value's share, which the printout names (``own_outcomes.outcome_lines``).
+    flag: tuple[Any, float] | None = None
 
 
 def is_row_counter(name: str, values: pd.Series) -> bool:
@@ -160,6 +177,32 @@ def _outcome(name: str, values: pd.Series, role: str) -> Column | None:
     return column
 
 
+def _flag(name: str, values: pd.Series, role: str, why: str) -> Column | None:
+    """A yes/no flag (``yes_no_flag``) as a profile-only column: ``why``,
+    with the yes value's share and what to do if it is an outcome."""
+    flag = yes_no_flag(values)
+    if flag is None:
+        return None
+    column = Column(
+        name,
+        role,
+        f"{why} ({flag_text(flag)}): profiled per segment, not clustered on; {FLAG_HINT}",
+    )
+    column.flag = flag
+    return column
+
+
+def _is_code_named(name: str, integers: bool, distinct: int) -> bool:
+    """An integer code named like a label or grouping: ``_CODE_NAME`` or an
+    id-like name with at most MAX_CODE_VALUES values, or a name ending in a
+    grouping word (``_CODE_SUFFIX``) with at most MAX_PROFILE_CATEGORIES."""
+    if not integers:
+        return False
+    if distinct <= MAX_CODE_VALUES and (_CODE_NAME.search(name) or is_id_named(name)):
+        return True
+    return distinct <= MAX_PROFILE_CATEGORIES and bool(_CODE_SUFFIX.search(joined_name(name)))
+
+
 def profile_duplicate(column: Column, partner: str, correlation: float) -> Column:
     """``column``, a numeric feature that moves with ``partner``, as a
     profile-only column without a role (so that it does not count twice in
@@ -183,16 +226,18 @@ def _inspect_numeric(name: str, numbers: pd.Series) -> Column:  # noqa: PLR0911 
     if column := _outcome(name, present, "profile_numeric"):
         return column
     if is_outcome_named(name):
-        return Column(name, "profile_numeric", "looks like an outcome: profiled, not clustered on")
-    if distinct == 2 and set(present.unique()) <= {0, 1}:
-        return Column(name, "profile_numeric", "0/1 flag: profiled per segment, not clustered on")
+        return _flag(name, present, "profile_numeric", "looks like an outcome") or Column(
+            name, "profile_numeric", "looks like an outcome: profiled, not clustered on"
+        )
+    if column := _flag(name, present, "profile_numeric", "0/1 flag"):
+        return column
     if top_share >= NEAR_CONSTANT_SHARE:
         return Column(
             name,
             "profile_numeric",
             f"near-constant ({top_share:.1%} one value): cannot separate segments, profiled",
         )
-    if integers and distinct <= MAX_CODE_VALUES and (_CODE_NAME.search(name) or is_id_named(name)):
+    if _is_code_named(name, integers, distinct):
         return Column(
             name,
             "profile_categorical",
@@ -222,9 +267,11 @@ def _inspect_text(name: str, values: pd.Series) -> Column:  # noqa: PLR0911 - on
     if column := _outcome(name, values, "profile_categorical"):
         return column
     if is_outcome_named(name) and distinct <= MAX_PROFILE_CATEGORIES:
-        return Column(
+        return _flag(name, values, "profile_categorical", "looks like an outcome") or Column(
             name, "profile_categorical", "looks like an outcome: profiled, not clustered on"
         )
+    if column := _flag(name, values, "profile_categorical", "yes/no flag"):
+        return column
     if is_id_named(name) and distinct > MAX_FEATURE_CATEGORIES:
         return Column(name, "dropped", f"named like an id or code, {distinct:,} values: not used")
     if _CODE_NAME.search(name) and distinct <= MAX_PROFILE_CATEGORIES:

@@ -30,6 +30,7 @@ from customer_segmentation.own_columns import (
     near_duplicates,
     profile_duplicate,
 )
+from customer_segmentation.own_outcomes import outcome_lines
 from customer_segmentation.own_quoting import masked, printable, scalar
 from customer_segmentation.own_reading import SourceError, read_source
 from customer_segmentation.own_units import unnamed_spend
@@ -254,11 +255,6 @@ def summary(inspection: Inspection, env: str, written: list[Path]) -> str:
         "profile_categorical": "profile-only",
         "dropped": "not used",
     }
-    outcomes = [
-        f"  {names[c.name]}: {c.outcome[0]}, positive {c.outcome[1]!r}"
-        for c in inspection.columns
-        if c.outcome
-    ]
     load_args = {k: v for k, v in inspection.load_args.items() if k != "na_values"}
     lines = [
         f"{inspection.shown}: {inspection.rows:,} rows, {len(inspection.columns)} columns"
@@ -270,7 +266,8 @@ def summary(inspection: Inspection, env: str, written: list[Path]) -> str:
             for c in inspection.columns
         ),
         "",
-        *(["Outcomes (features.outcomes):", *outcomes, ""] if outcomes else []),
+        *outcome_lines(inspection.columns),
+        "",
         *(printable(note) for note in inspection.notes),
         "Wrote " + ", ".join(str(p) for p in written),
         "Check: the id column, that each feature is something segments should differ on,",

@@ -17,6 +17,7 @@ from customer_segmentation.features import FeatureSpec
 logger = logging.getLogger(__name__)
 
 OUTDATED_PREVIOUS_MODEL = "previous model cannot be compared: saved by an older release"
+FEATURES_CHANGED = "not comparable: the previous run clustered on other features"
 
 
 class DriftError(RuntimeError):
@@ -28,6 +29,40 @@ def _population_stability(new: np.ndarray, old: np.ndarray) -> float:
     0.25 is usually read as a major shift)."""
     new, old = np.clip(new, 1e-4, None), np.clip(old, 1e-4, None)
     return float(np.sum((new - old) * np.log(new / old)))
+
+
+def _previous_features(model: Pipeline, profiles: pd.DataFrame, spec: FeatureSpec) -> list[str]:
+    """The features the previous model clustered on: its preprocessor's
+    numeric and categorical columns. A model of an older release, whose
+    preprocessor cannot be read, says only what its profiles describe: the
+    current features found there (a numeric one under its own name, a
+    categorical one as ``column=value`` shares), plus what it was fitted on
+    when it kept the names."""
+    if segmentation.is_current(model):
+        fitted = segmentation.preprocessor(model)
+        return [*fitted.numeric, *fitted.categorical]
+    if hasattr(model, "feature_names_in_"):
+        return [str(c) for c in model.feature_names_in_]
+    return [
+        c
+        for c in spec.model_columns
+        if c in profiles or any(str(name).startswith(f"{c}=") for name in profiles.columns)
+    ]
+
+
+def feature_change(
+    previous_model: Pipeline, previous_profiles: pd.DataFrame, features: dict
+) -> dict[str, list[str]]:
+    """The features clustered on now and not in the previous run
+    (``added``), and the other way round (``removed``); both empty when the
+    two runs clustered on the same columns. Segments made from other columns
+    are other segments: their shares and centres are not drift."""
+    spec = FeatureSpec.parse(features)
+    before = _previous_features(previous_model, previous_profiles, spec)
+    return {
+        "added": [c for c in spec.model_columns if c not in before],
+        "removed": [c for c in before if c not in spec.model_columns],
+    }
 
 
 def measure_drift(  # noqa: PLR0913 - each input is one thing it compares or reports
@@ -48,11 +83,20 @@ def measure_drift(  # noqa: PLR0913 - each input is one thing it compares or rep
     (adjusted Rand index) of the old and new model on the current customers
     (a seeded sample of at most ``ari_sample_size`` of them).
     Beyond the thresholds it warns, and with ``fail_on_drift`` it fails the run
-    so that a scheduler can alert."""
+    so that a scheduler can alert.
+
+    When the previous run clustered on other features (``feature_change``),
+    the measures are still written but nothing is compared against the
+    thresholds: ``comparable`` is false, ``features_added`` and
+    ``features_removed`` say what changed, and the report says so instead of
+    calling the segments stable (a new feature set is a new segmentation, not
+    drift, so it never fails the run either)."""
     if previous_segmentation_model is None or previous_segment_profiles is None:
         logger.info("No previous segmentation to compare with: first run")
         return {"previous_version": None, "drifted": False}
     customers = segmented_customers
+    changed = feature_change(previous_segmentation_model, previous_segment_profiles, features)
+    comparable = not (changed["added"] or changed["removed"])
     numeric = [c for c in FeatureSpec.parse(features).numeric if c in previous_segment_profiles]
     spread = customers[numeric].std(ddof=0).replace(0, 1.0)
     new = segment_profiles.set_index("segment")
@@ -99,11 +143,18 @@ def measure_drift(  # noqa: PLR0913 - each input is one thing it compares or rep
         except (KeyError, ValueError) as error:  # the feature columns changed
             logger.warning("The previous model cannot score the current customers: %s", error)
     breaches = []
-    if psi > drift["max_psi"]:
+    if not comparable:
+        logger.warning(
+            "Drift %s (added: %s; removed: %s)",
+            FEATURES_CHANGED,
+            ", ".join(changed["added"]) or "none",
+            ", ".join(changed["removed"]) or "none",
+        )
+    elif psi > drift["max_psi"]:
         breaches.append(f"segment shares shifted (PSI {psi:.3f} > {drift['max_psi']})")
-    if not outdated and (ari is None or ari < drift["min_ari"]):
+    if comparable and not outdated and (ari is None or ari < drift["min_ari"]):
         breaches.append(f"old and new models disagree (ARI {ari} < {drift['min_ari']})")
-    if max_shift > drift["max_centre_shift_sd"]:
+    if comparable and max_shift > drift["max_centre_shift_sd"]:
         breaches.append(
             f"a segment centre moved {max_shift:.2f} SD (> {drift['max_centre_shift_sd']})"
         )
@@ -113,6 +164,10 @@ def measure_drift(  # noqa: PLR0913 - each input is one thing it compares or rep
         "previous_model_version": previous_segmentation_model_version,
         "segments_before": len(old),
         "segments_now": len(new),
+        "comparable": comparable,
+        "comparability_note": None if comparable else FEATURES_CHANGED,
+        "features_added": changed["added"],
+        "features_removed": changed["removed"],
         "psi": psi,
         "ari": ari,
         "ari_note": OUTDATED_PREVIOUS_MODEL if outdated else None,

@@ -39,26 +39,32 @@ def column_label(column: str, labels: dict) -> str:
     return " ".join(word if word.isupper() and len(word) > 1 else word.lower() for word in words)
 
 
-def _category_terms(profiles: pd.DataFrame, columns: list[str], labels: dict) -> pd.DataFrame:
-    """For each segment (a row) and category of the ``columns`` (a column
-    ``column=value``), the z-score of the segment's share against the whole
-    base's share p, ``(share - p) / sqrt(p (1 - p))`` (the z-score of the
-    category's 0/1 indicator, comparable with numeric z-scores), kept only
-    where the segment is mostly that category (share above one half).
-    "other" and "missing" never name a segment."""
+def _category_terms(profiles: pd.DataFrame, categorical: list[str], labels: dict) -> pd.DataFrame:
+    """For each segment (a row) and category of the ``categorical`` columns
+    (a profile column ``column=value``, as ``kernels.assemble_profiles``
+    names the category shares), the z-score of the segment's share against
+    the whole base's share p, ``(share - p) / sqrt(p (1 - p))`` (the z-score
+    of the category's 0/1 indicator, comparable with numeric z-scores), kept
+    only where the segment is mostly that category (share above one half).
+    Only these share columns count: the mean of a numeric column lies
+    between 0 and 1 as often as not, but is no share, so a numeric feature
+    names a segment by its z-score alone. "other" and "missing" never name
+    a segment."""
     weights = profiles["customers"] / profiles["customers"].sum()
     terms = {}
-    for name in profiles.columns:
-        column, _, value = name.partition("=")
-        if column not in columns or value in (segmentation.OTHER, segmentation.MISSING):
-            continue
-        shares = profiles[name].astype(float)
-        base = float((shares * weights).sum())
-        if not 0 < base < 1:
-            continue
-        z = (shares - base) / np.sqrt(base * (1 - base))
-        label = labels.get(name, f"{column_label(column, labels)} {value}")
-        terms[label] = z.where(shares > 0.5)
+    for column in categorical:
+        prefix = f"{column}="
+        for name in profiles.columns:
+            value = name[len(prefix) :]
+            if not name.startswith(prefix) or value in (segmentation.OTHER, segmentation.MISSING):
+                continue
+            shares = profiles[name].astype(float)
+            base = float((shares * weights).sum())
+            if not 0 < base < 1:
+                continue
+            z = (shares - base) / np.sqrt(base * (1 - base))
+            label = labels.get(name, f"{column_label(column, labels)} {value}")
+            terms[label] = z.where(shares > 0.5)
     return pd.DataFrame(terms, index=profiles.index)
 
 
@@ -71,7 +77,8 @@ def _ranked_terms(profiles: pd.DataFrame, naming: dict, features: dict) -> dict[
     labels = naming["labels"]
     numeric = [c for c in columns if f"{c}_z" in profiles]
     numeric_z = profiles[[f"{c}_z" for c in numeric]].astype(float).set_axis(numeric, axis=1)
-    categorical_z = _category_terms(profiles, columns, labels)
+    categorical = [c for c in columns if c in spec.described_categorical]
+    categorical_z = _category_terms(profiles, categorical, labels)
     ranked = {}
     for segment in profiles.index:
         candidates = {

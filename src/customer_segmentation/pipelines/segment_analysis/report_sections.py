@@ -485,9 +485,12 @@ def targets_section(recommendations: pd.DataFrame, total: int, metrics: dict) ->
 def drift_section(drift_report: dict) -> dict | None:
     """The drift against the previous run (``measure_drift``) as the report
     shows it: one row per measure with its threshold, and a plain verdict;
-    None on a first run."""
+    None on a first run; when the previous run clustered on other features,
+    what changed instead (``_incomparable_drift``)."""
     if "psi" not in drift_report:
         return None
+    if drift_report.get("comparable") is False:
+        return _incomparable_drift(drift_report)
     thresholds = drift_report["thresholds"]
     moved = max(drift_report["segments"], key=lambda s: s["centre_shift_sd"], default=None)
     where = f" (segment {moved['segment']}, was {moved['previous_segment']})" if moved else ""
@@ -531,6 +534,43 @@ def drift_section(drift_report: dict) -> dict | None:
         "now": drift_report["segments_now"],
         "rows": rows,
         "verdict": verdict,
+    }
+
+
+def _incomparable_drift(drift_report: dict) -> dict:
+    """The drift section when the previous run clustered on other features:
+    one row naming the features added and removed, beyond what can be
+    compared, and a verdict that says the runs are not compared (the shares
+    and centres of segments made from other columns are no drift), with the
+    measures for the curious."""
+    changes = "; ".join(
+        f"{label} {', '.join(columns)}"
+        for label, columns in (
+            ("added", drift_report.get("features_added") or []),
+            ("removed", drift_report.get("features_removed") or []),
+        )
+        if columns
+    )
+    ari = drift_report["ari"]
+    measured = f"PSI {drift_report['psi']:.3f}" + ("" if ari is None else f", ARI {ari:.2f}")
+    return {
+        "previous": drift_report["previous_version"],
+        "before": drift_report["segments_before"],
+        "now": drift_report["segments_now"],
+        "rows": [
+            {
+                "measure": "Features clustered on",
+                "value": changes[:1].upper() + changes[1:],  # column names keep their case
+                "limit": "the same as in the previous run",
+                "ok": False,
+            }
+        ],
+        "verdict": (
+            f"Not comparable with the previous run: it clustered on other features ({changes}), so"
+            " these are new segments, not drifted ones, and no threshold was "
+            f"checked ({measured} compare different segmentations). The next run with "
+            "the same features is compared again."
+        ),
     }
 
 
