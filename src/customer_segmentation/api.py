@@ -42,7 +42,10 @@ from sklearn.pipeline import Pipeline
 from customer_segmentation import model as contract
 from customer_segmentation.errors import UserError
 from customer_segmentation.pipelines.scoring import nodes as scoring
-from customer_segmentation.pipelines.scoring.kernels import segment_names_and_version
+from customer_segmentation.pipelines.scoring.kernels import (
+    TooManyRejectsError,
+    segment_names_and_version,
+)
 from customer_segmentation.sources import describe_table
 from customer_segmentation.versioning import kedro_adapter
 from customer_segmentation.versioning.choice import choose_consistent_versions
@@ -153,8 +156,9 @@ class Segmentation:
         (default ``scoring.first_line``: 2, the first data line of a CSV
         file with a header). With ``max_reject_share``, more rejects than
         that share of the rows raise ``TooManyRejectsError``, as the scoring
-        pipeline does with ``scoring.max_reject_share``; without it, no
-        limit (a service scoring one customer at a time).
+        pipeline does with ``scoring.max_reject_share`` (its ``result`` holds
+        the ``ScoringResult``: the rejects, for the caller to show or store);
+        without it, no limit (a service scoring one customer at a time).
 
         A DataFrame that lacks the id or a feature column raises
         ``InvalidCustomerDataError``, as the scoring pipeline refuses such a
@@ -174,9 +178,14 @@ class Segmentation:
         scored = scoring.score_customers(
             scorable, self.model, self.version, self.profiles, features["id_column"]
         )
+        result = ScoringResult(scored=scored, rejects=rejects, summary=summary)
         if max_reject_share is not None:
-            scoring.check_reject_share(scored, rejects, max_reject_share)
-        return ScoringResult(scored=scored, rejects=rejects, summary=summary)
+            try:
+                scoring.check_reject_share(scored, rejects, max_reject_share)
+            except TooManyRejectsError as error:
+                error.result = result  # the rejects, for the caller to show or store
+                raise
+        return result
 
 
 def load_segmentation(

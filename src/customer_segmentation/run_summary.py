@@ -11,6 +11,9 @@ report's caution for unclear or unstable segments), and the report's
 path as the run saved it (its version folder). After ``scoring`` it prints the
 rows scored and rejected, the feature values filled per column and where the
 scored rows are. The summary goes to standard output and to the log files.
+A scoring run that fails for too many rejects saves them in a version that
+is never marked complete (no summary, no ``kedro report``): its error names
+that file instead.
 
 ``latest_report`` is ``kedro report``: the newest segment report that a
 finished run wrote (``versioning.marks``: a killed or failed run's report is
@@ -35,6 +38,7 @@ from customer_segmentation.engines import by_engine
 from customer_segmentation.errors import UserError, log_files, write_to_log_files
 from customer_segmentation.figures import rate_text
 from customer_segmentation.pipelines.scoring import nodes as scoring_nodes
+from customer_segmentation.pipelines.scoring.kernels import TooManyRejectsError
 from customer_segmentation.pipelines.segment_analysis.kernels import outcome_rates
 from customer_segmentation.pipelines.segment_analysis.names import column_label
 from customer_segmentation.pipelines.segment_analysis.report_sections import segment_caution
@@ -297,10 +301,39 @@ def run_summary(pipeline: Pipeline, catalog: Any, project: Path) -> list[str]:
     return lines
 
 
+def _too_many_rejects(error: BaseException | None) -> TooManyRejectsError | None:
+    """The ``TooManyRejectsError`` that is or caused ``error``, if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, TooManyRejectsError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__
+    return None
+
+
 class RunSummary:
-    """Prints ``run_summary`` as the last lines of a successful run. One
-    instance serves concurrent runs (``kedro server``): it keeps no state,
-    everything comes from the run's own pipeline and catalog."""
+    """Prints ``run_summary`` as the last lines of a successful run, and
+    adds to a scoring run's ``TooManyRejectsError`` the file the rejects
+    were saved to. One instance serves concurrent runs (``kedro server``):
+    it keeps no state, everything comes from the run's own pipeline and
+    catalog."""
+
+    @hook_impl
+    def on_pipeline_error(
+        self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
+    ) -> None:
+        """Names, in a refusal for too many rejects, the ``scoring_rejects``
+        file this run saved before refusing: the node that refuses knows no
+        paths, and the run's version is never marked complete, so nothing
+        else (``kedro report``, Kedro-Viz) would show it."""
+        refused = _too_many_rejects(error)
+        if refused is None or REJECTS not in pipeline.all_outputs():
+            return
+        found = saved_path(catalog, REJECTS)
+        if found is not None and found.exists():
+            project = Path(run_params.get("project_path") or ".")
+            refused.rejects_at = shown_path(found, project)
 
     @hook_impl
     def after_pipeline_run(

@@ -6,7 +6,10 @@ take, and the reject-share limit. A leaf module: it imports neither engine.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,12 +35,92 @@ FILLED = "filled"
 
 
 class TooManyRejectsError(UserError, RuntimeError):
-    """More of a scoring batch was rejected than ``max_reject_share`` allows."""
+    """More of a scoring batch was rejected than ``max_reject_share`` allows.
+
+    ``rejects_at`` is where the run saved the rejects, shown at the end of
+    the message: the node that raises this knows no paths, so a run's hook
+    (``run_summary.RunSummary``) fills it in; the Python API leaves it None."""
+
+    rejects_at: str | None = None
+    # The Python API's ScoringResult of the batch (its rejects included).
+    result: Any = None
+
+    def __str__(self) -> str:
+        where = f" in {self.rejects_at}" if self.rejects_at else ""
+        return super().__str__() + where
+
+
+def not_a_number(column: str, value: object) -> str:
+    """The reason of a row whose ``column`` holds text instead of a number."""
+    return f"column '{column}' is not a number: {str(value)!r}"
+
+
+def not_finite(column: str, value: float) -> str:
+    """The reason of a row whose ``column`` holds an infinite number."""
+    return f"column '{column}' is not a finite number: {value:g}"
+
+
+def outside_bounds(column: str, value: float, spec: FeatureSpec) -> str:
+    """The reason of a row whose ``column`` is outside its ``features.bounds``."""
+    return f"column '{column}' value {value:g} is outside its {bounds_text(spec, column)}"
+
+
+def outside_training_range(column: str, value: float, max_abs_z: float) -> str:
+    """The reason of a row whose ``column`` is far outside the training range."""
+    return (
+        f"column '{column}' value {value:,.6g} is outside the training range "
+        f"(more than {max_abs_z:g} SD from the mean)"
+    )
+
+
+# A number as the reasons above print it (``g`` and ``,.6g``) and a value as
+# Python quotes text (``repr``): what ``reason_kind`` takes out of a reason.
+_NUMBER = r"(?:-?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:e[+-]\d+)?|-?inf|nan)"
+_QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+# Each reason that quotes its row's value, and its kind (the groups kept).
+# The whole reason must match, so a column name with quotes, colons or
+# spaces stays whole: the value is only ever the part its template puts there.
+_KINDS = [
+    (re.compile(rf"(?s)(column '.*?' is not a number): {_QUOTED}"), r"\1"),
+    (re.compile(rf"(?s)(column '.*?' is not a finite number): {_NUMBER}"), r"\1"),
+    (
+        re.compile(
+            rf"(?s)(column '.*?') value {_NUMBER} "
+            r"(is outside (?:its bounds \[[^\]]*\]|the training range \([^)]*\)))"
+        ),
+        r"\1 \2",
+    ),
+]
+
+
+def reason_kind(reason: str) -> str:
+    """A reject's reason without its row's own value: the kind of reason
+    that summaries count ("column 'age' is not a number" for "column 'age'
+    is not a number: 'n/a'"). A reason that quotes no value (a missing id,
+    whatever the id column is called) is its own kind."""
+    for pattern, kind in _KINDS:
+        if match := pattern.fullmatch(reason):
+            return match.expand(kind)
+    return reason
+
+
+def reason_counts(reasons: pd.Series) -> pd.Series:
+    """How many rows each kind of reason (``reason_kind``) rejected, most first."""
+    kinds = {reason: reason_kind(reason) for reason in reasons.dropna().unique()}
+    return reasons.map(kinds).value_counts()
+
+
+def reasons_text(counts: pd.Series) -> str:
+    """``reason_counts`` in words: "12 missing Unnamed: 0, 3 column 'age' is
+    not a number"."""
+    return ", ".join(f"{count} {kind}" for kind, count in counts.items())
 
 
 def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> list[tuple]:
     """One reason per failing row and check of the training schema, with a
-    rank: a missing id outranks a duplicate id, which outranks a bad value."""
+    rank: a missing id outranks a duplicate id, which outranks a value
+    outside its bounds. The schema sees the numbers as read (``screen_rows``),
+    so text in a numeric column is never its failure."""
     reasons = []
     for failure in failures[failures["index"].notna()].itertuples():
         check, column = str(failure.check), str(failure.column)
@@ -45,14 +128,8 @@ def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> list[tuple]:
             reasons.append((failure.index, 1, f"missing {spec.id_column}"))
         elif check == "field_uniqueness":
             reasons.append((failure.index, 3, f"duplicate {spec.id_column} in this batch"))
-        elif check.startswith(("coerce_dtype", "dtype")):
-            text = f"column '{column}' is not a number: {failure.failure_case!r}"
-            reasons.append((failure.index, 4, text))
         elif check.startswith("in_range"):
-            text = (
-                f"column '{column}' value {float(failure.failure_case):g} is outside its "
-                f"{bounds_text(spec, column)}"
-            )
+            text = outside_bounds(column, float(failure.failure_case), spec)
             reasons.append((failure.index, 5, text))
     return reasons
 
@@ -70,12 +147,7 @@ def _range_reasons(
         outside = ~values[column].between(low, high) & values[column].notna()
         far = outside & ~(scaled[column].abs() <= max_abs_z)
         reasons += [
-            (
-                row,
-                6,
-                f"column '{column}' value {values.at[row, column]:,.6g} is outside the training "
-                f"range (more than {max_abs_z:g} SD from the mean)",
-            )
+            (row, 6, outside_training_range(column, values.at[row, column], max_abs_z))
             for row in batch.index[far]
         ]
     return reasons
@@ -117,6 +189,26 @@ def filled_columns(features: pd.DataFrame) -> pd.Series:
     )
 
 
+def _spells_nan(value: object) -> bool:
+    """Whether ``value`` is a spelling of NaN ("nan", "NaN"): a missing value."""
+    try:
+        return math.isnan(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _text_cells(numbers: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """The cells of the numeric columns ``numbers`` that hold text, not a
+    number: present, yet missing once read as numbers (``values``), and no
+    spelling of NaN. Judged cell by cell, so text in one row never keeps
+    another row's value from its checks."""
+    text = numbers.notna() & values.isna()
+    for column in text.columns[text.any()]:
+        nan_spellings = [v for v in numbers.loc[text[column], column].unique() if _spells_nan(v)]
+        text[column] &= ~numbers[column].isin(nan_spellings)
+    return text
+
+
 def screen_rows(
     customers_to_score: pd.DataFrame,
     segmentation_model: Pipeline,
@@ -135,7 +227,9 @@ def screen_rows(
     id_column = spec.id_column
     blank = customers_to_score.isna().all(axis=1).to_numpy()
     batch = batch[list(dict.fromkeys([id_column, *spec.model_columns]))]
-    values = batch[list(spec.numeric)].apply(pd.to_numeric, errors="coerce")
+    numbers = batch[list(spec.numeric)]
+    values = numbers.apply(pd.to_numeric, errors="coerce")
+    text = _text_cells(numbers, values)
     infinite = pd.DataFrame(np.isinf(values.to_numpy(float)), batch.index, values.columns)
     finite = values.mask(infinite)
     batch = batch.assign(**{FILLED: filled_columns(finite.join(batch[list(spec.categorical)]))})
@@ -146,8 +240,17 @@ def screen_rows(
         reasons += [
             (row, 3, f"duplicate {id_column} in this batch") for row in batch.index[repeated]
         ]
+    for column in values.columns[text.any()]:
+        reasons += [
+            (row, 4, not_a_number(column, numbers.at[row, column]))
+            for row in batch.index[text[column]]
+        ]
     try:
-        customer_schema(spec).validate(batch, lazy=True)
+        # The schema checks the numbers as read, text as missing: each row's
+        # value is held to its bounds whatever other rows of its column hold.
+        customer_schema(spec).validate(
+            batch.assign(**{column: values[column] for column in values.columns}), lazy=True
+        )
     except SchemaErrors as errors:
         reasons += _schema_reasons(errors.failure_cases, spec)
     ids = batch[id_column]
@@ -159,7 +262,7 @@ def screen_rows(
     reasons += [(row, 5, "no feature values") for row in batch.index[empty]]
     for column in values.columns[infinite.any()]:
         reasons += [
-            (row, 4, f"column '{column}' is not a finite number: {values.at[row, column]:g}")
+            (row, 4, not_finite(column, values.at[row, column]))
             for row in batch.index[infinite[column]]
         ]
     reasons += _range_reasons(batch, finite, segmentation_model, scoring["max_abs_z"])
@@ -171,10 +274,6 @@ def screen_rows(
         .set_index("row")["reason"]
     )
     return batch, values, first
-
-
-# What a reason says without the row's value: its kind.
-REASON_VALUE = r": .*$| value .*$"
 
 
 def score_rows(
@@ -225,18 +324,17 @@ def segment_names_and_version(
 
 
 def check_reject_share(
-    scored: int, rejected: int, max_reject_share: float, reason_counts: Callable[[], pd.Series]
+    scored: int, rejected: int, max_reject_share: float, count_reasons: Callable[[], pd.Series]
 ) -> None:
     """Raises ``TooManyRejectsError`` when more than ``max_reject_share`` of
     the ``scored + rejected`` rows were rejected, naming the most common
-    kinds of reason (``reason_counts``, asked only then)."""
+    kinds of reason (``count_reasons``, as ``reason_counts`` gives them,
+    asked only then)."""
     total = scored + rejected
     share = rejected / total if total else 0.0
     if share > max_reject_share:
-        reasons = reason_counts()
         raise TooManyRejectsError(
             f"Scoring rejected {rejected} of {total} customers ({share:.0%}, more "
             f"than scoring.max_reject_share {max_reject_share:.0%}): "
-            + ", ".join(f"{count} {reason}" for reason, count in reasons.head(4).items())
-            + "; see scoring_rejects"
+            f"{reasons_text(count_reasons().head(4))}; see scoring_rejects"
         )

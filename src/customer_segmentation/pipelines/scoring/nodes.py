@@ -21,8 +21,9 @@ from customer_segmentation.features import FeatureSpec, key_column
 from . import kernels
 from .kernels import (
     FILLED,
-    REASON_VALUE,
     batch_spec,
+    reason_counts,
+    reasons_text,
     score_rows,
     screen_rows,
     segment_names_and_version,
@@ -64,13 +65,8 @@ def screen_customers_to_score(
     return scorable, rejects
 
 
-def _reason_counts(rejects: pd.DataFrame) -> pd.Series:
-    """How many rows each kind of reason rejected, most first."""
-    return rejects["reason"].str.replace(REASON_VALUE, "", regex=True).value_counts()
-
-
 def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec) -> None:
-    """One summary line: rejects by reason, and values of categorical
+    """One summary line: rejects by kind of reason, and values of categorical
     features the model never saw in training (scored as "other")."""
     known = segmentation.fitted_categories(model)
     unseen = {}
@@ -79,13 +75,13 @@ def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec)
         count = int((~values.isin(known.get(column, []))).sum())
         if count:
             unseen[column] = count
-    reasons = _reason_counts(rejects)
+    reasons = f" ({reasons_text(reason_counts(rejects['reason']))})" if len(rejects) else ""
     logger.info(
-        "Screened %d customers to score: %d scorable, %d rejected %s; unseen categories %s",
+        "Screened %d customers to score: %d scorable, %d rejected%s; unseen categories %s",
         len(batch),
         len(scorable),
         len(rejects),
-        reasons.to_dict(),
+        reasons,
         unseen or "none",
     )
 
@@ -134,5 +130,5 @@ def check_reject_share(
         len(scored_customers),
         len(scoring_rejects),
         max_reject_share,
-        lambda: _reason_counts(scoring_rejects),
+        lambda: reason_counts(scoring_rejects["reason"]),
     )

@@ -21,8 +21,8 @@ from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 from . import kernels
 from .kernels import (
     FILLED,
-    REASON_VALUE,
     batch_spec,
+    reason_kind,
     score_rows,
     screen_rows,
     segment_names_and_version,
@@ -121,9 +121,14 @@ def score_customers(
 
 
 def _reason_counts(rejects: DataFrame) -> pd.Series:
-    """How many rows each kind of reason rejected, most first."""
-    kinds = rejects.groupBy(F.regexp_replace("reason", REASON_VALUE, "").alias("kind"))
-    counts = kinds.count().toPandas()
+    """``kernels.reason_counts`` on Spark: each reason's kind found by
+    ``kernels.reason_kind`` on every Arrow batch, the kinds counted by Spark."""
+    kinds = map_batches(
+        rejects.select(F.col(_REASON)),
+        lambda batch: pd.DataFrame({"kind": batch[_REASON].map(reason_kind)}),
+        ddl({"kind": "string"}),
+    )
+    counts = kinds.groupBy("kind").count().toPandas()
     return counts.set_index("kind")["count"].sort_values(ascending=False, kind="stable")
 
 
