@@ -30,12 +30,16 @@ import re
 import sys
 from difflib import get_close_matches
 from types import TracebackType
+from typing import TypeVar
 
 logger = logging.getLogger(__name__)
 
 
 class UserError(Exception):
     """An error whose message tells the user what to fix."""
+
+
+E = TypeVar("E", bound=BaseException)
 
 
 class UnknownPipelineError(UserError, ValueError):
@@ -77,15 +81,21 @@ def _readable(error: BaseException | None) -> UserError | None:
     return unknown_pipeline(match["name"], _registered_pipelines())
 
 
-def _user_error(error: BaseException | None) -> UserError | None:
-    """The UserError that caused ``error`` (Kedro may wrap it), if any."""
+def cause_of_type(error: BaseException | None, kind: type[E]) -> E | None:
+    """The exception of type ``kind`` that is or caused ``error`` (Kedro may
+    wrap a node's error), if any."""
     seen = set()
     while error is not None and id(error) not in seen:
-        if isinstance(error, UserError):
+        if isinstance(error, kind):
             return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+def _user_error(error: BaseException | None) -> UserError | None:
+    """The UserError that caused ``error``, if any."""
+    return cause_of_type(error, UserError)
 
 
 class QuietConsole(logging.Filter):

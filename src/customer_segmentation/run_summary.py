@@ -35,7 +35,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro.pipeline import Pipeline
 
 from customer_segmentation.engines import by_engine
-from customer_segmentation.errors import UserError, log_files, write_to_log_files
+from customer_segmentation.errors import UserError, cause_of_type, log_files, write_to_log_files
 from customer_segmentation.figures import rate_text
 from customer_segmentation.pipelines.scoring import nodes as scoring_nodes
 from customer_segmentation.pipelines.scoring.kernels import TooManyRejectsError
@@ -301,17 +301,6 @@ def run_summary(pipeline: Pipeline, catalog: Any, project: Path) -> list[str]:
     return lines
 
 
-def _too_many_rejects(error: BaseException | None) -> TooManyRejectsError | None:
-    """The ``TooManyRejectsError`` that is or caused ``error``, if any."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, TooManyRejectsError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__
-    return None
-
-
 class RunSummary:
     """Prints ``run_summary`` as the last lines of a successful run, and
     adds to a scoring run's ``TooManyRejectsError`` the file the rejects
@@ -327,7 +316,7 @@ class RunSummary:
         file this run saved before refusing: the node that refuses knows no
         paths, and the run's version is never marked complete, so nothing
         else (``kedro report``, Kedro-Viz) would show it."""
-        refused = _too_many_rejects(error)
+        refused = cause_of_type(error, TooManyRejectsError)
         if refused is None or REJECTS not in pipeline.all_outputs():
             return
         found = saved_path(catalog, REJECTS)
