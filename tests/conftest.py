@@ -5,11 +5,15 @@ tests run on (``engine``: pandas, and Spark in one session-wide
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 # Before Kedro is imported: no telemetry and no log file in the repository.
@@ -45,24 +49,106 @@ from customer_segmentation.spark import is_spark, start_session, to_pandas  # no
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 BASE_CONF = PROJECT_ROOT / "conf" / "base"
 
+# The tests that run on Spark: tests/test_spark.py and every test's "spark"
+# case of the ``engine`` fixture (``[spark]``, or ``spark`` among other ids).
+SPARK_TEST = re.compile(r"^tests/test_spark\.py::|\[(?:[^\]]*-)?spark(?:-[^\]]*)?\]$")
+
+# Files of few long tests (whole runs through Kedro, real processes), longest
+# first: handed out right after the Spark tests, so that none of them is left
+# for last while the other worker has nothing to do. An order only: every
+# other file follows, most tests first, as loadfile hands them out.
+LONG_FILES = (
+    "tests/test_integration.py",
+    "tests/pipelines/model_selection/test_nodes.py",
+    "tests/test_crash_safety.py",
+    "tests/test_concurrency.py",
+    "tests/test_tracking.py",
+    "tests/test_packaging.py",
+    "tests/test_own_data.py",
+    "tests/test_transactions.py",
+    "tests/test_airflow.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every test on Spark (``spark`` mark or fixture) is one ``SPARK_TEST``
+    names: the scheduler sees test ids only, and a Spark test it did not
+    recognise would start a second JVM on the other worker."""
+    stray = [
+        item.nodeid
+        for item in items
+        if (item.get_closest_marker("spark") or "spark" in getattr(item, "fixturenames", ()))
+        and not SPARK_TEST.search(item.nodeid)
+    ]
+    if stray:
+        raise pytest.UsageError(
+            f"tests on Spark that SPARK_TEST (tests/conftest.py) does not name: {stray}"
+        )
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, unknown without it
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``--dist loadfile`` (``make test``): each file's tests on one
+    worker, as loadfile does, except the tests on Spark (``SPARK_TEST``),
+    which are one unit of their own, handed out first, then ``LONG_FILES``.
+    One worker starts the JVM (``spark`` fixture) and runs every Spark test
+    while it is warm: its compiled code and its Python workers, which Spark
+    stops after a minute unused, serve the next test instead of being paid
+    for again on both workers."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # noqa: PLC0415 - only with xdist
+
+    class SparkApartScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "spark" if SPARK_TEST.search(nodeid) else super()._split_scope(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            for scope in reversed(("spark", *LONG_FILES)):
+                if scope in self.workqueue:
+                    self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
+
+    return SparkApartScheduling(config, log)
+
+
+# The test session's settings over those of conf/spark/spark.yml: local[2],
+# two shuffle partitions, and a JVM that compiles with the quick JIT only (C1):
+# tests run many small jobs, not a few long ones (a fifth faster here).
+SPARK_TEST_SETTINGS = {
+    "spark.master": "local[2]",
+    "spark.sql.shuffle.partitions": 2,
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+}
+
+
+def spark_test_settings(project: Path = PROJECT_ROOT) -> dict:
+    """The settings of ``project``'s conf/spark/spark.yml with
+    ``SPARK_TEST_SETTINGS`` over them."""
+    settings = yaml.safe_load((project / "conf" / "spark" / "spark.yml").read_text())
+    return {**settings, **SPARK_TEST_SETTINGS}
+
+
+def use_the_test_spark_session(project: Path) -> None:
+    """Writes ``SPARK_TEST_SETTINGS`` into a project copy's
+    conf/spark/spark.yml, so that ``kedro run --env spark`` there asks for the
+    session the ``spark`` fixture started. With the shipped file, the run's
+    ``start_session`` (getOrCreate) would set its 64 shuffle partitions on
+    that shared session, for the run and for every later test of the
+    process: tiny tables spread over many tasks."""
+    path = project / "conf" / "spark" / "spark.yml"
+    path.write_text(yaml.safe_dump(spark_test_settings(project)))
+
 
 @pytest.fixture(scope="session")
 def spark():
-    """The Spark session of ``conf/spark``, in ``local[2]`` with two shuffle
-    partitions; a ``kedro run --env spark`` in the same process gets this
-    session. Its JVM compiles with the quick JIT only (C1): tests run many
-    small jobs, not a few long ones (a fifth faster here). Started once for
-    the test session (about 5 s), only by tests that run on Spark."""
+    """The Spark session of ``conf/spark`` with ``SPARK_TEST_SETTINGS``; a
+    ``kedro run --env spark`` in the same process gets this session (in a
+    project copy with ``use_the_test_spark_session``, with these settings).
+    Started once for the test session (about 5 s), only by tests that run on
+    Spark, which ``make test`` runs on one worker (``pytest_xdist_make_scheduler``)."""
     pytest.importorskip("pyspark")
-    settings = yaml.safe_load((PROJECT_ROOT / "conf" / "spark" / "spark.yml").read_text())
-    settings.update(
-        {
-            "spark.master": "local[2]",
-            "spark.sql.shuffle.partitions": 2,
-            "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1",
-        }
-    )
-    session = start_session(settings)
+    session = start_session(spark_test_settings())
     yield session
     session.stop()
 
@@ -262,8 +348,127 @@ def run_command(command: list[str], cwd: Path, env: dict | None = None):
 
 
 def kedro_cli(project: Path, *args: str):
-    """``kedro <args>`` in a project copy, with the venv's kedro."""
+    """``kedro <args>`` in a project copy, with the venv's kedro, as a real
+    process. For what only a process shows: the excepthook that ends it,
+    the console of a fresh interpreter (one-time import warnings), kills and
+    locks. Everything else: ``kedro_in_process``, which skips the process's
+    start (every plugin's commands imported again, MLflow included)."""
     return run_command([str(Path(sys.executable).with_name("kedro")), *args], project)
+
+
+def _logging_state() -> dict[logging.Logger, tuple]:
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    return {
+        logger: (
+            logger.level,
+            logger.propagate,
+            logger.disabled,
+            logger.handlers[:],
+            logger.filters[:],
+        )
+        for logger in loggers
+    }
+
+
+def _restore_logging(state: dict[logging.Logger, tuple]) -> None:
+    """Every logger as ``state`` had it (new ones bare); the handlers made
+    since are closed (the project copy's log file)."""
+    kept = {handler for *_, handlers, _ in state.values() for handler in handlers}
+    for logger, now in _logging_state().items():
+        level, propagate, disabled, handlers, filters = state.get(
+            logger, (logging.NOTSET, True, False, [], [])
+        )
+        for handler in now[3]:
+            if handler not in kept:
+                handler.close()
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+        logger.handlers[:], logger.filters[:] = handlers, filters
+
+
+@contextlib.contextmanager
+def _as_a_kedro_process(project: Path, package: str, stdout: io.StringIO, stderr: io.StringIO):
+    """This process made to look, for one command, like a `kedro` process
+    started in ``project``, and put back afterwards: its working directory
+    and argv; its output in ``stdout`` and ``stderr``; the logging of the
+    project's ``conf/logging.yml`` (as without KEDRO_LOGGING_CONFIG: console
+    and logs/info.log), configured before the project's settings are
+    imported again, as Kedro orders them (settings.py puts the readable
+    error handler on top of the console's); rich's console detected anew on
+    the captured output."""
+    import rich  # noqa: PLC0415
+    from kedro.framework import project as kedro_project  # noqa: PLC0415
+
+    settings_module = f"{package}.settings"
+    saved = {
+        "cwd": Path.cwd(),
+        "argv": sys.argv,
+        "environ": dict(os.environ),
+        "hooks": (sys.excepthook, sys.displayhook, warnings.showwarning),
+        "logging": _logging_state(),
+        "kedro_logging": kedro_project.LOGGING.data,
+        "settings": sys.modules.get(settings_module),
+        "console": rich.get_console().__dict__,
+    }
+    try:
+        os.chdir(project)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            rich.reconfigure()
+            config = yaml.safe_load((project / "conf" / "logging.yml").read_text())
+            kedro_project.configure_logging(config)
+            sys.modules.pop(settings_module, None)
+            yield
+    finally:
+        os.chdir(saved["cwd"])
+        sys.argv = saved["argv"]
+        os.environ.clear()
+        os.environ.update(saved["environ"])
+        if warnings.showwarning is not saved["hooks"][2]:
+            logging.captureWarnings(False)  # Kedro's RichHandler captured them
+        sys.excepthook, sys.displayhook, warnings.showwarning = saved["hooks"]
+        _restore_logging(saved["logging"])
+        kedro_project.LOGGING.data = saved["kedro_logging"]
+        if saved["settings"] is not None:
+            sys.modules[settings_module] = saved["settings"]
+            sys.modules[package].settings = saved["settings"]
+        rich.get_console().__dict__ = saved["console"]
+
+
+def kedro_in_process(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro <args>`` in a project copy, run in this process as the `kedro`
+    entry point runs it (``kedro.framework.cli.cli.main``), and ended as
+    Python ends a process: an uncaught error goes to ``sys.excepthook`` (the
+    project's readable block for a UserError) and exits with 1, ``sys.exit``
+    with its code. Returns what ``kedro_cli`` returns, without paying for a
+    new interpreter. The project's package is this process's (the copy's
+    ``src`` is not imported)."""
+    from kedro.framework.cli.cli import main  # noqa: PLC0415
+
+    package = validated_parameters.__module__.split(".")[0]  # customer_segmentation
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _as_a_kedro_process(project, package, stdout, stderr):
+        sys.argv = ["kedro", *args]
+        error = None
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code
+        except Exception as uncaught:  # noqa: BLE001 - handled as the interpreter would
+            error = uncaught
+        if error is not None:
+            sys.excepthook(type(error), error, error.__traceback__)
+            code = 1
+        elif code is None:
+            code = 0
+        elif not isinstance(code, int):
+            print(code, file=sys.stderr)  # noqa: T201 - as the interpreter prints it
+            code = 1
+    return subprocess.CompletedProcess(["kedro", *args], code, stdout.getvalue(), stderr.getvalue())
 
 
 def _merged(base: dict, override: dict) -> dict:

@@ -80,7 +80,8 @@ def _run(dag: dict) -> None:
 
 def test_airflow_dags_run_the_pipelines_one_task_each(project_copy, tmp_path, monkeypatch):
     made = run_command(
-        ["make", "airflow-dags", f"BIN={Path(sys.executable).parent}", "INSTALLED="], project_copy
+        ["make", "airflow-dags", f"BIN={Path(sys.executable).parent}", "INSTALLED=", "RUNTIME="],
+        project_copy,
     )
     assert made.returncode == 0, made.stdout + made.stderr
     folder = project_copy / "airflow_dags"

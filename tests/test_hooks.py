@@ -1,7 +1,9 @@
 """The project hooks, the parameter check and the run summary without a
 whole session; then how a `kedro` command ends: readable refusals (one short
 block, exit code 1, no traceback), the summary of a run and `kedro report`,
-through real `kedro` subprocesses on project copies."""
+through Kedro's CLI on project copies: run in the test process as the `kedro`
+entry point runs it (``kedro_in_process``), and once as a real `kedro`
+process, whose interpreter ends in the project's excepthook."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ from customer_segmentation.run_summary import (
     targets_line,
     training_summary,
 )
-from tests.conftest import BASE_CONF, kedro_cli, versions
+from tests.conftest import BASE_CONF, kedro_cli, kedro_in_process, versions
 
 
 @pytest.fixture
@@ -409,11 +411,27 @@ def _assert_readable(result, expected: str) -> None:
 def test_a_refused_run_ends_with_one_readable_block(project_copy, args, conf, expected):
     for relative, text in conf.items():
         (project_copy / "conf" / relative).write_text(text)
-    result = kedro_cli(project_copy, "run", *args)
+    result = kedro_in_process(project_copy, "run", *args)
     _assert_readable(result, expected)
     if "nope" in args:
         assert "Environments: " in result.stderr and "crm_example" in result.stderr
     assert expected in (project_copy / "logs" / "info.log").read_text()
+
+
+def test_a_refused_kedro_process_shows_the_block_and_nothing_else(project_copy):
+    """A real process: a YAML error, read before any hook runs, ends the
+    interpreter through the excepthook that settings.py installs; a fresh
+    interpreter prints nothing else (no plugin's import warnings)."""
+    (project_copy / "conf" / "local" / "parameters.yml").write_text(
+        "features:\n  id_column: [oops\n"
+    )
+    result = kedro_cli(project_copy, "run")
+    _assert_readable(
+        result, "Error (ConfigFileError): conf/local/parameters.yml is not valid YAML: line 3"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stdout == "", result.stdout
+    assert "is not valid YAML" in (project_copy / "logs" / "info.log").read_text()
 
 
 def test_a_node_refusing_bad_data_shows_only_the_readable_block(project_copy):
@@ -424,7 +442,7 @@ def test_a_node_refusing_bad_data_shows_only_the_readable_block(project_copy):
     shutil.copytree(project_copy / "conf" / "crm_example", project_copy / "conf" / "dup")
     catalog = project_copy / "conf" / "dup" / "catalog.yml"
     catalog.write_text(catalog.read_text().replace("marketing_campaign.csv", "duplicated.csv"))
-    result = kedro_cli(project_copy, "run", "--env", "dup", "--pipelines", "segmentation")
+    result = kedro_in_process(project_copy, "run", "--env", "dup", "--pipelines", "segmentation")
     _assert_readable(result, "Error (InvalidCustomerDataError): ")
     assert len(result.stderr.strip().splitlines()) == 2, result.stderr  # the block, one problem
     console = result.stdout + result.stderr
@@ -435,7 +453,7 @@ def test_a_node_refusing_bad_data_shows_only_the_readable_block(project_copy):
 
 
 def test_scoring_ends_with_its_summary_and_report_finds_the_latest_complete(trained_project):
-    result = kedro_cli(trained_project, "run", "--pipelines", "scoring")
+    result = kedro_in_process(trained_project, "run", "--pipelines", "scoring")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     summary = lines[lines.index("Scoring results") :]  # the last lines of the run
@@ -448,10 +466,10 @@ def test_scoring_ends_with_its_summary_and_report_finds_the_latest_complete(trai
     folder = trained_project / "data" / "08_reporting" / "segment_report.html"
     complete = versions(trained_project, "data/08_reporting/segment_report.html")[-1]
     (folder / "9999-01-01T00.00.00.000Z").mkdir()  # a killed run's version: no mark
-    report = kedro_cli(trained_project, "report")
+    report = kedro_in_process(trained_project, "report")
     assert report.returncode == 0, report.stderr
     assert report.stdout.strip() == str(folder / complete / "segment_report.html")
     _assert_readable(
-        kedro_cli(trained_project, "report", "--env", "crm_example"),
+        kedro_in_process(trained_project, "report", "--env", "crm_example"),
         "Error (NoReportError): environment 'crm_example' has no complete segment report",
     )

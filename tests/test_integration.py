@@ -16,7 +16,7 @@ from kedro_telemetry.plugin import _check_for_telemetry_consent
 from nbclient import NotebookClient
 
 from customer_segmentation.hooks import SourceDataGuardError
-from tests.conftest import SMALL_RUN, kedro_cli, run_session, version_file, versions
+from tests.conftest import SMALL_RUN, kedro_in_process, run_session, version_file, versions
 
 pytestmark = pytest.mark.integration
 
@@ -178,7 +178,7 @@ def test_cli_bad_input_exits_non_zero_with_the_reason_logged(project_copy, custo
     (project_copy / "conf" / "broken" / "parameters.yml").write_text(
         "preprocessing:\n  first_line: 2\n"
     )
-    result = kedro_cli(project_copy, "run", "--env", "broken", "--pipelines", "segmentation")
+    result = kedro_in_process(project_copy, "run", "--env", "broken", "--pipelines", "segmentation")
     assert result.returncode != 0
     expected = (
         "Error (InvalidCustomerDataError): raw_customers does not match the features parameter:\n"
@@ -203,7 +203,7 @@ def test_an_environment_overrides_one_nested_key(project_copy, customers):
 
 
 def test_a_misspelled_parameter_stops_the_run_before_any_node(project_copy):
-    result = kedro_cli(project_copy, "run", "--params", "model_selection.k_mx=4")
+    result = kedro_in_process(project_copy, "run", "--params", "model_selection.k_mx=4")
     assert result.returncode != 0
     assert "'model_selection.k_mx': unknown parameter; did you mean 'k_max'?" in result.stderr
     assert "Traceback" not in result.stderr
@@ -211,7 +211,7 @@ def test_a_misspelled_parameter_stops_the_run_before_any_node(project_copy):
 
 
 def test_viz_build_lists_all_pipelines_with_layers(project_copy):
-    result = kedro_cli(project_copy, "viz", "build")
+    result = kedro_in_process(project_copy, "viz", "build")
     assert result.returncode == 0, result.stderr
     main = json.loads((project_copy / "build" / "api" / "main").read_text())
     pipelines = {pipeline["id"] for pipeline in main["pipelines"]}

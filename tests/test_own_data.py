@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from customer_segmentation.own_data import inspect_source, write_environment
 from customer_segmentation.own_reading import SourceError
-from tests.conftest import PROJECT_ROOT, kedro_cli, run_session, version_file, versions
+from tests.conftest import PROJECT_ROOT, kedro_in_process, run_session, version_file, versions
 
 EXAMPLES = PROJECT_ROOT / "data" / "01_raw" / "examples"
 
@@ -127,7 +127,7 @@ def test_leading_zero_ids_round_trip_through_training_targets_and_scoring(projec
     table["customer_id"] = [f"{i:06d}" for i in range(len(table))]
     source = project_copy / "data" / "01_raw" / "clients.csv"
     table.to_csv(source, index=False)
-    configured = kedro_cli(project_copy, "configure-data", str(source), "--env", "clients")
+    configured = kedro_in_process(project_copy, "configure-data", str(source), "--env", "clients")
     assert configured.returncode == 0, configured.stderr
     assert "customer_id" in configured.stdout and "kedro run --env clients" in configured.stdout
 
@@ -155,7 +155,7 @@ def test_a_batch_with_half_its_rows_bad_fails_after_writing_the_rejects(trained_
     (trained_project / "data" / "01_raw" / "examples" / "customers_to_score.csv").write_text(
         batch.to_csv(index=False)
     )
-    result = kedro_cli(trained_project, "run", "--pipelines", "scoring")
+    result = kedro_in_process(trained_project, "run", "--pipelines", "scoring")
     assert result.returncode != 0
     assert "Error (TooManyRejectsError): Scoring rejected" in result.stderr
     assert "Traceback" not in result.stderr

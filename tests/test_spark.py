@@ -5,8 +5,9 @@ errors, the Gaussian mixture deployed alike on both (segments and
 confidences), and a Spark version left by a killed job never read as the
 latest.
 
-Spark runs in ``local[2]`` with the settings of ``conf/spark/spark.yml``; the
-session is started once for the test session (about 5 s)."""
+Spark runs in ``local[2]`` with the settings of ``conf/spark/spark.yml`` and
+the test session's (``SPARK_TEST_SETTINGS``), runs with ``--env spark``
+included; the session is started once for the test session (about 5 s)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from tests.conftest import (
     SMALL_RUN,
     node_function,
     run_session,
+    use_the_test_spark_session,
     version_file,
     versions,
 )
@@ -176,11 +178,12 @@ def _latest(project, relative: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def spark_template(spark, trained_template, tmp_path_factory):
     """The trained project (one fast pandas run of 600 customers) after the
-    same run on Spark (``--env spark``), made once for this module: every
-    customer is in the selection sample, so both engines choose k on the
-    same rows."""
+    same run on Spark (``--env spark``, in the test session), made once for
+    this module: every customer is in the selection sample, so both engines
+    choose k on the same rows."""
     project = tmp_path_factory.mktemp("spark") / "project"
     shutil.copytree(trained_template, project, symlinks=True)
+    use_the_test_spark_session(project)
     here = Path.cwd()
     os.chdir(project)
     try:
