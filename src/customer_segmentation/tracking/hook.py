@@ -49,6 +49,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from customer_segmentation.versioning import kedro_adapter as kedro
+from customer_segmentation.versioning.hooks import abandoned_runs, run_key, saved_files
 
 from . import record
 from .connection import TrackingStore, connect, tracking_settings
@@ -84,10 +85,6 @@ class TrackedRun:
             text = self.store.shown(str(error)).strip()
             first_line = (text.splitlines() or [type(error).__name__])[0]
             self.problems.append(f"{what}: {first_line[:200]}")
-
-
-def _run_key(run_params: dict[str, Any], catalog: Any) -> Hashable:
-    return run_params.get("session_id"), run_params.get("run_id"), id(catalog)
 
 
 def _stamp(catalog: Any) -> str | None:
@@ -138,7 +135,7 @@ class ExperimentTracking:
         store = connect(settings, context)  # refuses the run before any lock is taken
         _fail_abandoned_on_host(store)
         tracked = self._start(store, run_params, catalog)
-        key = _run_key(run_params, catalog)
+        key = run_key(run_params, catalog)
         with self._guard:
             self._runs[key] = tracked
         try:
@@ -163,7 +160,7 @@ class ExperimentTracking:
     def after_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any
     ) -> Generator[None, Any, Any]:
-        key = _run_key(run_params, catalog)
+        key = run_key(run_params, catalog)
         with self._guard:
             tracked = self._runs.get(key)
         if tracked is None:
@@ -184,7 +181,7 @@ class ExperimentTracking:
         try:
             return (yield)
         finally:
-            self._end(_run_key(run_params, catalog), FAILED, str(error))
+            self._end(run_key(run_params, catalog), FAILED, str(error))
 
     def _start(self, store: TrackingStore, run_params: dict[str, Any], catalog: Any) -> TrackedRun:
         stamp = _stamp(catalog) or "unversioned"
@@ -234,14 +231,8 @@ class ExperimentTracking:
         """Ends FAILED the runs of this process that ended without Kedro
         calling a hook (a notebook's interrupted run): their thread is gone, or
         is this one, which starts a new run."""
-        alive = {thread.ident for thread in threading.enumerate()}
-        this = threading.get_ident()
         with self._guard:
-            abandoned = [
-                key
-                for key, tracked in self._runs.items()
-                if tracked.thread == this or tracked.thread not in alive
-            ]
+            abandoned = abandoned_runs({key: run.thread for key, run in self._runs.items()})
         for key in abandoned:
             self._end(key, FAILED, "the run was interrupted")
 
@@ -277,19 +268,6 @@ def _log(
         tracked.store.client.log_batch(tracked.run_id, params=params_list[start : start + 100])
 
 
-def _saved(pipeline: Pipeline, catalog: Any) -> dict[str, Path]:
-    """The files of the versions this run saved, by output name."""
-    files = {}
-    for name in sorted(pipeline.all_outputs()):
-        dataset = catalog.get(name)
-        if not kedro.is_versioned(dataset) or (version := kedro.save_version(dataset)) is None:
-            continue
-        path = kedro.versioned_path(dataset, version)
-        if path.exists():
-            files[name] = path
-    return files
-
-
 def _json(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
@@ -297,7 +275,7 @@ def _json(path: Path | None) -> dict[str, Any]:
 
 
 def _log_results(tracked: TrackedRun, pipeline: Pipeline, catalog: Any) -> None:
-    saved = _saved(pipeline, catalog)
+    saved = saved_files(pipeline, catalog)
     selection = _json(saved.get("model_selection_metrics"))
     drift = _json(saved.get("drift_report")) or None
     _log(

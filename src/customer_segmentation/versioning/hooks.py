@@ -80,7 +80,7 @@ class DamagedVersionError(UserError):
     """A version's files no longer match the checksums its run recorded."""
 
 
-def _run_key(run_params: dict[str, Any], catalog: Any) -> Hashable:
+def run_key(run_params: dict[str, Any], catalog: Any) -> Hashable:
     """What tells one run from another in this process: the session and run
     ids, and the run's own catalog (two runs may share a stamp)."""
     return run_params.get("session_id"), run_params.get("run_id"), id(catalog)
@@ -89,6 +89,29 @@ def _run_key(run_params: dict[str, Any], catalog: Any) -> Hashable:
 def _versioned(catalog: Any, name: str) -> Any:
     dataset = catalog.get(name)
     return dataset if kedro.is_versioned(dataset) else None
+
+
+def abandoned_runs(threads: dict[Hashable, int]) -> list[Hashable]:
+    """The runs (run key -> the thread that runs it) that ended without Kedro
+    calling a hook (a KeyboardInterrupt in a notebook, another plugin's hook
+    failing): their thread is gone, or is this one, which starts a new run
+    and so is done with the old one."""
+    alive = {thread.ident for thread in threading.enumerate()}
+    this = threading.get_ident()
+    return [key for key, thread in threads.items() if thread == this or thread not in alive]
+
+
+def saved_files(pipeline: Pipeline, catalog: Any) -> dict[str, Path]:
+    """The file of every versioned output this run saved, by name (not
+    those of a node skipped or never reached)."""
+    saved = {}
+    for name in sorted(pipeline.all_outputs()):
+        dataset = _versioned(catalog, name)
+        if dataset is not None and (version := kedro.save_version(dataset)) is not None:
+            path = kedro.versioned_path(dataset, version)
+            if path.exists():
+                saved[name] = path
+    return saved
 
 
 class RunVersioning:
@@ -112,7 +135,7 @@ class RunVersioning:
         timeout = float(os.environ.get("RUN_LOCK_TIMEOUT", "3600"))
         lock = ProjectRunLock(project / "data" / ".run.lock", timeout)
         lock.acquire()
-        key = _run_key(run_params, catalog)
+        key = run_key(run_params, catalog)
         with self._runs_guard:
             self._runs[key] = (lock, threading.get_ident())
         try:
@@ -138,7 +161,7 @@ class RunVersioning:
             _mark_saved_versions(pipeline, catalog)
             return result
         finally:
-            self._end(_run_key(run_params, catalog))
+            self._end(run_key(run_params, catalog))
 
     @hook_impl(wrapper=True)
     def on_pipeline_error(
@@ -148,7 +171,7 @@ class RunVersioning:
         try:
             return (yield)
         finally:
-            self._end(_run_key(run_params, catalog))
+            self._end(run_key(run_params, catalog))
 
     def _end(self, key: Hashable) -> None:
         with self._runs_guard:
@@ -161,14 +184,8 @@ class RunVersioning:
         Kedro calling a hook (a KeyboardInterrupt in a notebook, a hook of
         another plugin failing outside ours): its thread is gone, or it is this
         thread, which starts a new run and so is done with the old one."""
-        alive = {thread.ident for thread in threading.enumerate()}
-        this = threading.get_ident()
         with self._runs_guard:
-            abandoned = [
-                key
-                for key, (_, thread) in self._runs.items()
-                if thread == this or thread not in alive
-            ]
+            abandoned = abandoned_runs({key: thread for key, (_, thread) in self._runs.items()})
         for key in abandoned:
             logger.warning(
                 "A previous run in this process ended without finishing; freeing its lock"
@@ -380,13 +397,7 @@ def _damage_message(name: str, folder: Path, version: str, damaged: list[str]) -
 def _mark_saved_versions(pipeline: Pipeline, catalog: Any) -> None:
     """Marks every version this run saved complete, with its lineage: this
     run's outputs, the versions it read and their own lineage."""
-    saved, loaded, folders = {}, {}, {}
-    for name in pipeline.all_outputs():
-        dataset = _versioned(catalog, name)
-        if dataset is not None and (version := kedro.save_version(dataset)) is not None:
-            path = kedro.versioned_path(dataset, version)
-            if path.exists():  # not written by a node skipped or never reached
-                saved[name] = path
+    saved, loaded, folders = saved_files(pipeline, catalog), {}, {}
     if not saved:
         return
     for name in pipeline.inputs():
