@@ -35,7 +35,6 @@ waiting for its run is keyed by the thread that created it.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import socket
@@ -268,16 +267,16 @@ def _log(
         tracked.store.client.log_batch(tracked.run_id, params=params_list[start : start + 100])
 
 
-def _json(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+def _record(name: str, saved: dict[str, Path], catalog: Any) -> dict[str, Any]:
+    """The JSON record ``name`` this run saved, read through the catalog (at
+    the run's own version), or an empty one when the run did not save it."""
+    return catalog.load(name) if name in saved else {}
 
 
 def _log_results(tracked: TrackedRun, pipeline: Pipeline, catalog: Any) -> None:
     saved = saved_files(pipeline, catalog)
-    selection = _json(saved.get("model_selection_metrics"))
-    drift = _json(saved.get("drift_report")) or None
+    selection = _record("model_selection_metrics", saved, catalog)
+    drift = _record("drift_report", saved, catalog) or None
     _log(
         tracked,
         params=record.result_parameters(selection),
