@@ -14,10 +14,11 @@ import pytest
 
 from customer_segmentation.config import ProjectConfigLoader
 from customer_segmentation.errors import UserError
-from customer_segmentation.tracking import record
+from customer_segmentation.tracking import connection, record
 from customer_segmentation.tracking.connection import (
     TrackingUnavailableError,
     local_store_uri,
+    sqlite_setup_lock,
     tracking_settings,
 )
 from customer_segmentation.versioning.lock import ProjectRunLock
@@ -160,8 +161,11 @@ def test_tracking_is_on_only_where_an_mlflow_yml_is_and_conf_local_says_where(tm
 def _client(project: Path):
     from mlflow.tracking import MlflowClient  # noqa: PLC0415 - slow import, only here
 
-    client = MlflowClient(tracking_uri=local_store_uri(project))
-    experiment = client.get_experiment_by_name(EXPERIMENT)
+    uri = local_store_uri(project)
+    (project / "mlruns").mkdir(exist_ok=True)
+    with sqlite_setup_lock(uri):  # a run may be creating the store: as runs do
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
     return client, experiment
 
 
@@ -255,6 +259,60 @@ def test_runs_are_recorded_finished_beside_complete_versions_and_a_killed_one_fa
     assert failed.info.status == "FAILED"
     assert "100000" in failed.data.tags["customer_segmentation.failure"]
     assert failed.info.run_name not in complete_versions(trained_project / MODEL)
+
+
+class _RacedSetup:
+    """kedro-mlflow's setup when another run creates the experiment between
+    its look-up and its create: a server answers RESOURCE_ALREADY_EXISTS."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def setup(self, context) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            error = RuntimeError("Experiment 'shop' already exists.")
+            error.error_code = "RESOURCE_ALREADY_EXISTS"
+            raise error
+
+
+def test_an_experiment_created_by_another_run_meanwhile_is_used_not_refused():
+    raced = _RacedSetup(failures=1)
+    connection._set_up(raced, context=None, uri="http://mlflow.internal:5000")
+    assert raced.calls == 2
+    with pytest.raises(TrackingUnavailableError, match="already exists"):
+        connection._set_up(_RacedSetup(failures=2), None, "http://mlflow.internal:5000")
+
+
+OPEN_THE_STORE = """
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from customer_segmentation.tracking.connection import connect, tracking_settings
+bootstrap_project(".")
+with KedroSession.create(project_path=".", env="tracking") as session:
+    context = session.load_context()
+    print(connect(tracking_settings(context.config_loader), context).experiment)
+"""
+
+
+def test_runs_that_open_a_new_store_at_once_all_get_it(project_copy):
+    # MLflow creates a new SQLite store's tables, and kedro-mlflow the
+    # experiment, without a transaction: at once, all but one used to fail.
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_THE_STORE],
+            cwd=project_copy,
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for opener in openers:
+        out, err = opener.communicate(timeout=120)
+        assert opener.returncode == 0, err[-2000:]
+        assert out.split()[-1] == EXPERIMENT
 
 
 def _closed_port() -> int:

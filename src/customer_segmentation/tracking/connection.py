@@ -18,6 +18,7 @@ seconds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.error
 import urllib.parse
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from kedro.config import MissingConfigException
 
 from customer_segmentation.errors import UserError
@@ -44,6 +46,9 @@ LOCAL_STORE = "mlruns"
 EXPERIMENT_PREFIX = "customer-segmentation"
 # Seconds to wait for a tracking server's health check before refusing the run.
 PROBE_TIMEOUT = 5.0
+# Seconds a run waits for another process that is setting up the same SQLite
+# store (creating its tables, its experiment) before it refuses.
+SETUP_LOCK_TIMEOUT = 120.0
 
 
 class TrackingUnavailableError(UserError):
@@ -136,12 +141,55 @@ def _probe(uri: str) -> None:
 
 def _unreachable(uri: str, reason: Any) -> str:
     reason = (redacted(str(reason), uri).strip().splitlines() or ["no answer"])[0][:200]
+    if uri.startswith(("http://", "https://")):
+        return (
+            f"The MLflow tracking server {masked(uri)} cannot be reached ({reason}); "
+            "nothing was run. "
+            "Start it, point server.mlflow_tracking_uri in mlflow.yml (conf/local/mlflow.yml "
+            "for this machine) at one that runs, or remove mlflow.yml to run without tracking"
+        )
     return (
-        f"The MLflow tracking server {masked(uri)} cannot be reached ({reason}); "
+        f"The MLflow tracking store {masked(uri)} cannot be opened ({reason}); "
         "nothing was run. "
-        "Start it, point server.mlflow_tracking_uri in mlflow.yml (conf/local/mlflow.yml "
-        "for this machine) at one that runs, or remove mlflow.yml to run without tracking"
+        "Check that it is a store MLflow can use and this user can write to, point "
+        "server.mlflow_tracking_uri in mlflow.yml (conf/local/mlflow.yml for this machine) "
+        "at another, or remove mlflow.yml to run without tracking"
     )
+
+
+def sqlite_setup_lock(uri: str) -> contextlib.AbstractContextManager:
+    """An exclusive lock beside an SQLite store's file (``<store>.lock``),
+    held while a process opens the store: MLflow creates a new store's tables
+    and kedro-mlflow the experiment without a transaction, so two processes
+    opening the same new store at once would both create them and one would
+    fail. Other stores (a server, a database server) need none."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return contextlib.nullcontext()
+    database = Path(uri[len(prefix) :].partition("?")[0])
+    if not database.parent.is_dir():
+        return contextlib.nullcontext()  # MLflow says the folder is missing
+    return FileLock(f"{database}.lock", timeout=SETUP_LOCK_TIMEOUT, thread_local=False)
+
+
+def _already_exists(error: BaseException) -> bool:
+    """An experiment created by another run between kedro-mlflow's look-up and
+    its create (a tracking server does not serialise them)."""
+    return getattr(error, "error_code", None) == "RESOURCE_ALREADY_EXISTS"
+
+
+def _set_up(config: Any, context: Any, uri: str) -> None:
+    """``KedroMlflowConfig.setup``, once more if another run created the
+    experiment in between; every failure a one-line refusal."""
+    for attempt in (1, 2):
+        try:
+            with sqlite_setup_lock(uri):
+                config.setup(context)
+            return
+        except Exception as error:  # MLflow raises many kinds: refuse with one line
+            if attempt == 1 and _already_exists(error):
+                continue
+            raise TrackingUnavailableError(_unreachable(uri, error)) from error
 
 
 def connect(settings: dict[str, Any], context: Any) -> TrackingStore:
@@ -160,10 +208,7 @@ def connect(settings: dict[str, Any], context: Any) -> TrackingStore:
         config.tracking.experiment.name = default_experiment(context.env)
     uri = config.server.mlflow_tracking_uri or os.environ["MLFLOW_TRACKING_URI"]
     _probe(uri)
-    try:
-        config.setup(context)
-    except Exception as error:  # MLflow raises many kinds: refuse with one line
-        raise TrackingUnavailableError(_unreachable(uri, error)) from error
+    _set_up(config, context, uri)
     experiment = config.tracking.experiment._experiment  # kedro-mlflow's resolved experiment
     return TrackingStore(
         client=config.server._mlflow_client,  # kedro-mlflow's client for that store
