@@ -25,7 +25,9 @@ from customer_segmentation.datasets import (
     CSVDataset,
     FigureDataset,
     HTMLReportDataset,
+    JSONReportDataset,
     JSONTableDataset,
+    SQLScriptDataset,
     report_for_kedro_viz,
 )
 from customer_segmentation.versioning.marks import mark_complete
@@ -112,6 +114,44 @@ def test_the_scores_preview_is_a_table_of_the_records_under_its_key(tmp_path):
         dataset.preview(key="selected_k")
 
 
+def test_a_record_preview_is_the_newest_complete_record(tmp_path):
+    path = tmp_path / "drift_report.json"
+    _save(JSONReportDataset, path, {"drifted": False, "psi": 0.01}, OLD)
+    (path / NEW).mkdir()
+    (path / NEW / path.name).write_text('{"drifted": tr')  # a killed run's half record
+
+    assert json.loads(_reader(JSONReportDataset, path).preview()) == {
+        "drifted": False,
+        "psi": 0.01,
+    }
+
+
+def test_the_sql_rules_preview_is_the_script_line_for_line(tmp_path):
+    path = tmp_path / "segment_rules.sql"
+    script = (
+        "CASE\n  WHEN total_spend > 1200 AND last_order_days <= 30 THEN 1\n"
+        "  WHEN a_b * 2 < 3 AND name LIKE '%x_[y]%' THEN 2\n  ELSE 0\nEND"
+    )
+    _save(SQLScriptDataset, path, script, OLD)
+    _save(SQLScriptDataset, path, "CASE WHEN", NEW, complete=False)
+
+    preview = _reader(SQLScriptDataset, path).preview()
+
+    shown = html.unescape(
+        re.sub(
+            r"<[^>]*>",
+            "",
+            re.sub(
+                r"<br>", "\n", preview.replace('<span data-kedro-viz="line\nbreak"></span>', "")
+            ),
+        )
+    )
+    assert shown == script
+    lines = preview.split("\n")  # nothing for Kedro-Viz's Markdown pass to read
+    assert max(len(re.findall(r"[_*\]]", line)) for line in lines) == 1
+    assert preview.startswith("<pre><code>")
+
+
 def test_the_report_preview_is_the_newest_complete_report(tmp_path):
     path = tmp_path / "segment_report.html"
     page = (
@@ -136,6 +176,8 @@ def test_the_report_preview_is_the_newest_complete_report(tmp_path):
     [
         (CSVDataset, pd.DataFrame({"a": [1]}), "t.csv", "TablePreview"),
         (JSONTableDataset, {"scores": []}, "m.json", "TablePreview"),
+        (JSONReportDataset, {"drifted": False}, "d.json", "JSONPreview"),
+        (SQLScriptDataset, "CASE END", "r.sql", "HTMLPreview"),
         (FigureDataset, _figure("tab:blue"), "p.png", "ImagePreview"),
         (HTMLReportDataset, "<p>x</p>", "r.html", "HTMLPreview"),
     ],
@@ -261,3 +303,8 @@ def test_kedro_viz_build_writes_previews_of_the_report_plots_and_tables(trained_
     shown = preview("model_selection_metrics", "TablePreview")
     assert shown["columns"] == list(scores[0])
     assert [row[0] for row in shown["data"]] == [score["k"] for score in scores]
+
+    drift = version_file(trained_project, f"{REPORTING}/drift_report.json", complete)
+    assert json.loads(preview("drift_report", "JSONPreview")) == json.loads(drift.read_text())
+    rules = version_file(trained_project, f"{REPORTING}/segment_rules.sql", complete)
+    assert "WHEN" in rules.read_text() and "WHEN" in preview("segment_rules_sql", "HTMLPreview")

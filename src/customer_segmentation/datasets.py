@@ -22,7 +22,7 @@ can set ``neutralise_formulas: false``.
 Every class here also has a Kedro-Viz preview (``preview()``, shown when a
 dataset is clicked in ``kedro viz`` and written by ``kedro viz build
 --include-previews``): a table's first rows, a picture, the HTML report, the
-scores per k. A preview reads the newest version that a finished run marked
+scores per k, a JSON record, the SQL rules. A preview reads the newest version that a finished run marked
 complete (``newest_complete``), never a killed run's half-written files; with
 none, it raises ``VersionNotFoundError`` and Kedro-Viz shows no preview.
 """
@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import copy
 import html
+import json
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -42,7 +43,7 @@ import pyarrow as pa
 import pyarrow.csv as arrow_csv
 from kedro.io import AbstractDataset
 from kedro.io.core import VersionNotFoundError, get_filepath_str
-from kedro_datasets._typing import HTMLPreview, ImagePreview, TablePreview
+from kedro_datasets._typing import HTMLPreview, ImagePreview, JSONPreview, TablePreview
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset as PandasCSVDataset
@@ -244,7 +245,48 @@ class FigureDataset(MatplotlibDataset):
         return ImagePreview(base64.b64encode(png).decode("ascii"))
 
 
-class JSONTableDataset(JSONDataset):
+class JSONReportDataset(JSONDataset):
+    """Kedro's ``json.JSONDataset`` (the same file, load and save) whose
+    Kedro-Viz preview is the record of the newest complete version, where
+    Kedro's reads the newest version folder, finished or not.
+
+    Example::
+
+        drift_report:
+          type: customer_segmentation.datasets.JSONReportDataset
+          filepath: data/08_reporting/drift_report.json
+          versioned: true
+    """
+
+    def preview(self) -> JSONPreview:
+        """The newest complete record, folded in Kedro-Viz's JSON viewer."""
+        return JSONPreview(json.dumps(newest_complete(self).load()))
+
+
+class SQLScriptDataset(TextDataset):
+    """Kedro's ``text.TextDataset`` for an SQL script (the segment rules as
+    one ``CASE WHEN``), previewed in Kedro-Viz as the script's text, line for
+    line, from the newest complete version.
+
+    Example::
+
+        segment_rules_sql:
+          type: customer_segmentation.datasets.SQLScriptDataset
+          filepath: data/08_reporting/segment_rules.sql
+          versioned: true
+    """
+
+    def preview(self) -> HTMLPreview:
+        """The newest complete script as preformatted text that Kedro-Viz's
+        Markdown pass leaves as it is (see ``report_for_kedro_viz``)."""
+        script = newest_complete(self).load()
+        fragment = _ViewerFragment()
+        fragment.feed(f"<pre><code>{html.escape(script, quote=False)}</code></pre>")
+        fragment.close()
+        return HTMLPreview("".join(fragment.parts))
+
+
+class JSONTableDataset(JSONReportDataset):
     """Kedro's ``json.JSONDataset`` (the same file, load and save) whose
     Kedro-Viz preview is a table: the list of records under one key of the
     document, named in the entry's ``preview_args``. So the scores per k in
@@ -263,7 +305,7 @@ class JSONTableDataset(JSONDataset):
               preview_args: {key: scores, nrows: 20}
     """
 
-    def preview(self, key: str = "", nrows: int = 20) -> TablePreview:
+    def preview(self, key: str = "", nrows: int = 20) -> TablePreview:  # type: ignore[override]
         """The first ``nrows`` records under ``key`` of the newest complete
         version, as a table."""
         document = newest_complete(self).load()
