@@ -18,6 +18,16 @@ the environment (``kedro configure-data`` writes a database's connection
 there), so this loader adds ``conf/local``'s credentials under those of the
 run environment, which win on a clash.
 
+OmegaConf's resolvers are process-wide, yet Kedro binds ``globals`` to the
+loader built last (before it has read its globals) and ``runtime_params`` to
+the loader read last. ``kedro server`` builds and reads a loader per request
+in threads of one process: a read could resolve through a loader another
+thread was still building ("object has no attribute '_globals'") or with
+another loader's globals or runtime parameters, and a credentials read under
+another environment (which builds a ``conf/local`` loader) left ``globals``
+bound to that one. So this loader is built and read under one process-wide
+lock, and binds ``globals`` to itself before every read.
+
 Kedro reads an ``--env`` that names no folder as an empty environment (every
 parameter then looks missing), and reports a YAML syntax error with a
 traceback; this loader names the missing folder with the environments that
@@ -27,6 +37,7 @@ exist, and the file, line and problem of a YAML error.
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -89,17 +100,25 @@ def _config_file_error(key: str, error: Exception, conf_source: Path) -> ConfigF
     return ConfigFileError(f"the {key} configuration in conf/ cannot be read: {error}")
 
 
+# Held while a loader is built or read: OmegaConf's resolvers are process-wide
+# and Kedro binds them to one loader (see the module docstring).
+_RESOLVERS = threading.RLock()
+
+
 class ProjectConfigLoader(OmegaConfigLoader):
     def __init__(self, conf_source: str, env: str | None = None, **kwargs: Any) -> None:
-        super().__init__(conf_source, env=env, **kwargs)
+        with _RESOLVERS:
+            super().__init__(conf_source, env=env, **kwargs)
         source = Path(conf_source)
         if env and env != self.default_run_env and source.is_dir():
             check_environment(source, env, self.base_env)
 
     def __getitem__(self, key: str) -> dict[str, Any]:
-        if key == "parameters":
-            return validated_parameters(self._readable(key))
-        return self._readable(key)
+        with _RESOLVERS:
+            # Kedro binds runtime_params on every read, globals only when built.
+            self._register_globals_resolver()
+            config = self._readable(key)
+        return validated_parameters(config) if key == "parameters" else config
 
     def _readable(self, key: str) -> dict[str, Any]:
         try:
@@ -125,9 +144,10 @@ class ProjectConfigLoader(OmegaConfigLoader):
             config_patterns=self.config_patterns,
         )
         found = []
-        for loader in (local, super()):
+        for loader in (local, self):
+            loader._register_globals_resolver()  # building `local` took it
             try:
-                found.append(loader.__getitem__(key))
+                found.append(OmegaConfigLoader.__getitem__(loader, key))
             except MissingConfigException:
                 continue
         if not found:
