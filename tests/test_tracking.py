@@ -3,12 +3,14 @@ kedro-mlflow's configuration, FINISHED only beside complete versions."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -282,6 +284,28 @@ def test_an_experiment_created_by_another_run_meanwhile_is_used_not_refused():
     assert raced.calls == 2
     with pytest.raises(TrackingUnavailableError, match="already exists"):
         connection._set_up(_RacedSetup(failures=2), None, "http://mlflow.internal:5000")
+
+
+def test_a_run_in_the_same_process_goes_to_its_own_projects_store(tmp_path, monkeypatch):
+    # MLflow writes the URI it is given into MLFLOW_TRACKING_URI: the next run
+    # in the process (kedro server, a notebook) took it for the user's choice.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    first, second = tmp_path / "first", tmp_path / "second"
+    for project in (first, second):
+        context = SimpleNamespace(
+            project_path=project, env="tracking", _get_config_credentials=dict
+        )
+        store = connection.connect({}, context)
+        assert store.uri == local_store_uri(project)
+        assert "MLFLOW_TRACKING_URI" not in os.environ
+        assert "MLFLOW_EXPERIMENT_ID" not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", local_store_uri(first))  # the user's own
+    store = connection.connect(
+        {}, SimpleNamespace(project_path=second, env="tracking", _get_config_credentials=dict)
+    )
+    assert store.uri == local_store_uri(first)
+    assert os.environ["MLFLOW_TRACKING_URI"] == local_store_uri(first)
 
 
 # What a run does first: kedro-mlflow's setup of the project's own store.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -49,6 +50,12 @@ PROBE_TIMEOUT = 5.0
 # Seconds a run waits for another process that is setting up the same SQLite
 # store (creating its tables, its experiment) before it refuses.
 SETUP_LOCK_TIMEOUT = 120.0
+# What MLflow's set_tracking_uri / set_experiment write into the process
+# environment (for subprocesses): kept as the user set them, see ``connect``.
+_MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+# One connection set up at a time in a process (runs in threads of ``kedro
+# server``): MLflow's tracking URI is process-wide.
+_CONNECTING = threading.Lock()
 
 
 class TrackingUnavailableError(UserError):
@@ -192,11 +199,34 @@ def _set_up(config: Any, context: Any, uri: str) -> None:
             raise TrackingUnavailableError(_unreachable(uri, error)) from error
 
 
+@contextlib.contextmanager
+def _mlflow_variables_kept() -> Any:
+    """The process's ``MLFLOW_TRACKING_URI`` (and registry URI, experiment
+    id) as they were before: MLflow writes the store and experiment it is
+    given into them, and the next run in the process (``kedro server``, a
+    notebook, another project) would take that for the user's own choice."""
+    saved = {name: os.environ.get(name) for name in _MLFLOW_VARIABLES}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def connect(settings: dict[str, Any], context: Any) -> TrackingStore:
     """Sets up tracking as kedro-mlflow does (tracking URI, credentials from
     ``credentials.yml``, the experiment, created if new) and returns the
-    experiment; the project's own store when ``mlflow.yml`` names none."""
+    experiment; the project's own store when ``mlflow.yml`` names none and
+    the user's environment has no ``MLFLOW_TRACKING_URI``."""
     config = _validated(settings)
+    with _CONNECTING, _mlflow_variables_kept():
+        return _connected(config, settings, context)
+
+
+def _connected(config: Any, settings: dict[str, Any], context: Any) -> TrackingStore:
     if config.server.mlflow_tracking_uri is None and not os.environ.get("MLFLOW_TRACKING_URI"):
         store = Path(context.project_path) / LOCAL_STORE
         store.mkdir(parents=True, exist_ok=True)
