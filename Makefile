@@ -48,7 +48,8 @@ run: $(RUNTIME)
 
 # Experiment tracking (docs/tracking.md): `make tracking` adds kedro-mlflow and
 # MLflow to .venv; `kedro run --env tracking` records a run in the project's
-# store, mlruns/; `make mlflow-ui` shows the runs at http://127.0.0.1:5000.
+# store, mlruns/; `make mlflow-ui` shows the runs at http://127.0.0.1:5000
+# (MLFLOW_PORT=5050 for another port).
 TRACKED := $(VENV)/.installed-tracking
 TRACKED_EXTRAS := $(RUN_EXTRAS),tracking
 $(TRACKED): pyproject.toml requirements.lock
@@ -57,8 +58,9 @@ $(TRACKED): pyproject.toml requirements.lock
 
 tracking: $(TRACKED)
 
+MLFLOW_PORT ?= 5000
 mlflow-ui: $(TRACKED)
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 # Lint first: a formatting slip fails fast, before the slow tests run.
 # Two workers (pytest-xdist), one test file each at a time, so that a file's
