@@ -106,7 +106,8 @@ def test_sql_in_sqlite_assigns_as_the_tree_at_the_stated_fidelity():
         assert segment["name"] == f"group {segment['segment']}"
     assert summary["measured_on"] == "all customers"
     assert summary["customers_measured"] == len(segmented)
-    assert summary["columns"] == ["spend", "orders", BASKET, "plan"]
+    assert summary["columns"] == ["spend", "orders"]
+    assert summary["columns_not_read"] == [BASKET, "plan"]
     # The header states the fidelity, the model version and the columns read.
     header = [line for line in sql.splitlines() if line.startswith("--")]
     assert any("2026-01-01T00.00.00.000Z" in line for line in header)
@@ -180,6 +181,7 @@ def test_every_kind_of_condition_in_sql_as_in_python():
             "measured_on": "all customers",
             "segments": [],
             "columns": ['pla"n', "region", "spend"],
+            "columns_not_read": [],
         },
         {},
     )

@@ -1,7 +1,8 @@
 """What to do with each segment: the action of the first rule it meets
 (``segment_analysis.recommendations``), the reason in one sentence, whether
-it rests on evidence, its priority and whether its customers are exported.
-Runs on the profiles, whichever engine made them."""
+it rests on evidence, its priority (empty when nothing is ranked) and
+whether its customers are exported. Runs on the profiles, whichever engine
+made them."""
 
 from __future__ import annotations
 
@@ -362,6 +363,25 @@ def _stability(table: pd.DataFrame, profiles: pd.DataFrame, min_stability: float
     return table.assign(stability=stability, unstable=stability < min_stability)
 
 
+def is_ranked(table: pd.DataFrame) -> bool:
+    """Whether the segments of a recommendations ``table`` are ranked: only
+    when some segment's action rests on evidence. Otherwise (``NO_ACTION``
+    everywhere, or only the catch-all rule held) nothing says which segment
+    to act on first, so no segment has a priority and the report and the
+    run's summary show none."""
+    return bool(table["evidence"].astype(bool).any())
+
+
+def priorities(table: pd.DataFrame) -> pd.Series:
+    """The ``priority`` of each segment of ``table`` (in priority order): 1
+    to k, 1 acted on first, when the segments are ranked (``is_ranked``);
+    else empty (NA) for every segment, since a priority on a segment with
+    no ranked action would read as "do this first". Nullable integers, so
+    the CSV writes a number or nothing."""
+    ranks = np.arange(1, len(table) + 1) if is_ranked(table) else [pd.NA] * len(table)
+    return pd.Series(ranks, index=table.index, dtype="Int64")
+
+
 def in_priority_order(table: pd.DataFrame) -> pd.DataFrame:
     """The segments in the order to act on them: unstable segments (under
     ``targeting.min_stability``) after every other, so that a segment that
@@ -396,14 +416,15 @@ def recommend_actions(  # noqa: PLR0913 - the profiles and four settings
     rests on ``evidence`` (an outcome far from the base, or a rule whose
     conditions held; never the catch-all rule), its ``stability`` on
     resampled customers and whether that is under ``targeting.min_stability``
-    (``unstable``), its ``priority`` (``in_priority_order``: 1 is acted on
-    first, never an unstable segment while another is not) and whether its
-    customers are exported (``targeted``, ``targeting``:
-    ``targets.choose_targets``).
+    (``unstable``), its ``priority`` (``priorities``, in the order of
+    ``in_priority_order``: 1 is acted on first, never an unstable segment
+    while another is not; empty for every segment when no action rests on
+    evidence) and whether its customers are exported (``targeted``,
+    ``targeting``: ``targets.choose_targets``).
 
     With no monetary or frequency column value cannot be judged and the
     reasons say so; with no outcome either, every segment gets
-    ``NO_ACTION``, by size."""
+    ``NO_ACTION``, listed by size, without a priority."""
     spec = FeatureSpec.parse(features)
     profiles = segment_profiles.reset_index(drop=True)
     scores = role_scores(profiles, features)
@@ -412,6 +433,6 @@ def recommend_actions(  # noqa: PLR0913 - the profiles and four settings
     else:
         table = _ruled(profiles, scores, recommendations, spec, naming["labels"])
     table = in_priority_order(_stability(table, profiles, targeting["min_stability"]))
-    table["priority"] = np.arange(1, len(table) + 1)
+    table["priority"] = priorities(table)
     table["targeted"], table["targeting"] = choose_targets(table, targeting)
     return table[COLUMNS]

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from customer_segmentation.features import FeatureSpec
 
+from .recommendations import is_ranked
 from .report_sections import (
     algorithm_text,
     boundary_text,
@@ -100,8 +101,8 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     base's means come from ``segmented_customers``, the sample of
     ``sample_segmented_customers``, which also tells the 0/1 flags, shown
     as percents; a missing number is a dash). Priorities are shown only
-    when some segment's action rests on evidence: otherwise nothing is
-    ranked;
+    when the segments are ranked (``recommendations.is_ranked``: some
+    segment's action rests on evidence); otherwise no segment has one;
     the segments as rules (``segment_rules``: on each card, with their
     fidelity, and where their SQL is); the drift against the previous run
     (``drift_report``); where the
@@ -126,7 +127,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         outcomes=outcomes,
         # With no action resting on data anywhere, the report says so once at
         # the top instead of repeating the catch-all action on every card.
-        ranked=bool(segment_recommendations["evidence"].any()),
+        ranked=is_ranked(segment_recommendations),
         targets=targets_section(segment_recommendations, total, metrics),
         why=why_k(metrics, total),
         algorithm=algorithm_text(metrics),

@@ -24,6 +24,7 @@ from customer_segmentation.figures import (
 
 from .kernels import base_rates, outcome_rates, outcome_table
 from .names import column_label
+from .recommendations import is_ranked
 from .targets import stability_number
 
 # A category is "mostly" a segment's only when its share, as shown (whole
@@ -181,7 +182,7 @@ def warning_texts(
             "other segment and not exported by priority; treat "
             f"{'them' if many else 'it'} with caution."
         )
-    if not recommendations["evidence"].any():
+    if not is_ranked(recommendations):
         warnings.append(_unranked(profiles, spec, labels))
     elif recommendations["value"].isna().all():
         warnings.append(

@@ -50,8 +50,8 @@ def fit_segment_rules(  # noqa: PLR0913 - the tables, model and settings the rul
     """The segments as rules (``segment_rules``: per segment its rules in
     plain words, their conditions and fidelity; the overall fidelity) and
     the same rules as one SQL ``CASE WHEN`` expression (``segment_rules_sql``,
-    with a header comment stating the fidelity, the model version and the
-    columns it reads).
+    with a header comment stating the fidelity, the model version, the
+    columns it reads and the model's columns it does not need).
 
     The tree (depth at most ``rules.max_depth``, leaves of at least
     ``rules.min_leaf_share`` of the customers it is fitted on, segments
@@ -103,13 +103,23 @@ def segment_rules(  # noqa: PLR0913 - the tables, model and settings the rules r
         if pd.api.types.is_numeric_dtype(fit_customers[column])
         and not pd.api.types.is_bool_dtype(fit_customers[column])
     }
+    read = columns_read(leaves, default, [*numeric, *categorical])
     result = _summary(
-        leaves, segments, assigned, names, labels, default, medians, measured_on, len(table)
+        leaves,
+        segments,
+        assigned,
+        names,
+        labels,
+        default,
+        {column: medians[column] for column in numeric if column in read},
+        measured_on,
+        len(table),
     )
     result.update(
         model_version=segmentation_model_version,
         model_fingerprint=segmentation.fingerprint(segmentation_model),
-        columns=[*numeric, *categorical],
+        columns=read,
+        columns_not_read=[c for c in [*numeric, *categorical] if c not in read],
     )
     logger.info(
         "Segment rules (depth %d): %s of %s follow the model's segment",
@@ -271,6 +281,20 @@ def _combined(path: list[tuple]) -> list[dict]:
     return conditions
 
 
+def columns_read(leaves: list[dict], default: int, columns: list[str]) -> list[str]:
+    """The ``columns`` (in their order) that the rules read: those a
+    condition of a leaf tests, leaves of the ``default`` segment left out
+    as the SQL leaves them to ``ELSE``. Often fewer than the model reads:
+    a shallow tree needs only the columns that tell the segments apart."""
+    tested = {
+        condition["column"]
+        for leaf in leaves
+        if leaf["segment"] != default
+        for condition in leaf["conditions"]
+    }
+    return [column for column in columns if column in tested]
+
+
 def _holds(customers: pd.DataFrame, condition: dict, medians: dict[str, float]) -> np.ndarray:
     """Which customers meet one condition, compared as the SQL compares."""
     column = condition["column"]
@@ -344,8 +368,9 @@ def _summary(  # noqa: PLR0913 - the rules, the measure and the words of its sum
     fitted_on: int,
 ) -> dict:
     """The ``segment_rules`` record: overall and per-segment fidelity, each
-    segment's rules in words and as conditions, and how missing numbers and
-    unmatched customers are treated."""
+    segment's rules in words and as conditions, and how missing numbers
+    (``medians``: of the numeric columns the rules read) and unmatched
+    customers are treated."""
     agree = assigned == segments
     result = {
         "fidelity": round(float(agree.mean()), 4) if len(segments) else None,
@@ -418,8 +443,11 @@ def rules_sql(  # noqa: PLR0913 - the rules and what its header states
 ) -> str:
     """The rules as one SQL ``CASE WHEN`` expression (``SELECT <it> AS
     segment FROM customers``), after a header comment: the fidelity, the
-    model version and the columns it reads. Leaves of the ``default``
-    segment are left to ``ELSE`` (leaves exclude each other)."""
+    model version, the columns the expression reads (``summary["columns"]``,
+    ``columns_read`` of these ``leaves``) and the model's columns it does
+    not need (``summary["columns_not_read"]``).
+    Leaves of the ``default`` segment are left to ``ELSE`` (leaves exclude
+    each other)."""
     per_segment = "; ".join(
         f"{s['segment']}: {percent_text(s['fidelity'])}"
         for s in summary["segments"]
@@ -432,9 +460,16 @@ def rules_sql(  # noqa: PLR0913 - the rules and what its header states
         f"-- Fidelity: these rules give {percent_text(summary['fidelity'] or 0)} of "
         f"{summary['customers_measured']:,} customers ({summary['measured_on']}) the model's "
         f"segment; per segment {per_segment}",
-        "-- Reads the columns: " + ", ".join(map(sql_name, summary["columns"])),
-        "-- A missing number counts as its training median, as in the model.",
+        "-- Reads the columns: " + ", ".join(map(sql_name, summary["columns"]))
+        if summary["columns"]
+        else "-- Reads no column: every customer gets the same segment",
     ]
+    if summary["columns_not_read"]:
+        header.append(
+            "-- Not read (the model was trained on them; these rules do not need them): "
+            + ", ".join(map(sql_name, summary["columns_not_read"]))
+        )
+    header.append("-- A missing number counts as its training median, as in the model.")
     lines = ["CASE"]
     for leaf in leaves:
         if leaf["segment"] == default:
