@@ -273,7 +273,7 @@ def test_known_labels_are_never_clustered_on(tmp_path):
     roles = _roles(inspect_source(str(tmp_path / "demographics.csv")))
     assert roles == {
         "CLIENTNUM": "id",
-        "Gender": "categorical",
+        "Gender": "profile_categorical",  # a sensitive attribute (own_sensitive)
         "Age": "numeric",
         "Profession": "categorical",
         "Segmentation": "profile_categorical",

@@ -204,7 +204,7 @@ def test_text_outcomes_and_their_positive_value(tmp_path, values, positive):
     write_environment(inspection, "mall", tmp_path)
     features = yaml.safe_load((tmp_path / "conf/mall/parameters.yml").read_text())["features"]
     assert features["outcomes"] == {"Attrition_Flag": {"kind": "churn", "positive": positive}}
-    assert features["profile_only"]["categorical"] == ["Attrition_Flag"]
+    assert features["profile_only"]["categorical"] == ["Gender", "Attrition_Flag"]
 
 
 def test_outcomes_of_churn_tables_and_a_crm_export(tmp_path):

@@ -107,8 +107,8 @@ def test_a_0_1_flag_says_its_share_and_what_to_do_if_it_is_an_outcome():
     column, _ = inspect_column("HasCrCard", pd.Series([1, 0, 0, 0] * 10))
     assert column.role == "profile_numeric" and column.flag == (1, 0.25)
     assert column.why.startswith("0/1 flag (1 in 25%): profiled per segment, not clustered on;")
-    # Two values that are not yes and no are no flag: Gender stays a feature.
-    column, _ = inspect_column("Gender", pd.Series(["Male", "Female"] * 20))
+    # Two values that are not yes and no are no flag: Plan stays a feature.
+    column, _ = inspect_column("Plan", pd.Series(["Basic", "Premium"] * 20))
     assert column.role == "categorical" and column.flag is None
 
 

@@ -12,6 +12,10 @@ Column by column, the name (``own_names``) is checked against the values:
 - **dropped**: a second id, a person's name or contact detail (surname,
   email, phone, zip), other columns named like an id or code that hold many
   values, row counters, constant, mostly empty, free text and dates;
+- **sensitive attributes** (``own_sensitive``): gender, ethnicity, religion,
+  nationality, marital status, disability, sexual orientation, pregnancy
+  and political opinion, by name or by values: profile-only, never
+  clustered on;
 - **outcomes** (``own_outcomes``, ``features.outcomes``): profile-only, like
   yes/no flags (0/1, true/false, yes/no: each named in the printout, as it
   may be an outcome no name gave away), labels and groupings (an integer
@@ -48,6 +52,7 @@ from customer_segmentation.own_outcomes import (
     outcome_of,
     yes_no_flag,
 )
+from customer_segmentation.own_sensitive import sensitive_kind
 from customer_segmentation.own_units import as_numbers, role_of, unit_of
 
 MAX_FEATURE_CATEGORIES = 15
@@ -88,6 +93,7 @@ class Column:
     # A yes/no flag that no name marks as an outcome: its yes value and that
     # value's share, which the printout names (``own_outcomes.outcome_lines``).
     flag: tuple[Any, float] | None = None
+    sensitive: str | None = None  # the sensitive attribute it holds (``own_sensitive``)
 
 
 def is_row_counter(name: str, values: pd.Series) -> bool:
@@ -296,18 +302,49 @@ def _inspect_text(name: str, values: pd.Series) -> Column:  # noqa: PLR0911 - on
     return Column(name, "dropped", f"free text ({distinct:,} distinct values): not used")
 
 
+def _sensitive(name: str, values: pd.Series, numbers: pd.Series, texts: list) -> Column | None:
+    """A column holding a sensitive attribute (``own_sensitive``) as a
+    profile-only categorical column (its mix per segment). A number column
+    (``numbers`` without ``texts``) with more values than a code has is a
+    quantity, never an attribute."""
+    if not texts and numbers.nunique() > MAX_PROFILE_CATEGORIES:
+        return None
+    found = sensitive_kind(name, values)
+    if found is None:
+        return None
+    kind, how = found
+    column = Column(
+        name,
+        "profile_categorical",
+        f"sensitive attribute ({kind}, by its {how}): profiled, never clustered on nor needed "
+        "to score; to cluster on it anyway, move it from features.profile_only.categorical to "
+        "features.categorical",
+    )
+    column.sensitive = kind
+    return column
+
+
+def _trimmed(values: pd.Series) -> pd.Series:
+    """A text column's values without surrounding spaces, a blank one
+    missing: " Male" and "Male" are one category."""
+    text = values.astype(str).str.strip()
+    return text.where(values.notna() & (text != ""))
+
+
 def inspect_column(name: str, values: pd.Series) -> tuple[Column, list[str]]:
     """The role of one column other than the id, and the texts of a numeric
     column to read as missing."""
     if why := _not_used(name, values):
         return Column(name, "dropped", why), []
     numbers, texts = as_numbers(values)
+    if column := _sensitive(name, values, numbers, texts):
+        return column, []
     if numbers.notna().sum() >= NUMERIC_SHARE * values.notna().sum() and len(texts) <= 3:
         column = _inspect_numeric(name, numbers)
         if texts:
             column.why += f"; {texts} read as missing"
         return column, texts
-    return _inspect_text(name, values), []
+    return _inspect_text(name, _trimmed(values)), []
 
 
 def near_duplicates(table: pd.DataFrame, names: list[str]) -> dict[str, tuple[str, float]]:

@@ -11,7 +11,7 @@ the same folder, path and credentials rules (``environment_folder``,
 
 The concerns live in their own modules: reading the source
 (``own_reading``), what a column is (``own_columns``, with ``own_names``,
-``own_units`` and ``own_outcomes``), the text of the YAML files
+``own_units``, ``own_outcomes`` and ``own_sensitive``), the text of the YAML files
 (``own_yaml``) and quoting what comes from the data (``own_quoting``:
 database passwords live only in ``conf/local/credentials.yml``).
 """
@@ -33,6 +33,7 @@ from customer_segmentation.own_columns import (
 from customer_segmentation.own_outcomes import outcome_lines
 from customer_segmentation.own_quoting import masked, printable, scalar
 from customer_segmentation.own_reading import SourceError, read_source
+from customer_segmentation.own_sensitive import sensitive_lines
 from customer_segmentation.own_units import unnamed_spend
 from customer_segmentation.own_yaml import catalog_yaml, globals_yaml, parameters_yaml
 
@@ -267,11 +268,13 @@ def summary(inspection: Inspection, env: str, written: list[Path]) -> str:
         ),
         "",
         *outcome_lines(inspection.columns),
+        *sensitive_lines(inspection.columns, env),
         "",
         *(printable(note) for note in inspection.notes),
         "Wrote " + ", ".join(str(p) for p in written),
         "Check: the id column, that each feature is something segments should differ on,",
-        "and that the profile-only columns (outcomes, flags, labels) are right; then run:",
+        "and that the profile-only columns (outcomes, flags, labels, sensitive attributes)",
+        "are right; then run:",
         f"  kedro run --env {env} --pipelines segmentation",
         f"  kedro run --env {env} --pipelines scoring",
     ]
