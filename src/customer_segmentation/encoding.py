@@ -78,12 +78,15 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 def category_text(values: pd.Series) -> pd.Series:
     """A categorical column as text, the same way in training and scoring:
     whole numbers without ".0" (a column of codes with a gap reads as floats),
-    missing values as <NA>."""
+    text without surrounding white space (" Male" is "Male": files pad
+    values, and one batch may pad where another does not), missing values
+    and values of only white space as <NA>."""
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         present = values.dropna()
         if (present % 1 == 0).all():
             values = values.astype("Int64")
-    return values.astype("string")
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
 
 
 class CategoryEncoder(TransformerMixin, BaseEstimator):
@@ -93,7 +96,8 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
     seen in at least ``min_share`` of the rows (a missing value is the
     category "missing"), plus an "other" column that takes the rarer values
     and, at scoring, values never seen in training. With ``categories`` a list
-    of lists (pinned), exactly those columns, and any other value gets none.
+    of lists (pinned), exactly those columns (read as ``category_text`` reads
+    the data, so " Male" pins "Male"), and any other value gets none.
 
     It does in a few vectorised pandas operations what scikit-learn's
     ``OneHotEncoder(min_frequency=...)`` does with a Python loop over every
@@ -111,7 +115,8 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         self.categories_ = []
         for position, column in enumerate(frame.columns):
             if self.categories != "auto":
-                self.categories_.append([str(c) for c in self.categories[position]])
+                pinned = category_text(pd.Series(self.categories[position]))
+                self.categories_.append(pinned.dropna().unique().tolist())
                 continue
             counts = category_text(frame[column]).fillna(MISSING).value_counts()
             frequent = counts[counts >= self.min_share * len(frame)].index
@@ -141,13 +146,12 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         index = pd.Index(categories)
         missing = index.get_indexer([MISSING])[0] if self.categories == "auto" else -1
         if isinstance(values.dtype, pd.CategoricalDtype):
-            # A pandas categorical: map its few categories, not its many values.
-            lookup = index.get_indexer(category_text(pd.Series(values.cat.categories)))
+            # A pandas categorical: map its few categories, not its many values
+            # (one of only spaces is missing, as its values would be).
+            lookup = _positions(category_text(pd.Series(values.cat.categories)), index, missing)
             own = values.cat.codes.to_numpy()
             return np.where(own >= 0, lookup[own], missing)
-        text = category_text(values)
-        codes = index.get_indexer(text.fillna(MISSING if missing >= 0 else ""))
-        return np.where(text.isna().to_numpy(), missing, codes)
+        return _positions(category_text(values), index, missing)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(
@@ -158,6 +162,13 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
             ],
             dtype=object,
         )
+
+
+def _positions(text: pd.Series, index: pd.Index, missing: int) -> np.ndarray:
+    """The position of each value of ``text`` (``category_text``) in
+    ``index``: -1 for a value not in it, ``missing`` for a missing one."""
+    codes = index.get_indexer(text.fillna(MISSING if missing >= 0 else ""))
+    return np.where(text.isna().to_numpy(), missing, codes)
 
 
 # Skewness is estimated on a seeded sample of at most this many values: the

@@ -6,7 +6,9 @@ take, and the reject-share limit. A leaf module: it imports neither engine.
 
 from __future__ import annotations
 
+import logging
 import math
+import numbers
 import re
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +52,21 @@ class TooManyRejectsError(UserError, RuntimeError):
         return super().__str__() + where
 
 
+def number_text(value: float) -> str:
+    """A number as a reason shows it, as near to how the file wrote it as a
+    number read allows: a whole number as digits (9999999, -50, 150: no
+    ".0", no exponent), any other the shortest text that reads back as the
+    same number (0.5, 14.891); an exponent only from 1e16 up or under 1e-4
+    (Python's ``repr``), and "inf", "-inf", "nan". Both engines give the
+    same text: a whole number read as a float on Spark reads as digits too."""
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
 def not_a_number(column: str, value: object) -> str:
     """The reason of a row whose ``column`` holds text instead of a number."""
     return f"column '{column}' is not a number: {str(value)!r}"
@@ -57,25 +74,27 @@ def not_a_number(column: str, value: object) -> str:
 
 def not_finite(column: str, value: float) -> str:
     """The reason of a row whose ``column`` holds an infinite number."""
-    return f"column '{column}' is not a finite number: {value:g}"
+    return f"column '{column}' is not a finite number: {number_text(value)}"
 
 
 def outside_bounds(column: str, value: float, spec: FeatureSpec) -> str:
     """The reason of a row whose ``column`` is outside its ``features.bounds``."""
-    return f"column '{column}' value {value:g} is outside its {bounds_text(spec, column)}"
+    return (
+        f"column '{column}' value {number_text(value)} is outside its {bounds_text(spec, column)}"
+    )
 
 
 def outside_training_range(column: str, value: float, max_abs_z: float) -> str:
     """The reason of a row whose ``column`` is far outside the training range."""
     return (
-        f"column '{column}' value {value:,.6g} is outside the training range "
-        f"(more than {max_abs_z:g} SD from the mean)"
+        f"column '{column}' value {number_text(value)} is outside the training range "
+        f"(more than {number_text(max_abs_z)} SD from the mean)"
     )
 
 
-# A number as the reasons above print it (``g`` and ``,.6g``) and a value as
-# Python quotes text (``repr``): what ``reason_kind`` takes out of a reason.
-_NUMBER = r"(?:-?(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:e[+-]\d+)?|-?inf|nan)"
+# A number as ``number_text`` writes it and a value as Python quotes text
+# (``repr``): what ``reason_kind`` takes out of a reason.
+_NUMBER = r"(?:-?\d+(?:\.\d+)?(?:e[+-]\d+)?|-?inf|nan)"
 _QUOTED = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
 # Each reason that quotes its row's value, and its kind (the groups kept).
 # The whole reason must match, so a column name with quotes, colons or
@@ -105,22 +124,45 @@ def reason_kind(reason: str) -> str:
 
 
 def reason_counts(reasons: pd.Series) -> pd.Series:
-    """How many rows each kind of reason (``reason_kind``) rejected, most first."""
+    """How many rows each kind of reason (``reason_kind``) rejected, in
+    ``most_first`` order."""
     kinds = {reason: reason_kind(reason) for reason in reasons.dropna().unique()}
-    return reasons.map(kinds).value_counts()
+    return most_first(reasons.map(kinds).value_counts())
+
+
+def most_first(counts: pd.Series) -> pd.Series:
+    """``counts`` (by kind or value) most first, equal counts in the order of
+    their text: the same order on both engines (a Spark table has no row order)."""
+    order = sorted(range(len(counts)), key=lambda i: (-counts.iloc[i], str(counts.index[i])))
+    return counts.iloc[order]
+
+
+# How many kinds of reason a summary of rejects names; the rest it counts, so
+# a refusal stays a few lines however many ways a batch is broken.
+SHOWN_KINDS = 5
 
 
 def reasons_text(counts: pd.Series) -> str:
-    """``reason_counts`` in words: "12 missing Unnamed: 0, 3 column 'age' is
-    not a number"."""
-    return ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    """``reason_counts`` in words, the ``SHOWN_KINDS`` most common kinds
+    named and any others counted, never left out: "12 missing Unnamed: 0,
+    3 column 'age' is not a number, ... and 2 more kinds of reason in 4 rows"."""
+    shown = ", ".join(f"{count} {kind}" for kind, count in counts.head(SHOWN_KINDS).items())
+    rest = counts.iloc[SHOWN_KINDS:]
+    if rest.empty:
+        return shown
+    kinds, rows = len(rest), int(rest.sum())
+    return (
+        f"{shown} and {kinds} more {'kind' if kinds == 1 else 'kinds'} of reason in "
+        f"{rows} {'row' if rows == 1 else 'rows'}"
+    )
 
 
-def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> list[tuple]:
+def _schema_reasons(failures: pd.DataFrame, values: pd.DataFrame, spec: FeatureSpec) -> list[tuple]:
     """One reason per failing row and check of the training schema, with a
     rank: a missing id outranks a duplicate id, which outranks a value
-    outside its bounds. The schema sees the numbers as read (``screen_rows``),
-    so text in a numeric column is never its failure."""
+    outside its bounds. The schema sees the numbers as read (``values``), so
+    text in a numeric column is never its failure; a reason quotes the
+    number as read, not the schema's copy of it (a float)."""
     reasons = []
     for failure in failures[failures["index"].notna()].itertuples():
         check, column = str(failure.check), str(failure.column)
@@ -129,7 +171,7 @@ def _schema_reasons(failures: pd.DataFrame, spec: FeatureSpec) -> list[tuple]:
         elif check == "field_uniqueness":
             reasons.append((failure.index, 3, f"duplicate {spec.id_column} in this batch"))
         elif check.startswith("in_range"):
-            text = outside_bounds(column, float(failure.failure_case), spec)
+            text = outside_bounds(column, values.at[int(failure.index), column], spec)
             reasons.append((failure.index, 5, text))
     return reasons
 
@@ -220,13 +262,16 @@ def screen_rows(
     whole batch on one machine, each Arrow batch on Spark): the batch's id
     and feature columns (ids as text), its numeric columns as numbers, and
     the first reason of every rejected row (by row position); the batch's
-    ``filled`` column names each row's features without a value. ``repeated``
-    marks rows whose id occurs elsewhere in the whole batch (Spark finds
-    those across batches)."""
+    categorical columns as the model reads them (``model.category_text``:
+    text without surrounding spaces, a value of only spaces missing) and its
+    ``filled`` column naming each row's features without a value.
+    ``repeated`` marks rows whose id occurs elsewhere in the whole batch
+    (Spark finds those across batches)."""
     batch = ids_as_text(customers_to_score.reset_index(drop=True), spec)
     id_column = spec.id_column
     blank = customers_to_score.isna().all(axis=1).to_numpy()
     batch = batch[list(dict.fromkeys([id_column, *spec.model_columns]))]
+    batch = batch.assign(**{c: segmentation.category_text(batch[c]) for c in spec.categorical})
     numbers = batch[list(spec.numeric)]
     values = numbers.apply(pd.to_numeric, errors="coerce")
     text = _text_cells(numbers, values)
@@ -252,7 +297,7 @@ def screen_rows(
             batch.assign(**{column: values[column] for column in values.columns}), lazy=True
         )
     except SchemaErrors as errors:
-        reasons += _schema_reasons(errors.failure_cases, spec)
+        reasons += _schema_reasons(errors.failure_cases, values, spec)
     ids = batch[id_column]
     if pattern := scoring["id_pattern"]:
         malformed = ids.notna() & ~ids.astype(str).str.fullmatch(pattern).fillna(False)
@@ -305,6 +350,83 @@ def score_rows(
     return scored
 
 
+# A categorical column whose values outside the model's categories are more
+# than this share of the scorable rows is warned about. Values rarer in
+# training than ``preprocessing.min_category_share`` (1%) are "other" there
+# too, so a batch's sprinkling of rare values adds up to a few percent at
+# most; beyond 5% (the default ``scoring.max_reject_share`` too) it is most
+# likely a new spelling, case or code of a known category, scored off its mark.
+OUTSIDE_CATEGORIES_WARNING_SHARE = 0.05
+# How many of a column's values outside the model's categories a warning quotes.
+OUTSIDE_EXAMPLES = 3
+
+
+def outside_categories(
+    scorable: pd.DataFrame, known: dict[str, list[str]]
+) -> dict[str, tuple[int, list[str]]]:
+    """Per categorical column (``known``: the model's categories,
+    ``model.fitted_categories``), how many ``scorable`` rows (screened by
+    ``screen_rows``: categories as the model reads them) hold a value not
+    among them, and the most common such values (``most_first``), a missing
+    value as "missing". The model scores such a value as "other" (a pinned
+    column: as none of its categories). It keeps no list of the values it
+    saw rarely in training, so these are values absent from training and
+    values rarer there than ``preprocessing.min_category_share`` alike."""
+    found = {}
+    for column, categories in known.items():
+        values = scorable[column].fillna(segmentation.MISSING)
+        counts = values[~values.isin(categories)].value_counts()
+        if len(counts):
+            examples = most_first(counts).index[:OUTSIDE_EXAMPLES]
+            found[column] = (int(counts.sum()), [str(value) for value in examples])
+    return found
+
+
+def screening_messages(
+    rows: int,
+    scorable: int,
+    counts: pd.Series,
+    outside: dict[str, tuple[int, list[str]]],
+    spec: FeatureSpec,
+) -> list[tuple[int, str]]:
+    """The log records (level, message) of a screened batch, the same on
+    both engines: one summary line (rejects by kind of reason,
+    ``reason_counts``; rows per column with values not among the model's
+    categories, ``outside_categories``), and one warning naming each column
+    whose such rows are more than ``OUTSIDE_CATEGORIES_WARNING_SHARE`` of
+    the scorable rows, with a few of their values and how they are scored."""
+    rejected = rows - scorable
+    reasons = f" ({reasons_text(counts)})" if rejected else ""
+    shown = {column: count for column, (count, _) in outside.items()} or "none"
+    messages = [
+        (
+            logging.INFO,
+            f"Screened {rows} customers to score: {scorable} scorable, {rejected} rejected"
+            f"{reasons}; rows with values not among the model's categories: {shown}",
+        )
+    ]
+    many = [
+        f"column '{column}' in {count} of {scorable} scorable rows ({count / scorable:.0%}, "
+        f"for example {', '.join(map(repr, examples))}), scored as "
+        + ("none of its pinned categories" if column in spec.pinned else '"other"')
+        for column, (count, examples) in outside.items()
+        if count > OUTSIDE_CATEGORIES_WARNING_SHARE * scorable
+    ]
+    if many:
+        messages.append(
+            (
+                logging.WARNING,
+                "Values not among the model's categories: "
+                + "; ".join(many)
+                + ". The model knows the categories that at least "
+                "preprocessing.min_category_share of its training rows held, or those "
+                "pinned in features.categories: fix the batch if these values write a known "
+                "category anew (case, spelling, a code), retrain if they are new",
+            )
+        )
+    return messages
+
+
 def segment_names_and_version(
     segmentation_model: Pipeline, segmentation_model_version: str | None, segments: pd.DataFrame
 ) -> tuple[pd.Series, str]:
@@ -328,13 +450,13 @@ def check_reject_share(
 ) -> None:
     """Raises ``TooManyRejectsError`` when more than ``max_reject_share`` of
     the ``scored + rejected`` rows were rejected, naming the most common
-    kinds of reason (``count_reasons``, as ``reason_counts`` gives them,
-    asked only then)."""
+    kinds of reason and counting the others (``reasons_text`` of
+    ``count_reasons``, as ``reason_counts`` gives them, asked only then)."""
     total = scored + rejected
     share = rejected / total if total else 0.0
     if share > max_reject_share:
         raise TooManyRejectsError(
             f"Scoring rejected {rejected} of {total} customers ({share:.0%}, more "
             f"than scoring.max_reject_share {max_reject_share:.0%}): "
-            f"{reasons_text(count_reasons().head(4))}; see scoring_rejects"
+            f"{reasons_text(count_reasons())}; see scoring_rejects"
         )

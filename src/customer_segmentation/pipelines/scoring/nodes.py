@@ -16,16 +16,17 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec, key_column
+from customer_segmentation.features import key_column
 
 from . import kernels
 from .kernels import (
     FILLED,
     batch_spec,
+    outside_categories,
     reason_counts,
-    reasons_text,
     score_rows,
     screen_rows,
+    screening_messages,
     segment_names_and_version,
 )
 
@@ -44,7 +45,10 @@ def screen_customers_to_score(
     line; a missing or duplicate id, text in a numeric column or a value
     outside ``features.bounds`` (the training schema); an id not matching
     ``id_pattern``; no feature value at all; a value far outside the training
-    range. A row's first reason in that order is reported."""
+    range. A row's first reason in that order is reported. Logs the
+    screening (``kernels.screening_messages``): a summary line, and a warning
+    when many rows of a categorical column hold values the model does not
+    know (scored as "other")."""
     spec = batch_spec(list(customers_to_score.columns), segmentation_model, features)
     id_column = spec.id_column
     batch, values, first = screen_rows(customers_to_score, segmentation_model, spec, scoring)
@@ -61,29 +65,11 @@ def screen_customers_to_score(
             "reason": first.reindex(batch.index[rejected]).to_numpy(),
         }
     )
-    _log_screening(batch, scorable, rejects, segmentation_model, spec)
+    outside = outside_categories(scorable, segmentation.fitted_categories(segmentation_model))
+    counts = reason_counts(rejects["reason"])
+    for level, message in screening_messages(len(batch), len(scorable), counts, outside, spec):
+        logger.log(level, message)
     return scorable, rejects
-
-
-def _log_screening(batch, scorable, rejects, model: Pipeline, spec: FeatureSpec) -> None:
-    """One summary line: rejects by kind of reason, and values of categorical
-    features the model never saw in training (scored as "other")."""
-    known = segmentation.fitted_categories(model)
-    unseen = {}
-    for column in spec.categorical:
-        values = segmentation.category_text(scorable[column]).fillna(segmentation.MISSING)
-        count = int((~values.isin(known.get(column, []))).sum())
-        if count:
-            unseen[column] = count
-    reasons = f" ({reasons_text(reason_counts(rejects['reason']))})" if len(rejects) else ""
-    logger.info(
-        "Screened %d customers to score: %d scorable, %d rejected%s; unseen categories %s",
-        len(batch),
-        len(scorable),
-        len(rejects),
-        reasons,
-        unseen or "none",
-    )
 
 
 def score_customers(

@@ -8,6 +8,8 @@ input is a Spark DataFrame."""
 from __future__ import annotations
 
 import logging
+import operator
+from functools import reduce
 
 import numpy as np
 import pandas as pd
@@ -15,16 +17,20 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from sklearn.pipeline import Pipeline
 
+from customer_segmentation import model as segmentation
 from customer_segmentation.features import key_column
 from customer_segmentation.spark import col, ddl, map_batches, require_id_column
 
 from . import kernels
 from .kernels import (
     FILLED,
+    OUTSIDE_EXAMPLES,
     batch_spec,
+    most_first,
     reason_kind,
     score_rows,
     screen_rows,
+    screening_messages,
     segment_names_and_version,
 )
 
@@ -55,7 +61,7 @@ def screen_customers_to_score(
         rows, values, first = screen_rows(batch, segmentation_model, spec, scoring, repeated)
         rows = rows.assign(**{c: values[c] for c in numeric})
         rows[_REASON] = first.reindex(rows.index).astype("string")
-        for column in [id_column, *categorical, FILLED]:
+        for column in [id_column, FILLED]:  # categories are text already (screen_rows)
             rows[column] = rows[column].astype("string")
         return rows
 
@@ -78,13 +84,58 @@ def screen_customers_to_score(
     counts = screened.agg(
         F.count(F.lit(1)).alias("rows"), F.count(F.col(_REASON)).alias("rejected")
     ).first()
-    logger.info(
-        "Screened %d customers to score: %d scorable, %d rejected",
-        counts["rows"],
-        counts["rows"] - counts["rejected"],
-        counts["rejected"],
-    )
+    rows, rejected = counts["rows"], counts["rejected"]
+    reasons = _reason_counts(rejects) if rejected else pd.Series(dtype="int64")
+    outside = _outside_categories(scorable, segmentation.fitted_categories(segmentation_model))
+    for level, message in screening_messages(rows, rows - rejected, reasons, outside, spec):
+        logger.log(level, message)
     return scorable, rejects
+
+
+def _outside_categories(
+    scorable: DataFrame, known: dict[str, list[str]]
+) -> dict[str, tuple[int, list[str]]]:
+    """``kernels.outside_categories`` on Spark, in one pass: the scorable
+    categorical columns are already text as the model reads them
+    (``screen_rows``), so only a missing value needs its name."""
+    if not known:
+        return {}
+    pairs = F.explode(
+        F.array(
+            *[
+                F.struct(
+                    F.lit(c).alias("column"),
+                    F.coalesce(col(c), F.lit(segmentation.MISSING)).alias("value"),
+                )
+                for c in known
+            ]
+        )
+    )
+    outside = reduce(
+        operator.or_,
+        [(F.col("column") == c) & ~F.col("value").isin(list(k)) for c, k in known.items()],
+    )
+    counted = (
+        scorable.select(pairs.alias("pair"))
+        .select("pair.*")
+        .where(outside)
+        .groupBy("column", "value")
+        .count()
+    )
+    per_column = Window.partitionBy("column")
+    in_order = per_column.orderBy(F.desc("count"), F.asc("value"))  # kernels.most_first
+    top = (
+        counted.withColumn("rows", F.sum("count").over(per_column))
+        .withColumn("rank", F.row_number().over(in_order))
+        .where(F.col("rank") <= OUTSIDE_EXAMPLES)
+        .toPandas()
+        .sort_values("rank")
+    )
+    return {
+        column: (int(found["rows"].iloc[0]), found["value"].tolist())
+        for column in known
+        if len(found := top[top["column"] == column])
+    }
 
 
 def score_customers(
@@ -129,7 +180,7 @@ def _reason_counts(rejects: DataFrame) -> pd.Series:
         ddl({"kind": "string"}),
     )
     counts = kinds.groupBy("kind").count().toPandas()
-    return counts.set_index("kind")["count"].sort_values(ascending=False, kind="stable")
+    return most_first(counts.set_index("kind")["count"])
 
 
 def filled_counts(scored_customers: DataFrame) -> dict[str, int]:
