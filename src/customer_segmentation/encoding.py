@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
-from customer_segmentation.features import InvalidCustomerDataError
+from customer_segmentation.features import InvalidCustomerDataError, category_text
 
 logger = logging.getLogger(__name__)
 
@@ -73,20 +73,6 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     def transform(self, X):  # noqa: N803
         return np.clip(np.asarray(X, dtype=float), self.lower_, self.upper_)
-
-
-def category_text(values: pd.Series) -> pd.Series:
-    """A categorical column as text, the same way in training and scoring:
-    whole numbers without ".0" (a column of codes with a gap reads as floats),
-    text without surrounding white space (" Male" is "Male": files pad
-    values, and one batch may pad where another does not), missing values
-    and values of only white space as <NA>."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        present = values.dropna()
-        if (present % 1 == 0).all():
-            values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    return text.mask(text == "")
 
 
 class CategoryEncoder(TransformerMixin, BaseEstimator):

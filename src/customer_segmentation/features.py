@@ -12,6 +12,8 @@ the training table (errors stop the run) and to screen a scoring batch
 
 Ids are text end to end: ``0001`` stays ``0001``. With ``id_column: null``
 the rows are numbered instead (``ROW_NUMBER``, 1 for the first data row).
+Category values are read one way everywhere, ``category_text``: " Male" is
+"Male", a value of only spaces is missing, a code 1.0 is "1".
 
 An infinite number in a numeric feature or profile column (``inf`` as a
 float, or a text such as ``"-inf"``, ``"Infinity"`` or ``"1e999"``: what a
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -220,9 +223,14 @@ class FeatureSpec:
         return tuple(self.features.categorical)
 
     @cached_property
-    def pinned(self) -> dict[str, tuple[Any, ...]]:
-        """``features.categories``: the pinned categories of each column."""
-        return {column: tuple(values) for column, values in self.features.categories.items()}
+    def pinned(self) -> dict[str, tuple[str, ...]]:
+        """``features.categories``: the pinned categories of each column as
+        the model reads them (``pinned_text``: " Male" pins "Male", 2.0 pins
+        "2"), each once, a blank one left out, as the encoder pins them."""
+        return {
+            column: tuple(pinned_text(values).dropna().unique())
+            for column, values in self.features.categories.items()
+        }
 
     @cached_property
     def bounds(self) -> dict[str, tuple[float, float]]:
@@ -314,6 +322,23 @@ def ids_as_text(table: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     if pd.api.types.is_string_dtype(ids) and not pd.api.types.is_object_dtype(ids):
         return table
     return table.assign(**{spec.id_column: ids.astype("string")})
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """A categorical column as text: the one way the model's encoder, the
+    profiles, the rules and the checks of pinned categories read a category,
+    in training and scoring alike. Whole numbers without ".0" (a column of
+    codes with a gap reads as floats), text without surrounding white space
+    (" Male" is "Male": files pad values, and one batch may pad where
+    another does not), missing values and values of only white space as
+    <NA>. It lives with the ``features`` contract, which reads ids as text
+    too (``ids_as_text``), so that this module's checks can use it."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        present = values.dropna()
+        if (present % 1 == 0).all():
+            values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    return text.mask(text == "")
 
 
 def _not_entirely_null(series: pd.Series) -> bool:
@@ -485,15 +510,36 @@ def describe_failures(  # noqa: PLR0912 - one branch per kind of problem
 
 
 def _show(value: Any) -> str:
-    """A value as a person writes it: 40 rather than np.float64(40.0)."""
+    """A value as a person writes it: 40 rather than np.float64(40.0),
+    10000000 rather than 1e+07 (``number_text``)."""
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-        return f"{float(value):g}"
+        return number_text(value)
     return repr(str(value))
 
 
+def number_text(value: float) -> str:
+    """A number as a message shows it, as near to how the file or the
+    parameters wrote it as a number read allows: a whole number as digits
+    (9999999, -50, 150: no ".0", no exponent), any other the shortest text
+    that reads back as the same number (0.5, 14.891); an exponent only from
+    1e16 up or under 1e-4 (Python's ``repr``), and "inf", "-inf", "nan".
+    Both engines give the same text: a whole number read as a float on
+    Spark reads as digits too."""
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)
+
+
 def bounds_text(spec: FeatureSpec, column: str) -> str:
-    low, high = spec.bounds[column]
-    return f"bounds [{low:g}, {high:g}]".replace("-inf", "none").replace("inf", "none")
+    """``column``'s ``features.bounds`` as messages quote them: "bounds [0,
+    10000000]", an open end as "none"."""
+    low, high = (
+        "none" if math.isinf(bound) else number_text(bound) for bound in spec.bounds[column]
+    )
+    return f"bounds [{low}, {high}]"
 
 
 def named_in(column: str, spec: FeatureSpec) -> str:
@@ -509,26 +555,34 @@ def named_in(column: str, spec: FeatureSpec) -> str:
     return "features.profile_only.categorical"
 
 
+def pinned_text(values: list[Any]) -> pd.Series:
+    """Pinned categories (one column's ``features.categories``, in their
+    order) as the model reads them: ``category_text`` of the list,
+    as the encoder reads it (<NA> where a value is blank or missing)."""
+    return category_text(pd.Series(list(values)))
+
+
 def check_pinned_categories(table: pd.DataFrame, spec: FeatureSpec) -> list[str]:
-    """Problems with ``features.categories``: a pinned category that is only
-    a differently written value of the data (case, spaces), or a pinned list
-    that matches none of the data's values."""
+    """Problems with ``features.categories``, the data and the pinned values
+    both read as the model reads them (``category_text``: " Male"
+    is "Male", a code 2.0 is "2"): a pinned category the data writes only in
+    another case, or a pinned list that matches none of the data's values."""
     problems = []
-    for column, pinned in spec.pinned.items():
+    for column, written in spec.features.categories.items():
         if column not in table.columns:
             continue
-        seen = table[column].dropna().astype(str).unique().tolist()
-        normal = {value.strip().casefold(): value for value in seen}
-        for category in pinned:
-            written = normal.get(str(category).strip().casefold())
-            if written is not None and written != str(category):
+        seen = category_text(table[column]).dropna().unique().tolist()
+        by_case = {value.casefold(): value for value in seen}
+        pinned = pinned_text(written)
+        for category, text in zip(written, pinned, strict=True):
+            if pd.notna(text) and text not in seen and text.casefold() in by_case:
                 problems.append(
-                    f"column '{column}': pinned category {category!r} is written {written!r} "
-                    "in the data; fix features.categories"
+                    f"column '{column}': pinned category {category!r} is written "
+                    f"{by_case[text.casefold()]!r} in the data; fix features.categories"
                 )
-        if not set(map(str, pinned)) & set(seen):
+        if not set(pinned.dropna()) & set(seen):
             problems.append(
-                f"column '{column}': none of the pinned categories {list(pinned)} occurs in "
+                f"column '{column}': none of the pinned categories {list(written)} occurs in "
                 f"the data, whose values are {sorted(seen)[:10]}; fix features.categories "
                 "or remove the column from it to learn the categories"
             )

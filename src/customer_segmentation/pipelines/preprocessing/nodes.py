@@ -13,8 +13,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from customer_segmentation.features import ROW_NUMBER, FeatureSpec, validate_customer_table
-from customer_segmentation.model import SegmentPreprocessor
+from customer_segmentation.features import (
+    ROW_NUMBER,
+    FeatureSpec,
+    category_text,
+    validate_customer_table,
+)
+from customer_segmentation.model import MISSING, SegmentPreprocessor
 
 from .kernels import encode_rows, preprocessor_for
 
@@ -65,7 +70,9 @@ def validate_customers(
             100 * count / len(customers),
         )
     for column, categories in spec.pinned.items():
-        unexpected = ~customers[column].isin(categories)
+        # As the model reads them: " Male" is the pinned "Male", a blank is missing.
+        values = category_text(customers[column])
+        unexpected = ~values.isin(categories)
         if unexpected.any():
             logger.warning(
                 "Column '%s' has %d values that are missing or outside its pinned categories %s "
@@ -73,7 +80,7 @@ def validate_customers(
                 column,
                 int(unexpected.sum()),
                 list(categories),
-                customers.loc[unexpected, column].drop_duplicates().head(3).tolist(),
+                values[unexpected].fillna(MISSING).drop_duplicates().head(3).tolist(),
             )
     return customers
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import re
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +25,7 @@ from customer_segmentation.features import (
     bounds_text,
     customer_schema,
     ids_as_text,
+    number_text,
 )
 
 _REASONS = ["row", "rank", "reason"]
@@ -50,21 +50,6 @@ class TooManyRejectsError(UserError, RuntimeError):
     def __str__(self) -> str:
         where = f" in {self.rejects_at}" if self.rejects_at else ""
         return super().__str__() + where
-
-
-def number_text(value: float) -> str:
-    """A number as a reason shows it, as near to how the file wrote it as a
-    number read allows: a whole number as digits (9999999, -50, 150: no
-    ".0", no exponent), any other the shortest text that reads back as the
-    same number (0.5, 14.891); an exponent only from 1e16 up or under 1e-4
-    (Python's ``repr``), and "inf", "-inf", "nan". Both engines give the
-    same text: a whole number read as a float on Spark reads as digits too."""
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    return repr(value)
 
 
 def not_a_number(column: str, value: object) -> str:

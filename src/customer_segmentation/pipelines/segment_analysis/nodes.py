@@ -69,13 +69,18 @@ def sample_segmented_customers(
 
 
 def _category_counts(segments: np.ndarray, values: pd.Series) -> pd.DataFrame:
-    """Customers of each segment (a row, in segment order) in each value of
-    ``values`` (a column, in order of first appearance; missing values as
-    "missing"). Counted with one ``bincount``, as a crosstab of a million
-    text values is slow."""
+    """Customers of each segment (a row, in segment order) in each category
+    of ``values`` (a column, in order of first appearance), read as the model
+    reads them (``category_text``: " Male" is "Male", a code 1.0 is "1";
+    missing and blank values as "missing"). Counted with one ``bincount``,
+    as a crosstab of a million text values is slow: the values are factorized
+    as they are, and only their few distinct ones read (the same set of
+    values, so the same whole-number rule as for the column)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    labels = [*map(str, uniques), segmentation.MISSING]
-    codes = np.where(codes < 0, len(uniques), codes)
+    read = segmentation.category_text(pd.Series(uniques)).fillna(segmentation.MISSING)
+    # Each distinct value's category, a missing value's ("missing") last.
+    category, labels = pd.factorize(pd.Series([*read, segmentation.MISSING]))
+    codes = category[np.where(codes < 0, len(uniques), codes)]
     k = int(segments.max()) + 1
     counts = np.bincount(segments * len(labels) + codes, minlength=k * len(labels))
     counts = pd.DataFrame(counts.reshape(k, len(labels)), columns=labels)

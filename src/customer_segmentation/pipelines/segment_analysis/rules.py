@@ -7,8 +7,10 @@ report's cards and as one SQL ``CASE WHEN`` expression.
 The tree treats a missing value as the model does: a missing number is the
 model's training median (its imputer's), a missing category is the category
 "missing", and a category the model does not know is none of the known
-ones. Sibling leaves of the same segment are merged and the bounds on one
-column along a path are combined, so each leaf reads as one short line. The
+ones. Categories are read as the model reads them (``model.category_text``:
+" Male" is "Male", a blank value is missing), in Python and in the SQL.
+Sibling leaves of the same segment are merged and the bounds on one column
+along a path are combined, so each leaf reads as one short line. The
 rules' **fidelity** is the share of customers they assign to the segment
 the model gave them, overall and per segment, measured in float64 exactly as
 the SQL compares (the tree itself compares in float32).
@@ -409,18 +411,29 @@ def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _sql_category(column: str) -> str:
+    """A text category column in SQL as the model reads it
+    (``model.category_text``): without surrounding spaces, a blank or
+    missing value as "missing", with functions every SQL dialect has
+    (TRIM, NULLIF, COALESCE)."""
+    return f"COALESCE(NULLIF(TRIM({sql_name(column)}), ''), {sql_text(segmentation.MISSING)})"
+
+
 def _sql_condition(condition: dict, medians: dict[str, float], numeric_codes: set[str]) -> str:
-    """One condition in SQL, NULL treated as the tree treats a missing value:
-    a number as its training median, a category as "missing"."""
+    """One condition in SQL, each value read as the model reads it: NULL a
+    number's training median; a text category trimmed, blank or NULL
+    "missing" (``_sql_category``); a column of number codes compared as
+    numbers, so 1.0 is the category "1" as in the model, NULL "missing"."""
     column = condition["column"]
     name = sql_name(column)
     if condition["operator"] in (ABOVE, AT_MOST):
         value = repr(float(condition["value"]))
         return f"COALESCE({name}, {repr(medians[column])}) {condition['operator']} {value}"
-    values = [v for v in condition["values"] if v != segmentation.MISSING]
-    literals = ", ".join(v if column in numeric_codes else sql_text(v) for v in values)
-    if column not in numeric_codes and segmentation.MISSING in condition["values"]:
-        literals = ", ".join(filter(None, [literals, sql_text(segmentation.MISSING)]))
+    if column not in numeric_codes:
+        test = "IN" if condition["operator"] == IN else "NOT IN"
+        literals = ", ".join(map(sql_text, condition["values"]))
+        return f"{_sql_category(column)} {test} ({literals})"
+    literals = ", ".join(v for v in condition["values"] if v != segmentation.MISSING)
     null = segmentation.MISSING in condition["values"]
     if condition["operator"] == IN:
         member = f"{name} IN ({literals})" if literals else None
@@ -470,6 +483,12 @@ def rules_sql(  # noqa: PLR0913 - the rules and what its header states
             + ", ".join(map(sql_name, summary["columns_not_read"]))
         )
     header.append("-- A missing number counts as its training median, as in the model.")
+    tested = [c for leaf in leaves if leaf["segment"] != default for c in leaf["conditions"]]
+    if any(c["operator"] in (IN, NOT_IN) and c["column"] not in numeric_codes for c in tested):
+        header.append(
+            "-- A category is read without surrounding spaces, a blank one as missing, as in "
+            "the model."
+        )
     lines = ["CASE"]
     for leaf in leaves:
         if leaf["segment"] == default:

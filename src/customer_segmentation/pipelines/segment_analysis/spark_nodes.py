@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, DataType, NumericType
 from sklearn.pipeline import Pipeline
 
 from customer_segmentation import model as segmentation
@@ -145,19 +146,19 @@ def segment_statistics(
 def _category_counts(
     segmented: DataFrame, columns: list[str], segments: pd.Index
 ) -> dict[str, pd.DataFrame]:
-    """Customers of each segment in each value of every one of ``columns``
-    (missing values as "missing"), as ``nodes._category_counts`` counts
-    them, in one pass. Values are in text order: equal counts tie-break by
-    it (by first appearance on one machine, which a Spark table does not have)."""
+    """Customers of each segment in each category of every one of
+    ``columns``, as ``nodes._category_counts`` counts them: Spark counts
+    each value as it is, in one pass, and the few distinct values are then
+    read as the model reads them (``_read_values``), so " Male" and "Male"
+    are one category and a blank value is "missing" on both engines.
+    Categories are in text order: equal counts tie-break by it (by first
+    appearance on one machine, which a Spark table does not have)."""
     if not columns:
         return {}
     pairs = F.explode(
         F.array(
             *[
-                F.struct(
-                    F.lit(c).alias("column"),
-                    F.coalesce(col(c).cast("string"), F.lit(segmentation.MISSING)).alias("value"),
-                )
+                F.struct(F.lit(c).alias("column"), col(c).cast("string").alias("value"))
                 for c in columns
             ]
         )
@@ -168,15 +169,29 @@ def _category_counts(
         .count()
         .toPandas()
     )
+    kinds = {field.name: field.dataType for field in segmented.schema.fields}
     tables = {}
     for column in columns:
         rows = counted[counted["column"] == column]
+        rows = rows.assign(value=_read_values(rows["value"], kinds[column]))
         table = rows.pivot_table(
             index="segment", columns="value", values="count", aggfunc="sum", fill_value=0
         ).reindex(segments, fill_value=0)
         table.columns = [str(c) for c in table.columns]
         tables[column] = table.reset_index(drop=True).astype("int64")
     return tables
+
+
+def _read_values(values: pd.Series, kind: DataType) -> pd.Series:
+    """A column's distinct values, as Spark cast them to text, read as the
+    model reads the column (``model.category_text``, missing as "missing"):
+    a numeric or boolean column's values are numbers or booleans again
+    first, so that codes 1.0 and 2.0 read "1" and "2" as on one machine."""
+    if isinstance(kind, BooleanType):
+        values = values.map({"true": True, "false": False})
+    elif isinstance(kind, NumericType):
+        values = pd.to_numeric(values)
+    return segmentation.category_text(values).fillna(segmentation.MISSING)
 
 
 def select_target_customers(
