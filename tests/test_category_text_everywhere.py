@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.features import FeatureSpec, check_pinned_categories
+from customer_segmentation.features import FeatureSpec, category_text, check_pinned_categories
 from customer_segmentation.pipelines.preprocessing import create_pipeline as preprocessing
 from customer_segmentation.pipelines.segment_analysis import create_pipeline as segment_analysis
 from customer_segmentation.pipelines.segment_analysis.nodes import profile_segments
@@ -242,3 +242,17 @@ def test_a_model_pins_what_the_profiles_show(padded, customers, features, model_
     mix = profiles.filter(like="product_category=")
     assert list(mix.columns) == [f"product_category={c}" for c in known]
     assert (mix.sum(axis=1) > 0.8).all()  # only the blanks are in no column
+
+
+def test_validated_category_codes_read_as_the_model_reads_them_on_both_engines(
+    customers, features, engine
+):
+    """A column of category codes stored as floats (1.0, 2.0; Parquet, a
+    database) keeps its values through validation on both engines, so the
+    model learns "1" and "2" as scoring reads them; a cast to text on Spark
+    made them "1.0" and "2.0", which every scored row then missed."""
+    rows = np.arange(len(customers))
+    raw = customers.drop(columns="persona").assign(product_category=1.0 + rows % 3)
+    validated = engine.pandas(validate_on_engine(engine.frame(raw), features, 10))
+    read = category_text(validated["product_category"])
+    assert sorted(read.unique()) == ["1", "2", "3"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
-from customer_segmentation.features import InvalidCustomerDataError, category_text
+from customer_segmentation.features import InvalidCustomerDataError, category_text, number_text
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ def _transform_of(  # noqa: PLR0913 - the column, its values and what decides
         found = (
             f"{int(negative.sum())} negative values (first in row {negative.idxmax()})"
             if negative.any()
-            else f"values down to {lowest:g}"
+            else f"values down to {number_text(lowest)}"
         )
         raise InvalidCustomerDataError(
             f"column '{column}': {found}, but preprocessing.transforms takes log(1 + x) "

@@ -21,6 +21,7 @@ from customer_segmentation.features import (
     check_pinned_categories,
     key_column,
     named_in,
+    number_text,
 )
 from customer_segmentation.model import SegmentPreprocessor
 from customer_segmentation.spark import (
@@ -79,11 +80,10 @@ def validate_customers(
         # Infinite numbers are missing values, as on one machine
         # (features.infinite_as_missing), counted below.
         *[F.when(~infinite[c], number(raw_customers, c)).alias(c) for c in numeric],
-        *[
-            col(c).cast("string").alias(c)
-            for c in spec.used_columns
-            if c not in numeric and c != spec.id_column
-        ],
+        # Categories keep their type, as on one machine: the model reads a
+        # column of codes 1.0, 2.0 as "1", "2" (features.category_text), which
+        # a cast to text here ("1.0") would not match at scoring.
+        *[col(c).alias(c) for c in spec.used_columns if c not in numeric and c != spec.id_column],
         # The value as read, where text may fail to be a number.
         *[
             (col(c) if kinds[c] == "string" else number(raw_customers, c)).alias(f"_raw_{c}")
@@ -241,7 +241,7 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
                 .limit(_EXAMPLES)
                 .collect()
             )
-            values = ", ".join(f"{r[1]:g}" for r in rows)
+            values = ", ".join(number_text(r[1]) for r in rows)
             problems.append(
                 f"column '{column}': {values} outside its {bounds_text(spec, column)} "
                 f"(features.bounds) in {counts[f'outside_{column}']} rows: {_examples(rows, spec)}"
