@@ -53,6 +53,18 @@ def test_training_padded_and_scoring_plain_values_share_their_columns():
     ]
 
 
+def test_a_model_fitted_before_values_were_stripped_still_finds_them():
+    """A model saved before this reading learned " Male" as it was written:
+    scoring with it finds "Male" (and " Male") there, not in "other"; of two
+    categories that read alike the first takes the value."""
+    encoder = CategoryEncoder().fit(pd.DataFrame({"g": ["Male", "Female", "Male", "Female"]}))
+    encoder.categories_ = [["Female", " Male", "other"]]  # as an old model holds it
+    batch = pd.DataFrame({"g": ["Male", " Male", "Female", "Man"]})
+    assert encoder.transform(batch).tolist() == [[0, 1, 0], [0, 1, 0], [1, 0, 0], [0, 0, 1]]
+    encoder.categories_ = [[" Male", "Male", "other"]]
+    assert encoder.transform(batch).tolist() == [[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]]
+
+
 def test_a_pandas_categorical_with_a_padded_or_blank_category_reads_the_same():
     encoder = CategoryEncoder().fit(pd.DataFrame({"g": ["Male", "Female", None]}))
     batch = pd.DataFrame({"g": pd.Categorical([" Male", "Female", " "])})

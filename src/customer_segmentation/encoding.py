@@ -128,8 +128,13 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
 
     def _codes(self, values: pd.Series, categories: list[str]) -> np.ndarray:
         """The position of each value in ``categories``; -1 for a value not in
-        them (and for a missing one, unless "missing" is a category)."""
-        index = pd.Index(categories)
+        them (and for a missing one, unless "missing" is a category).
+        ``categories`` are read as the data is: a model fitted before values
+        were read without surrounding spaces holds " Male", which "Male" must
+        still find; of two that read alike the first is found (the other gets
+        trailing spaces, which no value as read has)."""
+        read = category_text(pd.Series(categories, dtype="string")).fillna(MISSING)
+        index = pd.Index(read + read.groupby(read).cumcount().map(" ".__mul__))
         missing = index.get_indexer([MISSING])[0] if self.categories == "auto" else -1
         if isinstance(values.dtype, pd.CategoricalDtype):
             # A pandas categorical: map its few categories, not its many values
