@@ -14,7 +14,7 @@ import pytest
 from customer_segmentation import model as segmentation
 from customer_segmentation.encoding import CategoryEncoder, category_text
 from customer_segmentation.pipelines.scoring import create_pipeline
-from tests.conftest import base_parameters, node_function, train_and_profile
+from tests.conftest import Engine, base_parameters, node_function, train_and_profile
 
 PIPELINE = create_pipeline()
 screen_on_engine = node_function(PIPELINE, "screen_customers_to_score")
@@ -170,3 +170,17 @@ def test_a_few_values_outside_the_model_categories_are_counted_at_info(
     assert summary.endswith(
         "rows with values not among the model's categories: {'product_category': 1}"
     )
+
+
+def test_a_handful_of_customers_outside_the_model_categories_is_no_warning(
+    padded, customers, features, caplog
+):
+    """Three customers scored alone (a service through the API), all with a
+    new value: 100% of the batch, but three rows, counted at INFO."""
+    model, _, _ = padded
+    batch = customers.drop(columns="persona").head(3).astype({CATEGORY: str})
+    batch[CATEGORY] = "garden"
+    engine = Engine("pandas")
+    _, _, records = _screen(engine, batch, model, features, caplog)
+
+    assert [level for level, _ in records] == [logging.INFO]

@@ -342,6 +342,10 @@ def score_rows(
 # most; beyond 5% (the default ``scoring.max_reject_share`` too) it is most
 # likely a new spelling, case or code of a known category, scored off its mark.
 OUTSIDE_CATEGORIES_WARNING_SHARE = 0.05
+# ... and at least this many rows: a batch of a few customers (a web service
+# scoring one at a time through the API) would otherwise warn at every rare
+# value; the summary line counts them all the same.
+OUTSIDE_CATEGORIES_WARNING_ROWS = 10
 # How many of a column's values outside the model's categories a warning quotes.
 OUTSIDE_EXAMPLES = 3
 
@@ -379,7 +383,8 @@ def screening_messages(
     ``reason_counts``; rows per column with values not among the model's
     categories, ``outside_categories``), and one warning naming each column
     whose such rows are more than ``OUTSIDE_CATEGORIES_WARNING_SHARE`` of
-    the scorable rows, with a few of their values and how they are scored."""
+    the scorable rows and at least ``OUTSIDE_CATEGORIES_WARNING_ROWS``, with
+    a few of their values and how they are scored."""
     rejected = rows - scorable
     reasons = f" ({reasons_text(counts)})" if rejected else ""
     shown = {column: count for column, (count, _) in outside.items()} or "none"
@@ -396,6 +401,7 @@ def screening_messages(
         + ("none of its pinned categories" if column in spec.pinned else '"other"')
         for column, (count, examples) in outside.items()
         if count > OUTSIDE_CATEGORIES_WARNING_SHARE * scorable
+        and count >= OUTSIDE_CATEGORIES_WARNING_ROWS
     ]
     if many:
         messages.append(
