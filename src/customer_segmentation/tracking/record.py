@@ -124,7 +124,14 @@ def run_metrics(selection: Mapping[str, Any], drift: Mapping[str, Any] | None) -
     metrics.update({criterion: selected.get(criterion) for criterion in CRITERIA})
     structure = selection.get("structure") or {}
     metrics["clear_structure"] = selection.get("clear_structure")
-    for key in ("silhouette", "shuffled_silhouette", "gaussian_silhouette", "dip_p_value"):
+    for key in (
+        "silhouette",
+        "shuffled_silhouette",
+        "gaussian_silhouette",
+        "normal_scores_silhouette",
+        "copula_silhouette",
+        "dip_p_value",
+    ):
         metrics[f"structure.{key}"] = structure.get(key)
     metrics["selected_k_stable"] = selection.get("selected_k_stable")
     metrics["criteria_agree"] = selection.get("criteria_agree")
