@@ -227,19 +227,6 @@ def _structure_cases(rng, n=600, d=5):
     }
 
 
-@pytest.fixture(scope="module")
-def structure_params(model_selection_params):
-    return {
-        **model_selection_params,
-        "k_max": 6,
-        "n_init": 2,
-        "stability_resamples": 2,
-        "stability_n_init": 1,
-        "bic_sample_size": 300,
-        "silhouette_sample_size": 600,
-    }
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_structure_check_says_no_for_blobs_and_noise_and_yes_for_groups(
     seed, structure_params, generation_params, features, caplog

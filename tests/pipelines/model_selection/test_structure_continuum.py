@@ -57,19 +57,6 @@ def _credit_like(seed: int, groups: bool, n: int = 400) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def params(model_selection_params):
-    return {
-        **model_selection_params,
-        "k_max": 6,
-        "n_init": 2,
-        "stability_resamples": 2,
-        "stability_n_init": 1,
-        "bic_sample_size": 300,
-        "silhouette_sample_size": 600,
-    }
-
-
 def _verdict(table: pd.DataFrame, params: dict, seed: int) -> dict:
     """The structure verdict through the pipeline's own nodes: default
     preprocessing (skew transforms, clipping, category weights), k chosen by
@@ -106,12 +93,14 @@ def _verdict(table: pd.DataFrame, params: dict, seed: int) -> dict:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_skewed_zero_inflated_correlated_continuum_has_no_clear_structure(seed, params, caplog):
+def test_a_skewed_zero_inflated_correlated_continuum_has_no_clear_structure(
+    seed, structure_params, caplog
+):
     """The segments beat the shuffled features (which lose the correlation)
     and one Gaussian blob (which loses the skew and the zeros) by the margin
     on some draws; on normal scores they do not beat the Gaussian copula,
     which keeps both."""
-    verdict = _verdict(_credit_like(seed, groups=False), params, seed)
+    verdict = _verdict(_credit_like(seed, groups=False), structure_params, seed)
     assert verdict["clear_structure"] is False, verdict
     copula_excess = verdict["normal_scores_silhouette"] - verdict["copula_silhouette"]
     assert copula_excess < verdict["copula_margin"]
@@ -119,7 +108,7 @@ def test_a_skewed_zero_inflated_correlated_continuum_has_no_clear_structure(seed
 
 
 @pytest.mark.parametrize("seed", [0, 1, 3])
-def test_groups_hidden_in_skewed_zero_inflated_columns_stay_clear(seed, params):
-    verdict = _verdict(_credit_like(seed, groups=True), params, seed)
+def test_groups_hidden_in_skewed_zero_inflated_columns_stay_clear(seed, structure_params):
+    verdict = _verdict(_credit_like(seed, groups=True), structure_params, seed)
     assert verdict["clear_structure"] is True, verdict
     assert verdict["evidence"] == "groups across features"
