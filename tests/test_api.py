@@ -100,7 +100,9 @@ def test_scores_a_dataframe_exactly_as_the_scoring_pipeline(trained_project):
         pd.testing.assert_frame_equal(each.rejects, result.rejects)
 
     # The pipeline's reject-share limit, when asked for; the lines, from any first line.
-    with pytest.raises(TooManyRejectsError, match="see scoring_rejects") as refused:
+    with pytest.raises(
+        TooManyRejectsError, match="see the rejects in this error.s result"
+    ) as refused:
         segmentation.score(batch, max_reject_share=0.0)
     pd.testing.assert_frame_equal(refused.value.result.rejects, result.rejects)
     from_zero = segmentation.score(batch, first_line=0).rejects

@@ -123,7 +123,8 @@ def test_an_id_column_with_a_colon_is_named_whole_in_the_log_and_the_refusal(
     for text in (screened, str(refused.value)):
         assert "1 missing Unnamed: 0" in text
         assert "1 column 'age' is not a number" in text
-    assert str(refused.value).endswith("; see scoring_rejects")  # no file in the API
+    # No file in the API: the rejects are on the error.
+    assert str(refused.value).endswith("; see the rejects in this error's result.rejects")
 
 
 @pytest.mark.integration

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from customer_segmentation.features import FeatureSpec
+from customer_segmentation.features import FeatureSpec, InvalidCustomerDataError
 from customer_segmentation.pipelines.scoring import create_pipeline
 from customer_segmentation.pipelines.scoring.kernels import (
+    SHOWN_COLUMNS,
     SHOWN_KINDS,
     TooManyRejectsError,
+    check_batch_columns,
     not_finite,
     number_text,
     outside_bounds,
@@ -163,3 +165,16 @@ def test_reasons_and_their_log_are_the_same_on_both_engines(
         "'average_order_value' is not a finite number, 1 column 'number_of_purchases' is not "
         "a number and 2 more kinds of reason in 2 rows); "
     )
+
+
+def test_a_batch_without_a_feature_column_names_the_columns_it_has_and_counts_the_rest():
+    """The columns a batch has, never cut without saying so."""
+    spec = FeatureSpec.parse({"id_column": "id", "numeric": ["age", "wage"], "categorical": []})
+    few = ["id", "age", "year", "region"]
+    with pytest.raises(InvalidCustomerDataError) as refused:
+        check_batch_columns(few, spec)
+    assert str(refused.value).endswith("(it has 4 columns: 'id', 'age', 'year', 'region')")
+    many = ["id", "age", *[f"c{i}" for i in range(SHOWN_COLUMNS + 3)]]
+    with pytest.raises(InvalidCustomerDataError, match=r"lacks the columns \['wage'\]") as refused:
+        check_batch_columns(many, spec)
+    assert str(refused.value).endswith(f"'c{SHOWN_COLUMNS - 3}' and 5 more)")

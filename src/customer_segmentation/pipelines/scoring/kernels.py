@@ -39,17 +39,23 @@ FILLED = "filled"
 class TooManyRejectsError(UserError, RuntimeError):
     """More of a scoring batch was rejected than ``max_reject_share`` allows.
 
-    ``rejects_at`` is where the run saved the rejects, shown at the end of
-    the message: the node that raises this knows no paths, so a run's hook
-    (``run_summary.RunSummary``) fills it in; the Python API leaves it None."""
+    The message ends with where the rejects are: ``rejects_at``, the file a
+    run saved them to (the node that raises this knows no paths, so a run's
+    hook, ``run_summary.RunSummary``, fills it in), or, from the Python API,
+    ``result``, whose ``rejects`` hold them (no file is written)."""
 
     rejects_at: str | None = None
     # The Python API's ScoringResult of the batch (its rejects included).
     result: Any = None
 
     def __str__(self) -> str:
-        where = f" in {self.rejects_at}" if self.rejects_at else ""
-        return super().__str__() + where
+        if self.rejects_at:
+            where = f"see scoring_rejects in {self.rejects_at}"
+        elif self.result is not None:
+            where = "see the rejects in this error's result.rejects"
+        else:
+            where = "see scoring_rejects"
+        return f"{super().__str__()}; {where}"
 
 
 def not_a_number(column: str, value: object) -> str:
@@ -190,16 +196,22 @@ def batch_spec(columns: list[str], segmentation_model: Pipeline, features: dict)
     return spec
 
 
+# The columns a batch has that a missing-column error names (the rest counted).
+SHOWN_COLUMNS = 20
+
+
 def check_batch_columns(columns: list[str], spec: FeatureSpec) -> None:
     """A batch without the id or a feature column is a configuration error
     (with ``id_column: null`` the rows are numbered, so only features count)."""
     id_column = [] if spec.numbered_rows else [spec.id_column]  # numbered rows: no id column
     missing = [c for c in [*id_column, *spec.model_columns] if c not in columns]
     if missing:
+        shown = ", ".join(repr(c) for c in columns[:SHOWN_COLUMNS])
+        more = f" and {len(columns) - SHOWN_COLUMNS} more" if len(columns) > SHOWN_COLUMNS else ""
         raise InvalidCustomerDataError(
             f"customers_to_score lacks the columns {missing} that the features parameter "
             "names; every batch must have the id and feature columns the model was trained on"
-            f" (it has {columns[:8]})"
+            f" (it has {len(columns)} columns: {shown}{more})"
         )
 
 
@@ -371,6 +383,13 @@ def outside_categories(
     return found
 
 
+def _share(count: int, total: int) -> str:
+    """``count`` of ``total`` as a percent: one decimal under 10%, so that a
+    share just over a 5% threshold does not read as 5%."""
+    share = count / total
+    return f"{share:.1%}" if share < 0.1 else f"{share:.0%}"
+
+
 def screening_messages(
     rows: int,
     scorable: int,
@@ -396,7 +415,7 @@ def screening_messages(
         )
     ]
     many = [
-        f"column '{column}' in {count} of {scorable} scorable rows ({count / scorable:.0%}, "
+        f"column '{column}' in {count} of {scorable} scorable rows ({_share(count, scorable)}, "
         f"for example {', '.join(map(repr, examples))}), scored as "
         + ("none of its pinned categories" if column in spec.pinned else '"other"')
         for column, (count, examples) in outside.items()
@@ -449,5 +468,5 @@ def check_reject_share(
         raise TooManyRejectsError(
             f"Scoring rejected {rejected} of {total} customers ({share:.0%}, more "
             f"than scoring.max_reject_share {max_reject_share:.0%}): "
-            f"{reasons_text(count_reasons())}; see scoring_rejects"
+            f"{reasons_text(count_reasons())}"
         )
