@@ -13,19 +13,25 @@ Column by column, the name (``own_names``) is checked against the values:
   email, phone, zip), other columns named like an id or code that hold many
   values, row counters, constant, mostly empty, free text and dates;
 - **sensitive attributes** (``own_sensitive``): gender, ethnicity, religion,
-  nationality, marital status, disability, sexual orientation, pregnancy
-  and political opinion, by name or by values: profile-only, never
-  clustered on;
+  nationality, marital status, disability, sexual orientation, pregnancy,
+  political opinion, health and trade-union membership, by name or by
+  values: profile-only, never clustered on;
 - **outcomes** (``own_outcomes``, ``features.outcomes``): profile-only, like
   yes/no flags (0/1, true/false, yes/no: each named in the printout, as it
   may be an outcome no name gave away), labels and groupings (an integer
   code named like a type or class with up to 50 values: ``MOSTYPE``);
-- a numeric feature's **unit** and **role** (``own_units``);
+- a numeric feature's **unit** and **role** (``own_units``); a calendar
+  year (``Year``, 2003 to 2009) is profile-only: it says when a record was
+  taken or something happened, not who the customer is; a birth year
+  (``Year_Birth``) is an age, and a feature;
 - **near-duplicates** (``near_duplicates``): of numeric features that move
   together (absolute Spearman rank correlation at least 0.95, on at most
   10,000 sampled rows), the first is clustered on and the others are
   profiled, so that one quantity (``INCOME`` and ``INCOMESQ``) does not
-  count twice.
+  count twice; a column whose name is another's with a transform
+  (``logwage`` of ``wage``, ``income_ln``) comes after it, as the raw
+  column reads in real units and preprocessing transforms skewed ones
+  itself.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from customer_segmentation.own_names import (
     is_personal,
     is_plain_id_named,
     joined_name,
+    name_words,
 )
 from customer_segmentation.own_outcomes import (
     FLAG_HINT,
@@ -77,6 +84,10 @@ _CODE_NAME = re.compile(
 # or "area" inside a name are often a quantity.
 _CODE_SUFFIX = re.compile(r"(type|class|category|segment|cluster|group)$")
 _DATE_NAME = re.compile(r"date|time|dt_|_dt$|day$|timestamp|created|joined|since", re.I)
+# A year named like a birth year is an age (``Year_Birth``, ``YearOfBirth``).
+_BIRTH_WORDS = {"birth", "born", "yob", "dob"}
+# A transform that a name adds before or after a quantity's name (``logwage``).
+_TRANSFORMS = ("log1p", "log10", "log2", "log", "ln", "sqrt")
 
 
 @dataclass
@@ -252,6 +263,16 @@ def _inspect_numeric(name: str, numbers: pd.Series) -> Column:  # noqa: PLR0911 
     if is_id_named(name):
         return Column(name, "dropped", "named like an id or code: identifies, is not a quantity")
     unit, unit_why = unit_of(name, present)
+    if unit == "year" and not set(name_words(name)) & _BIRTH_WORDS:
+        column = Column(
+            name,
+            "profile_numeric",
+            f"{unit_why}: a calendar year says when a record was taken or something happened, "
+            "not who the customer is: profiled per segment, not clustered on; to cluster on it "
+            "anyway, move it from features.profile_only.numeric to features.numeric",
+        )
+        column.unit = unit
+        return column
     role = role_of(name, unit)
     column = Column(name, "numeric", unit_why + (f": {role}" if role else ": no role"))
     column.meaning, column.unit = role, unit
@@ -347,15 +368,27 @@ def inspect_column(name: str, values: pd.Series) -> tuple[Column, list[str]]:
     return _inspect_text(name, _trimmed(values)), []
 
 
+def is_transform_of(name: str, base: str) -> bool:
+    """Whether ``name`` is ``base``'s name with a transform before or after
+    it (``_TRANSFORMS``): ``logwage`` of ``wage``, ``log_income`` of
+    ``Income``, ``sales_ln`` of ``sales``."""
+    transformed, raw = joined_name(name), joined_name(base)
+    return bool(raw) and any(transformed in (t + raw, raw + t) for t in _TRANSFORMS)
+
+
 def near_duplicates(table: pd.DataFrame, names: list[str]) -> dict[str, tuple[str, float]]:
     """Of the numeric columns ``names``, in order, those that move with an
     earlier one kept as a feature (absolute Spearman rank correlation at
     least ``NEAR_DUPLICATE_CORRELATION``, on at most
     ``CORRELATION_SAMPLE_ROWS`` rows sampled with a fixed seed): each with
     the column it moves with and the correlation. Clustering on both would
-    count one quantity twice (``INCOME`` and its square ``INCOMESQ``)."""
+    count one quantity twice (``INCOME`` and its square ``INCOMESQ``). A
+    transform of another of ``names`` (``is_transform_of``: ``logwage``) is
+    taken after all others, so that the raw column is kept: it reads in real
+    units, and preprocessing transforms a skewed column itself."""
     if len(names) < 2:
         return {}
+    names = sorted(names, key=lambda n: any(is_transform_of(n, other) for other in names))
     sample = table[names]
     if len(sample) > CORRELATION_SAMPLE_ROWS:
         sample = sample.sample(CORRELATION_SAMPLE_ROWS, random_state=CORRELATION_SEED)

@@ -10,7 +10,12 @@ An outcome is profiled per segment, never clustered on.
 A yes/no flag (yes/no, true/false, 0/1) that no name marks as an outcome
 (``yes_no_flag``) is profiled too, and the printout names it
 (``outcome_lines``): it may be the answer a campaign wants, which only the
-user can say."""
+user can say.
+
+Values numbered like the answers of a survey form ("1. Yes"/"2. No", as in
+ISLP's tables; "2) No", "01 - Yes") are read without that number when every
+value of the column has one (``unprefixed``); the values themselves stay as
+the file has them."""
 
 from __future__ import annotations
 
@@ -51,6 +56,19 @@ FLAG_HINT = (
 _YES = {"yes", "y", "true", "t", "1"}
 _NO = {"no", "n", "false", "f", "0"}
 _NEGATION = {"not", "no", "non", "never", "without", "false", "n"}
+# An answer's number before its text: "1. ", "2) ", "01 - ", "3: ".
+_ORDINAL = re.compile(r"^\s*\d{1,3}\s*[.):-]\s*(?=[^\d\s])")
+
+
+def unprefixed(values: pd.Series) -> pd.Series:
+    """A column's values as read to tell what they say: without the number
+    that numbers a form's answers ("1. Yes" -> "Yes") when every text value
+    has one, else as they are (a lone "1) Yes" among plain values is data)."""
+    texts = values.dropna()
+    texts = texts[texts.map(lambda value: isinstance(value, str))]
+    if texts.empty or not texts.str.match(_ORDINAL).all():
+        return values
+    return values.map(lambda value: _ORDINAL.sub("", value) if isinstance(value, str) else value)
 
 
 def outcome_kind(name: str) -> str | None:
@@ -81,6 +99,7 @@ def _two_valued_kind(name: str) -> str | None:
 def positive_value(values: pd.Series) -> tuple[Any, str]:
     """Of a two-valued column, the value that means "it happened", and why."""
     counts = values.dropna().value_counts()
+    read = dict(zip(counts.index, unprefixed(counts.index.to_series()), strict=True))
     numbers, texts = as_numbers(counts.index.to_series())
     if not texts:
         if set(numbers) == {0.0, 1.0}:
@@ -96,7 +115,7 @@ def positive_value(values: pd.Series) -> tuple[Any, str]:
             and not words & _NEGATION
         )
 
-    readers = [value for value in counts.index if happened(value)]
+    readers = [value for value in counts.index if happened(read[value])]
     if len(readers) == 1:
         value, why = readers[0], "reads as it happened"
     else:
@@ -128,13 +147,15 @@ def _yes_no_key(value: Any) -> str:
 def yes_no_flag(values: pd.Series) -> tuple[Any, float] | None:
     """Of a column holding two values, one of which reads as yes and the
     other as no (yes/no, y/n, true/false, t/f, 1/0), the yes value and its
-    share of the known values; None for any other column."""
+    share of the known values, as the column holds it ("1. Yes": ``unprefixed``
+    reads it); None for any other column."""
     present = values.dropna()
     distinct = list(present.unique())
     if len(distinct) != 2:  # noqa: PLR2004 - a flag has two values
         return None
-    yes = [v for v in distinct if _yes_no_key(v) in _YES]
-    no = [v for v in distinct if _yes_no_key(v) in _NO]
+    read = dict(zip(distinct, unprefixed(pd.Series(distinct, dtype=object)), strict=True))
+    yes = [v for v in distinct if _yes_no_key(read[v]) in _YES]
+    no = [v for v in distinct if _yes_no_key(read[v]) in _NO]
     if len(yes) != 1 or len(no) != 1:
         return None
     value = yes[0]

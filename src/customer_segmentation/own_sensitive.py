@@ -1,7 +1,8 @@
 """Sensitive personal attributes of a customer table, for ``kedro
 configure-data``: gender or sex, ethnicity or race, religion, nationality
 (citizenship, country of birth), marital status, disability, sexual
-orientation, pregnancy and political opinion. Segments built on them invite
+orientation, pregnancy, political opinion, health and trade-union
+membership. Segments built on them invite
 unfair treatment in lending, insurance, pricing and targeting (equal-credit
 and anti-discrimination laws name these, marital status included, and the
 GDPR makes most of them special categories), so such a column is profiled
@@ -10,10 +11,17 @@ printout says how to cluster on one anyway (``sensitive_lines``).
 
 A column is sensitive by its name (``sensitive_kind``): a word of it names
 the attribute (``GENDER_CD``, ``race_ethnicity``, ``CustomerGender``,
-``Marital_Status``, ``CountryOfBirth``) and every word after that one only
-qualifies it (code, status, group, the customer ...) or names one of its
-values (``Gender_Male``), so that ``gender_neutral_size`` or ``male_count``
-stay what they are; words are whole (``Sexton_street`` holds no ``sex``).
+``Marital_Status``, ``CountryOfBirth``, ``health``) and every word after
+that one only qualifies it (code, status, group, the customer ...) or names
+one of its values (``Gender_Male``), so that ``gender_neutral_size`` or
+``male_count`` stay what they are; words are whole (``Sexton_street`` holds
+no ``sex``, ``healthy_snacks_spend`` no ``health``). Health is a person's
+health (GDPR Art. 9): ``health``, ``health_status``, ``medical_condition``,
+``diagnosis``; not a product or a business's health: ``health_ins`` (a
+holding of an insurance product, which says nothing of the holder's health,
+like any other policy), ``health_score`` (a customer-success score) and an
+account's or customer's health (``account_health``, ``customer_health``, a
+customer-success rating) stay what they are.
 A text column is sensitive by its values too, whatever its name, when they
 read as one attribute's values: male/female (``M``/``F``, `` Male``),
 ethnic groups, marital statuses, religions or sexual orientations. Age is
@@ -52,6 +60,26 @@ _NAME_WORDS = {
     "sexual orientation": {"sexual", "sexuality", "lgbt", "lgbtq"},
     "pregnancy": {"pregnancy", "pregnant"},
     "political opinion": {"political", "politics"},
+    "health": {
+        *("health", "medical", "medication", "medications", "diagnosis", "diagnoses"),
+        *("diagnosed", "illness", "illnesses", "disease", "diseases", "sickness"),
+        *("health condition", "medical condition", "chronic condition", "mental health"),
+    },
+    # Not "union" alone: a credit union, the European Union.
+    "trade-union membership": {
+        *("trade union", "labor union", "labour union", "unionized", "unionised"),
+        *("union membership", "union member"),
+    },
+}
+# Runs of words ending in an attribute's word that name something else: the
+# health of an account or a business relationship (customer-success ratings),
+# a credit union's membership.
+_OTHER_THINGS = {
+    *("account health", "customer health", "client health", "relationship health"),
+    *("portfolio health", "financial health", "credit health", "business health"),
+    *("subscription health", "brand health", "store health", "system health"),
+    *("credit union member", "credit union membership", "student union member"),
+    "student union membership",
 }
 # Words that may follow the attribute's word in a sensitive column's name:
 # they qualify it rather than make it another quantity.
@@ -125,12 +153,14 @@ def _qualifies(word: str) -> bool:
 def _named_kind(name: str) -> str | None:
     """The attribute a column's name names: the last run of up to three of
     its words that names one (``_NAME_WORDS``), when every word after it
-    only qualifies it (``_qualifies``)."""
+    only qualifies it (``_qualifies``) and the words before it do not make
+    it another thing (``_OTHER_THINGS``: ``account_health``)."""
     words = name_words(name)
     for end in range(len(words), 0, -1):
         for start in range(max(0, end - 3), end):
             if kind := _SPELLINGS.get(" ".join(words[start:end])):
-                return kind
+                before = (" ".join(words[first:end]) for first in range(max(0, start - 2), start))
+                return None if any(run in _OTHER_THINGS for run in before) else kind
         if not _qualifies(words[end - 1]):
             return None
     return None

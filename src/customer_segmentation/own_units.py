@@ -50,6 +50,7 @@ _NOT_PURCHASES = {"cash", "advance", "balance", "withdrawal", "withdrawals", "tr
 _NOT_PURCHASES |= {"transfers", "payment", "payments", "credit", "call", "calls", "complaint"}
 _NOT_PURCHASES |= {"complaints", "service", "login", "logins", "return", "returns", "refund"}
 _NOT_SPEND = {"balance", "limit", "credit", "cash", "advance", "price", "cost", "income", "salary"}
+_NOT_SPEND |= {"wage", "wages", "earnings"}
 ROLE_NAMES = {
     "recency": re.compile(
         r"recen|days?[_\s]*since|since[_\s]*last|last[_\s]*(purchase|order)", re.I
@@ -58,7 +59,8 @@ ROLE_NAMES = {
         r"tenure|seniority|years?[_\s]*with|months?[_\s]*with|customer[_\s]*for", re.I
     ),
     "demographic": re.compile(
-        r"(^|_|\s)age($|_|\s)|birth|income|salary|kid|child|teen|household|family|dependent",
+        r"(^|_|\s)age($|_|\s)|birth|income|salary|(^|_|\s)wages?($|_|\s)|earnings|kid|child"
+        r"|teen|household|family|dependent",
         re.I,
     ),
 }
