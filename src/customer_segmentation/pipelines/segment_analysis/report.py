@@ -19,6 +19,7 @@ from .report_sections import (
     cards,
     criteria_details,
     drift_section,
+    made_on_section,
     note_texts,
     outcome_columns,
     rules_section,
@@ -84,7 +85,9 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     segment_rules: dict | None = None,
 ) -> str:
     """One self-contained HTML page a marketer can open from an email: any
-    warning and how the data was read, in plain words; with outcome columns
+    warning, which columns the segments were made on and which were only
+    described (``made_on_section``: sensitive attributes and outcomes
+    apart) and how the data was read, in plain words; with outcome columns
     (``features.outcomes``), a table of each segment's outcome rates against
     the whole base, its action and priority; how many customers were
     exported to ``target_customers`` and why, with the caution of
@@ -97,7 +100,8 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     priority, size, its outcome rates, action and reason, and its profile
     against the whole base: the five features it differs most on, with
     z-scores on the clustering's scale, the three most different
-    profile-only columns and every ``highlight_columns`` column; the whole
+    profile-only columns, marked as only described, with z-scores on their
+    own spread, and every ``highlight_columns`` column; the whole
     base's means come from ``segmented_customers``, the sample of
     ``sample_segmented_customers``, which also tells the 0/1 flags, shown
     as percents; a missing number is a dash). Priorities are shown only
@@ -116,6 +120,16 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     total = int(segment_profiles["customers"].sum())
     rates, outcomes = outcome_columns(segment_profiles, features, spec, labels)
     score_keys, scores = _scores(metrics)
+    segment_cards = cards(
+        segment_profiles,
+        segment_recommendations,
+        segmented_customers,
+        spec,
+        rates,
+        outcomes,
+        labels,
+        highlight_columns,
+    )
     environment = Environment(
         loader=PackageLoader(__package__, "templates"), autoescape=select_autoescape(default=True)
     )
@@ -123,6 +137,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         total=total,
         k=metrics["selected_k"],
         warnings=warning_texts(metrics, segment_recommendations, segment_profiles, spec, labels),
+        made_on=made_on_section(spec, segmented_customers, labels),
         notes=note_texts(metrics, labels),
         outcomes=outcomes,
         # With no action resting on data anywhere, the report says so once at
@@ -136,15 +151,10 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,
         scores=scores,
-        cards=cards(
-            segment_profiles,
-            segment_recommendations,
-            segmented_customers,
-            spec,
-            rates,
-            outcomes,
-            labels,
-            highlight_columns,
+        cards=segment_cards,
+        # The footnote explains the mark of profile-only rows only where a card shows one.
+        described_shown=any(
+            item["described"] for card in segment_cards for item in card["profile"]
         ),
         drift=drift_section(drift_report),
         rules=rules_section(segment_rules),

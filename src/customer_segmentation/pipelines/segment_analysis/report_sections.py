@@ -1,6 +1,7 @@
 """The sections of the segment report, each as the data its part of the
 template (``templates/segment_report.html.j2``) shows, in plain words: the
-warnings a reader must not miss, how the data was read, why this many
+warnings a reader must not miss, which columns the segments were made on
+and which were only described, how the data was read, why this many
 segments, which algorithm drew them and how many customers sit on a
 boundary, the outcome rates, the targets, a card per segment, the drift
 against the previous run and where the numbers come from. ``report``
@@ -21,6 +22,7 @@ from customer_segmentation.figures import (
     segment_colour,
     z_text,
 )
+from customer_segmentation.own_sensitive import sensitive_kind
 
 from .kernels import base_rates, outcome_rates, outcome_table
 from .names import column_label
@@ -218,6 +220,28 @@ def _split_agreement(metrics: dict) -> str:
     threshold = ((metrics.get("algorithm") or {}).get("thresholds") or {}).get("min_stability")
     under = "" if threshold is None else f", under {float(threshold):g}"
     return f" (agreement {agreement}{under})"
+
+
+def made_on_section(spec: FeatureSpec, customers: pd.DataFrame, labels: dict) -> dict:
+    """Which columns the segments were made on and which were only
+    described, by their labels: the features clustered on; the profile-only
+    columns, those ``sensitive_kind`` reads as a sensitive personal
+    attribute (by name, or by the values ``customers`` holds) apart, as
+    they are never to make segments; and the outcomes, compared between
+    segments, never used to make them. The features parameter does not say
+    why a column is profile-only, so the others are "described only"."""
+    outcomes = set(spec.outcomes)
+    described = [c for c in [*spec.profile_numeric, *spec.profile_categorical] if c not in outcomes]
+    empty = pd.Series([], dtype=object)
+    sensitive = [
+        c for c in described if sensitive_kind(c, customers[c] if c in customers else empty)
+    ]
+    return {
+        "made_on": [column_label(c, labels) for c in spec.model_columns],
+        "described": [column_label(c, labels) for c in described if c not in sensitive],
+        "sensitive": [column_label(c, labels) for c in sensitive],
+        "outcomes": [column_label(c, labels) for c in spec.outcomes],
+    }
 
 
 def _clip_points(clip_quantile: float | None) -> str:
@@ -616,17 +640,25 @@ def _shown_columns(
     return shown + [c for c in highlighted if c not in shown]
 
 
-def _profile(
-    row: pd.Series, columns: list[str], overall: pd.Series, flags: set[str], labels: dict
+def _profile(  # noqa: PLR0913 - the row, its columns and how to show them
+    row: pd.Series,
+    columns: list[str],
+    overall: pd.Series,
+    flags: set[str],
+    profile_only: set[str],
+    labels: dict,
 ) -> list[dict]:
     """A card's profile rows: each column's label, the segment's mean, the
-    whole base's mean and the segment's z-score."""
+    whole base's mean, the segment's z-score, and whether the column was
+    only described (profile-only: its z-score is on its own spread in
+    original units, not on the scale the segments were made on)."""
     return [
         {
             "label": column_label(c, labels),
             "mean": number_text(row[c], c, c in flags),
             "overall": number_text(overall[c], c, c in flags),
             "z": z_text(row[f"{c}_z"]),
+            "described": c in profile_only,
         }
         for c in columns
     ]
@@ -646,13 +678,17 @@ def cards(  # noqa: PLR0913 - the tables and settings a card reads
     stability (``stability_text``, flagged when unstable), outcome rates,
     action and reason, and its profile against the whole base (whose
     means come from ``segmented_customers``, which also tells the 0/1 flags,
-    shown as percents) and the mix of each categorical column."""
+    shown as percents) and the mix of each categorical column, those of
+    the features apart from those of columns only described (profile-only),
+    whose profile rows are marked as such."""
     outcome_names = set(spec.outcomes)
     numeric = [c for c in spec.described_numeric if c not in outcome_names]
     categorical = [c for c in spec.described_categorical if c not in outcome_names]
     overall = segmented_customers[numeric].mean()
     flags = flag_columns(segmented_customers, numeric)
-    profile_only = set(spec.profile_numeric) - set(spec.numeric)
+    profile_only = set(spec.described_numeric + spec.described_categorical) - set(
+        spec.model_columns
+    )
     highlighted = [c for c in highlight_columns if c in numeric]
     profiles = segment_profiles.set_index("segment")
     result = []
@@ -661,11 +697,11 @@ def cards(  # noqa: PLR0913 - the tables and settings a card reads
         segment_rates = [
             rate_text(rates.loc[recommendation.segment, o["column"]]) for o in outcomes
         ]
-        mix = [
-            f"{column_label(column, labels)}: "
+        mix = {
+            column: f"{column_label(column, labels)}: "
             + _mix(row[[c for c in profiles.columns if c.startswith(f"{column}=")]])
             for column in categorical
-        ]
+        }
         result.append(
             {
                 "priority": recommendation.priority,
@@ -689,9 +725,11 @@ def cards(  # noqa: PLR0913 - the tables and settings a card reads
                     _shown_columns(row, numeric, profile_only, highlighted),
                     overall,
                     flags,
+                    profile_only,
                     labels,
                 ),
-                "mix": "; ".join(mix),
+                "mix": "; ".join(v for c, v in mix.items() if c not in profile_only),
+                "described_mix": "; ".join(v for c, v in mix.items() if c in profile_only),
             }
         )
     return result
