@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import warnings
@@ -498,6 +499,15 @@ def fast_cli_params(**extra) -> str:
     ``extra`` dotted keys)."""
     settings = {f"model_selection.{key}": value for key, value in FAST_SELECTION.items()}
     return ",".join(f"{key}={value}" for key, value in {**settings, **extra}.items())
+
+
+def segments_in_sqlite(table: pd.DataFrame, sql: str) -> list:
+    """The segment the rules' SQL ``CASE WHEN`` gives each row of ``table``,
+    loaded as it is into SQLite as ``customers``."""
+    with sqlite3.connect(":memory:") as connection:
+        table.to_sql("customers", connection, index=False)
+        rows = connection.execute(f"SELECT {sql} AS segment FROM customers").fetchall()
+    return [row[0] for row in rows]
 
 
 def versions(project: Path, relative: str) -> list[str]:

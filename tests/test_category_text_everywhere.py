@@ -7,7 +7,6 @@ than the model's "Male"; a code 1.0 is the category "1" throughout."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from customer_segmentation.pipelines.segment_analysis.rules import (
     fit_segment_rules,
     rules_sql,
 )
-from tests.conftest import base_parameters, node_function, train_and_profile
+from tests.conftest import base_parameters, node_function, segments_in_sqlite, train_and_profile
 
 NAMING = base_parameters()["segment_analysis"]["naming"]
 profile_on_engine = node_function(segment_analysis(), "profile_segments")
@@ -84,14 +83,6 @@ def test_profiles_read_categories_as_the_model_on_both_engines(padded, customers
     pd.testing.assert_frame_equal(profiles[mix], on_one_machine[mix])
 
 
-def _run_sql(table: pd.DataFrame, sql: str) -> list[int]:
-    """``sql`` run in SQLite on ``table`` as it is (spaces and all)."""
-    with sqlite3.connect(":memory:") as connection:
-        table.to_sql("customers", connection, index=False)
-        rows = connection.execute(f"SELECT {sql} AS segment FROM customers").fetchall()
-    return [row[0] for row in rows]
-
-
 def test_the_sql_reads_a_padded_or_blank_category_as_the_model():
     """Conditions on a text column and on a column of float codes: SQLite
     gives every row of the table as the file holds it the segment the rules
@@ -132,7 +123,7 @@ def test_the_sql_reads_a_padded_or_blank_category_as_the_model():
     sql = rules_sql(leaves, 0, {}, {"code"}, summary, {})
     expected = assign_segments(customers, leaves, 0, {})
     assert expected.tolist() == [1, 1, 2, 0, 3, 0, 0, 2]
-    assert _run_sql(customers, sql) == expected.tolist()
+    assert segments_in_sqlite(customers, sql) == expected.tolist()
     assert '"code" IN (1)' in sql  # codes compare as numbers: 1.0 is "1"
     assert "A category is read without surrounding spaces" in sql
 
@@ -181,7 +172,7 @@ def test_rules_fitted_on_padded_values_agree_in_sqlite_and_say_clean_words():
     assert named <= set(segmentation.fitted_categories(model)["plan"])  # none padded
     words = [rule for segment in summary["segments"] for rule in segment["rules"]]
     assert any("plan is gold" in rule.lower() for rule in words)
-    in_sqlite = np.array(_run_sql(customers, sql))
+    in_sqlite = np.array(segments_in_sqlite(customers, sql))
     assert (in_sqlite == segmented["segment"].to_numpy()).all()
 
 

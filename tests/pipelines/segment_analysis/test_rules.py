@@ -3,8 +3,6 @@ customers exactly as the tree does and agrees with the model at the stated
 fidelity; NULLs, unseen categories and quotes are handled as the tree
 handles them; the words use the column labels and the report's numbers."""
 
-import sqlite3
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +21,7 @@ from customer_segmentation.pipelines.segment_analysis.rules import (
     round_threshold,
     rules_sql,
 )
+from tests.conftest import segments_in_sqlite
 
 RULES = {"max_depth": 3, "min_leaf_share": 0.02, "random_seed": 42}
 # A column name with a double quote, a category with a single quote.
@@ -76,19 +75,12 @@ def _fitted(customers: pd.DataFrame, k: int = 3):
     return model, segmented, profiles
 
 
-def _run_sql(table: pd.DataFrame, sql: str) -> np.ndarray:
-    with sqlite3.connect(":memory:") as connection:
-        table.to_sql("customers", connection, index=False)
-        rows = connection.execute(f"SELECT {sql} AS segment FROM customers").fetchall()
-    return np.array([row[0] for row in rows])
-
-
 def test_sql_in_sqlite_assigns_as_the_tree_at_the_stated_fidelity():
     model, segmented, profiles = _fitted(_customers())
     summary, sql = fit_segment_rules(
         segmented, segmented, model, "2026-01-01T00.00.00.000Z", profiles, FEATURES, RULES, {}
     )
-    in_sqlite = _run_sql(segmented.drop(columns="segment"), sql)
+    in_sqlite = np.array(segments_in_sqlite(segmented.drop(columns="segment"), sql))
 
     medians = model_medians(model, FEATURES["numeric"])
     categories = {"plan": segmentation.fitted_categories(model)["plan"]}
@@ -126,8 +118,8 @@ def test_the_rules_treat_a_missing_number_as_the_training_median():
     blank = segmented.head(1).assign(spend=np.nan)
     filled = blank.assign(spend=medians["spend"])
     assert (
-        _run_sql(blank.drop(columns="segment"), sql)[0]
-        == _run_sql(filled.drop(columns="segment"), sql)[0]
+        segments_in_sqlite(blank.drop(columns="segment"), sql)[0]
+        == segments_in_sqlite(filled.drop(columns="segment"), sql)[0]
     )
     assert f'COALESCE("spend", {medians["spend"]!r})' in sql
 
@@ -187,7 +179,7 @@ def test_every_kind_of_condition_in_sql_as_in_python():
     )
     expected = assign_segments(customers, leaves, 0, medians)
     assert expected.tolist() == [1, 1, 3, 2, 0, 3, 0]
-    assert _run_sql(customers, sql).tolist() == expected.tolist()
+    assert segments_in_sqlite(customers, sql) == expected.tolist()
     assert "'O''Brien'" in sql and '"pla""n"' in sql and '"region" IN (1)' in sql
 
 
@@ -224,7 +216,7 @@ def test_a_segment_the_model_knows_by_a_category_is_ruled_by_it():
     )
     assert "'O''Brien'" in sql.split("CASE")[1]
     assert any("plan is" in rule.lower() for s in summary["segments"] for rule in s["rules"])
-    in_sqlite = _run_sql(segmented.drop(columns="segment"), sql)
+    in_sqlite = np.array(segments_in_sqlite(segmented.drop(columns="segment"), sql))
     assert summary["fidelity"] >= 0.95
     assert (in_sqlite == segmented["segment"].to_numpy()).mean() == pytest.approx(
         summary["fidelity"], abs=0.01
@@ -232,7 +224,7 @@ def test_a_segment_the_model_knows_by_a_category_is_ruled_by_it():
     # A plan never seen in training is none of the known ones, in SQL as in the tree.
     unseen = segmented.drop(columns="segment").head(1).assign(plan="platinum")
     basic = unseen.assign(plan="basic")
-    assert _run_sql(unseen, sql).tolist() == _run_sql(basic, sql).tolist()
+    assert segments_in_sqlite(unseen, sql) == segments_in_sqlite(basic, sql)
 
 
 def test_thresholds_are_the_roundest_that_split_the_customers_alike():
@@ -299,7 +291,7 @@ def test_on_spark_the_rules_are_fitted_and_measured_on_the_collected_sample():
     )
     assert summary["measured_on"] == "a seeded sample of 200 customers"
     assert summary["customers_measured"] == 200
-    in_sqlite = _run_sql(sample.drop(columns="segment"), sql)
+    in_sqlite = np.array(segments_in_sqlite(sample.drop(columns="segment"), sql))
     assert summary["fidelity"] == pytest.approx(
         float((in_sqlite == sample["segment"].to_numpy()).mean()), abs=0.01
     )

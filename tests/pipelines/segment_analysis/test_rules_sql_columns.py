@@ -5,13 +5,13 @@ apart as not needed, and a table holding only the named columns runs the
 SQL."""
 
 import re
-import sqlite3
 
 import numpy as np
 import pandas as pd
 
 from customer_segmentation import model as segmentation
 from customer_segmentation.pipelines.segment_analysis.rules import fit_segment_rules
+from tests.conftest import segments_in_sqlite
 
 RULES = {"max_depth": 3, "min_leaf_share": 0.02, "random_seed": 0}
 NUMERIC = ["spend", "orders", "noise", 'odd "name"']
@@ -58,13 +58,6 @@ def _header_line(sql: str, start: str) -> str | None:
     return next((line for line in sql.splitlines() if line.startswith(start)), None)
 
 
-def _run(table: pd.DataFrame, sql: str) -> list[int]:
-    with sqlite3.connect(":memory:") as connection:
-        table.to_sql("customers", connection, index=False)
-        rows = connection.execute(f"SELECT {sql} AS segment FROM customers").fetchall()
-    return [row[0] for row in rows]
-
-
 def test_the_header_names_exactly_the_columns_the_expression_reads():
     customers = _customers()
     summary, sql = _rules(customers)
@@ -94,7 +87,9 @@ def test_the_header_names_exactly_the_columns_the_expression_reads():
 
     # A table with only the columns the header names runs the SQL, and
     # assigns as on the full table.
-    assert _run(customers[summary["columns"]], sql) == _run(customers, sql)
+    assert segments_in_sqlite(customers[summary["columns"]], sql) == segments_in_sqlite(
+        customers, sql
+    )
 
 
 def test_rules_that_read_no_column_say_so():
@@ -107,4 +102,4 @@ def test_rules_that_read_no_column_say_so():
     assert _quoted(sql[sql.index("CASE") :]) == []
     assert _header_line(sql, "-- Reads the columns") is None
     assert _header_line(sql, "-- Reads no column: ") is not None
-    assert len(set(_run(customers[["id"]], sql))) == 1
+    assert len(set(segments_in_sqlite(customers[["id"]], sql))) == 1
