@@ -14,7 +14,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
-from customer_segmentation.features import InvalidCustomerDataError, category_text, number_text
+from customer_segmentation.features import (
+    InvalidCustomerDataError,
+    category_text,
+    number_text,
+    pinned_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +106,7 @@ class CategoryEncoder(TransformerMixin, BaseEstimator):
         self.categories_ = []
         for position, column in enumerate(frame.columns):
             if self.categories != "auto":
-                pinned = category_text(pd.Series(self.categories[position]))
+                pinned = pinned_text(self.categories[position])
                 self.categories_.append(pinned.dropna().unique().tolist())
                 continue
             counts = category_text(frame[column]).fillna(MISSING).value_counts()

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from customer_segmentation.features import NEAR_CONSTANT_SHARE
+from customer_segmentation.features import NEAR_CONSTANT_SHARE, category_text
 from customer_segmentation.own_names import (
     is_customer_id_named,
     is_id_named,
@@ -345,13 +345,6 @@ def _sensitive(name: str, values: pd.Series, numbers: pd.Series, texts: list) ->
     return column
 
 
-def _trimmed(values: pd.Series) -> pd.Series:
-    """A text column's values without surrounding spaces, a blank one
-    missing: " Male" and "Male" are one category."""
-    text = values.astype(str).str.strip()
-    return text.where(values.notna() & (text != ""))
-
-
 def inspect_column(name: str, values: pd.Series) -> tuple[Column, list[str]]:
     """The role of one column other than the id, and the texts of a numeric
     column to read as missing."""
@@ -365,7 +358,8 @@ def inspect_column(name: str, values: pd.Series) -> tuple[Column, list[str]]:
         if texts:
             column.why += f"; {texts} read as missing"
         return column, texts
-    return _inspect_text(name, _trimmed(values)), []
+    # Categories as the model will read them: " Male" and "Male" are one.
+    return _inspect_text(name, category_text(values)), []
 
 
 def is_transform_of(name: str, base: str) -> bool:

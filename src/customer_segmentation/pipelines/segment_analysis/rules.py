@@ -283,17 +283,18 @@ def _combined(path: list[tuple]) -> list[dict]:
     return conditions
 
 
+def _written_conditions(leaves: list[dict], default: int) -> list[dict]:
+    """The conditions the SQL writes: those of every leaf but the
+    ``default`` segment's, which the SQL leaves to ``ELSE``."""
+    return [c for leaf in leaves if leaf["segment"] != default for c in leaf["conditions"]]
+
+
 def columns_read(leaves: list[dict], default: int, columns: list[str]) -> list[str]:
     """The ``columns`` (in their order) that the rules read: those a
-    condition of a leaf tests, leaves of the ``default`` segment left out
-    as the SQL leaves them to ``ELSE``. Often fewer than the model reads:
-    a shallow tree needs only the columns that tell the segments apart."""
-    tested = {
-        condition["column"]
-        for leaf in leaves
-        if leaf["segment"] != default
-        for condition in leaf["conditions"]
-    }
+    condition the SQL writes tests (``_written_conditions``). Often fewer
+    than the model reads: a shallow tree needs only the columns that tell
+    the segments apart."""
+    tested = {condition["column"] for condition in _written_conditions(leaves, default)}
     return [column for column in columns if column in tested]
 
 
@@ -483,8 +484,10 @@ def rules_sql(  # noqa: PLR0913 - the rules and what its header states
             + ", ".join(map(sql_name, summary["columns_not_read"]))
         )
     header.append("-- A missing number counts as its training median, as in the model.")
-    tested = [c for leaf in leaves if leaf["segment"] != default for c in leaf["conditions"]]
-    if any(c["operator"] in (IN, NOT_IN) and c["column"] not in numeric_codes for c in tested):
+    if any(
+        c["operator"] in (IN, NOT_IN) and c["column"] not in numeric_codes
+        for c in _written_conditions(leaves, default)
+    ):
         header.append(
             "-- A category is read without surrounding spaces, a blank one as missing, as in "
             "the model."
