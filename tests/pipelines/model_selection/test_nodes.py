@@ -87,8 +87,14 @@ def _choose(scores, params):
     )
 
 
-def _compare(selection, k, params):
-    return _node("compare_algorithms", params, selection_features=selection, selected_k=k)
+def _compare(selection, k, params, chosen="kmeans"):
+    return _node(
+        "compare_algorithms",
+        params,
+        selection_features=selection,
+        selected_k=k,
+        algorithm_choice={"chosen": chosen},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -477,6 +483,11 @@ def test_algorithms_are_compared_on_the_same_sample(prepared, small_params):
     rows = comparison.set_index("algorithm")
     assert rows.loc["kmeans", "agreement_with_kmeans"] == pytest.approx(1.0)
     assert rows["deployed"].tolist() == [True, False, False, False, False, False]
+    # The algorithm choose_algorithm chose is the one marked deployed.
+    mixture = _compare(
+        selection, 5, {**small_params, "comparison_sample_size": 400}, "gaussian_mixture"
+    )
+    assert mixture["deployed"].tolist() == [False, False, False, True, False, False]
     assert not rows.loc["ward", "scores_new_customers"]
     assert not rows.loc["hdbscan", "scores_new_customers"]
     assert rows.loc["gaussian_mixture", "scores_new_customers"]

@@ -1,6 +1,7 @@
 """The algorithm comparison (one machine, on the selection sample): KMeans
 against the other clustering algorithms at the selected k, by the same
-criteria, for the metrics and the report. Only KMeans is deployed."""
+criteria, for the metrics and the report, the deployed one marked (KMeans
+or a Gaussian mixture, ``algorithm_choice``)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ def _algorithms(selected_k: int, n_init: int, seed: int, min_cluster_size: int) 
 def compare_algorithms(  # noqa: PLR0913 - one keyword per setting it uses
     selection_features: pd.DataFrame,
     selected_k: int,
+    algorithm_choice: dict,
     n_init: int,
     random_seed: int,
     comparison_sample_size: int,
@@ -71,8 +73,10 @@ def compare_algorithms(  # noqa: PLR0913 - one keyword per setting it uses
     Ward agglomerative clustering at the selected k, and HDBSCAN (which finds
     its own number of segments and labels noise), on the same seeded sample of
     at most ``comparison_sample_size`` encoded rows, with the same criteria and
-    the agreement (adjusted Rand index) with KMeans. Ward and HDBSCAN cannot
-    assign new customers to segments, so they are reported, never deployed.
+    the agreement (adjusted Rand index) with KMeans. ``deployed`` marks the
+    algorithm ``choose_algorithm`` chose (``algorithm_choice["chosen"]``).
+    Ward and HDBSCAN cannot assign new customers to segments, so they are
+    reported, never deployed.
     Fit times go to the log, not the table, so the table is deterministic."""
     seed = random_seed
     size = min(len(selection_features), comparison_sample_size)
@@ -94,7 +98,7 @@ def compare_algorithms(  # noqa: PLR0913 - one keyword per setting it uses
                 "agreement_with_kmeans": float(adjusted_rand_score(kmeans_labels, labels)),
                 "noise_share": float(np.mean(labels == -1)),
                 "scores_new_customers": hasattr(algorithm, "predict"),
-                "deployed": name == "kmeans",
+                "deployed": name == algorithm_choice["chosen"],
                 "sample_size": size,
             }
         )

@@ -170,6 +170,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs={
                     "selection_features": "selection_features",
                     "selected_k": "selected_k",
+                    "algorithm_choice": "algorithm_choice",
                     **{
                         key: P + key
                         for key in (
