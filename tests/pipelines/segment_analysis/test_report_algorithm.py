@@ -99,6 +99,22 @@ def test_the_boundary_sentence_counts_customers_under_0_6_and_says_what_confiden
     assert boundary_text(customers.assign(confidence=np.nan), mixture, total=5) is None
 
 
+def test_the_boundary_sentence_says_whether_the_targets_leave_such_customers_out():
+    """At the default min_confidence of 0 they are exported: the report must
+    not say they are left out."""
+    customers = pd.DataFrame({"confidence": [0.99, 0.55, 0.59, 0.6, 0.97]})
+    kmeans = {"algorithm": {"chosen": "kmeans"}}
+    default = boundary_text(customers, kmeans, total=5)
+    assert default.endswith(
+        "target_customers includes them, as segment_analysis.targeting.min_confidence is 0: "
+        "set it (to 0.6, say) to leave such customers out."
+    )
+    assert "leaves out" not in default
+    assert boundary_text(customers, kmeans, total=5, min_confidence=0.7).endswith(
+        "target_customers leaves out those under segment_analysis.targeting.min_confidence (0.7)."
+    )
+
+
 def test_the_report_shows_both_sentences():
     profiles = pd.DataFrame(
         {

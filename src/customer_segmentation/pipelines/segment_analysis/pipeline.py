@@ -164,6 +164,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     P + "naming.labels",
                     P + "report.highlight_columns",
                     "segment_rules",
+                    P + "targeting.min_confidence",
                 ],
                 outputs="segment_report",
                 name="build_segment_report",

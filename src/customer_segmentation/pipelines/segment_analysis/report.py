@@ -83,6 +83,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
     labels: dict,
     highlight_columns: list[str],
     segment_rules: dict | None = None,
+    min_confidence: float = 0.0,
 ) -> str:
     """One self-contained HTML page a marketer can open from an email: any
     warning, which columns the segments were made on and which were only
@@ -146,7 +147,7 @@ def build_segment_report(  # noqa: PLR0913 - the tables, pictures and settings i
         targets=targets_section(segment_recommendations, total, metrics),
         why=why_k(metrics, total),
         algorithm=algorithm_text(metrics),
-        boundary=boundary_text(segmented_customers, metrics, total),
+        boundary=boundary_text(segmented_customers, metrics, total, min_confidence),
         details=criteria_details(metrics),
         score_columns=[key.replace("_", " ") for key in score_keys],
         score_keys=score_keys,

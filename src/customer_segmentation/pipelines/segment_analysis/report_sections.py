@@ -417,10 +417,26 @@ def algorithm_text(metrics: dict) -> str | None:
     return f"The segments come from KMeans (round segments): {why}."
 
 
-def boundary_text(segmented_customers: pd.DataFrame, metrics: dict, total: int) -> str | None:
+def _confidence_filter(min_confidence: float) -> str:
+    """What ``target_customers`` does with customers of low confidence."""
+    if min_confidence > 0:
+        return (
+            "target_customers leaves out those under "
+            f"segment_analysis.targeting.min_confidence ({min_confidence:g})."
+        )
+    return (
+        "target_customers includes them, as segment_analysis.targeting.min_confidence is 0: "
+        f"set it (to {BOUNDARY_CONFIDENCE}, say) to leave such customers out."
+    )
+
+
+def boundary_text(
+    segmented_customers: pd.DataFrame, metrics: dict, total: int, min_confidence: float = 0.0
+) -> str | None:
     """How many customers sit on a boundary between segments (confidence
-    under ``BOUNDARY_CONFIDENCE``), with their share and what confidence
-    means for the deployed algorithm, from the report's sample of
+    under ``BOUNDARY_CONFIDENCE``), with their share, what confidence
+    means for the deployed algorithm and whether ``target_customers`` leaves
+    them out (``targeting.min_confidence``), from the report's sample of
     segmented customers (``segmented_customers``: every customer up to the
     sample size). None without confidences (a model saved before them)."""
     if "confidence" not in segmented_customers.columns:
@@ -446,8 +462,7 @@ def boundary_text(segmented_customers: pd.DataFrame, metrics: dict, total: int) 
     return (
         f"{counted[:1].upper()}{counted[1:]} {verb} on a boundary between segments: their "
         f"confidence, {meaning}, is under {BOUNDARY_CONFIDENCE}; "
-        "segment_analysis.targeting.min_confidence leaves such customers out of "
-        "target_customers."
+        + _confidence_filter(min_confidence)
     )
 
 
