@@ -40,7 +40,8 @@ def test_a_semicolon_crm_export_with_a_byte_order_mark():
     assert roles["Income"] == roles["MntWines"] == "numeric"
     meanings = {c.name: c.meaning for c in inspection.columns}
     assert meanings["MntWines"] == meanings["MntGoldProds"] == "monetary"
-    assert meanings["NumStorePurchases"] == meanings["NumWebVisitsMonth"] == "frequency"
+    assert meanings["NumStorePurchases"] == "frequency"
+    assert meanings["NumWebVisitsMonth"] is None  # browsing the website, not buying
     assert meanings["Recency"] == "recency"
     assert meanings["Income"] == meanings["Year_Birth"] == meanings["Kidhome"] == "demographic"
     assert meanings["Response"] is None

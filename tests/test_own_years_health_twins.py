@@ -14,7 +14,7 @@ import yaml
 
 from customer_segmentation.own_columns import inspect_column
 from customer_segmentation.own_data import inspect_source, write_environment
-from customer_segmentation.own_units import ROLE_NAMES
+from customer_segmentation.own_units import ROLE_NAMES, role_of
 
 ROWS = 80
 
@@ -155,3 +155,18 @@ def test_a_wage_is_a_demographic_not_spend(name):
     """A wage, like an income or a salary, says who the customer is; it is
     no spend, and no action reads it as one."""
     assert ROLE_NAMES["demographic"].search(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [
+        ("NumWebVisitsMonth", None),  # browsing a website, not buying
+        ("app_sessions", None),
+        ("online_visits", None),
+        ("NumWebPurchases", "frequency"),  # buying on the web is buying
+        ("store_visits", "frequency"),
+        ("NumStorePurchases", "frequency"),
+    ],
+)
+def test_visits_of_a_website_are_no_purchase_frequency(name, role):
+    assert role_of(name, "count") == role

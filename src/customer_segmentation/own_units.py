@@ -49,6 +49,10 @@ _PURCHASE_ACTS |= {"transactions", "trx", "session", "sessions", "trip", "trips"
 _NOT_PURCHASES = {"cash", "advance", "balance", "withdrawal", "withdrawals", "transfer"}
 _NOT_PURCHASES |= {"transfers", "payment", "payments", "credit", "call", "calls", "complaint"}
 _NOT_PURCHASES |= {"complaints", "service", "login", "logins", "return", "returns", "refund"}
+# Visits and sessions of a website or an app are browsing, not buying
+# (NumWebVisitsMonth); a purchase word with them still counts (NumWebPurchases).
+_VISITS = {"visit", "visits", "session", "sessions"}
+_BROWSING = {"web", "website", "site", "online", "app", "page", "pages", "portal", "email"}
 _NOT_SPEND = {"balance", "limit", "credit", "cash", "advance", "price", "cost", "income", "salary"}
 _NOT_SPEND |= {"wage", "wages", "earnings"}
 ROLE_NAMES = {
@@ -156,7 +160,9 @@ def role_of(name: str, unit: str) -> str | None:
         if pattern.search(name):
             return role
     words = _unit_words(name)
-    purchase_acts = words & _PURCHASE_ACTS and not words & _NOT_PURCHASES
+    acts = words & _PURCHASE_ACTS
+    browsing = acts <= _VISITS and words & _BROWSING
+    purchase_acts = acts and not words & _NOT_PURCHASES and not browsing
     if unit in ("count", "frequency", "frequency score") and purchase_acts:
         return "frequency"
     if unit == "frequency" and words <= _FREQUENCY:
