@@ -5,12 +5,18 @@ apart as not needed, and a table holding only the named columns runs the
 SQL."""
 
 import re
+import sqlite3
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from customer_segmentation import model as segmentation
-from customer_segmentation.pipelines.segment_analysis.rules import fit_segment_rules
+from customer_segmentation.pipelines.segment_analysis.rules import (
+    _holds,
+    _sql_condition,
+    fit_segment_rules,
+)
 from tests.conftest import segments_in_sqlite
 
 RULES = {"max_depth": 3, "min_leaf_share": 0.02, "random_seed": 0}
@@ -37,16 +43,18 @@ def _customers(seed: int = 0) -> pd.DataFrame:
     )
 
 
-def _rules(customers: pd.DataFrame, rules: dict = RULES) -> tuple[dict, str]:
-    preprocessor = segmentation.SegmentPreprocessor(numeric=NUMERIC, categorical=CATEGORICAL).fit(
-        customers
-    )
+def _rules(
+    customers: pd.DataFrame, rules: dict = RULES, features: dict = FEATURES
+) -> tuple[dict, str]:
+    preprocessor = segmentation.SegmentPreprocessor(
+        numeric=features["numeric"], categorical=features["categorical"]
+    ).fit(customers)
     kmeans = segmentation.SegmentKMeans(n_clusters=2, n_init=3, random_state=0)
     kmeans.fit(preprocessor.transform(customers))
     model = segmentation.segmentation_model(preprocessor, kmeans)
     segmented = customers.assign(segment=model.predict(customers))
     profiles = pd.DataFrame({"segment": [0, 1], "name": ["Low", "High"]})
-    return fit_segment_rules(segmented, segmented, model, "v1", profiles, FEATURES, rules, {})
+    return fit_segment_rules(segmented, segmented, model, "v1", profiles, features, rules, {})
 
 
 def _quoted(text: str) -> list[str]:
@@ -103,3 +111,40 @@ def test_rules_that_read_no_column_say_so():
     assert _header_line(sql, "-- Reads the columns") is None
     assert _header_line(sql, "-- Reads no column: ") is not None
     assert len(set(segments_in_sqlite(customers[["id"]], sql))) == 1
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["Spend\n1; DELETE FROM customers; --", "Spend\r\nDROP TABLE customers;--", "Spend\u2028x"],
+)
+def test_a_column_name_with_a_line_break_stays_inside_its_comment(hostile):
+    """The header names the columns in comments: a line break in a name
+    ended the comment, and the rest of the name ran as SQL (it emptied the
+    table of a user who ran the file as its header says)."""
+    customers = _customers().rename(columns={"spend": hostile})
+    features = {**FEATURES, "numeric": [hostile, *NUMERIC[1:]]}
+    summary, sql = _rules(customers, features=features)
+    body = sql.split("\nCASE\n", 1)[0]
+    assert all(line.startswith("--") for line in body.splitlines())
+    assert hostile in summary["columns"]
+    with sqlite3.connect(":memory:") as connection:
+        customers.to_sql("customers", connection, index=False)
+        connection.execute(f"SELECT {sql} AS segment FROM customers").fetchall()
+        assert connection.execute("SELECT COUNT(*) FROM customers").fetchone()[0] == len(customers)
+
+
+def test_the_fidelity_reads_categories_as_the_sql_does_tabs_and_all():
+    """SQL's TRIM strips spaces only, where the model strips any white space:
+    the fidelity is measured as the SQL reads, so a tab-padded value the SQL
+    misses counts against it instead of being claimed."""
+    values = pd.DataFrame(
+        {"tier": [" Gold ", "\tGold", "Gold\u00a0", "Gold", "  ", None, "Silver"]}
+    )
+    condition = {"column": "tier", "operator": "in", "values": ["Gold", "missing"]}
+    in_python = _holds(values, condition, {}).tolist()
+    with sqlite3.connect(":memory:") as connection:
+        values.to_sql("customers", connection, index=False)
+        sql = _sql_condition(condition, {}, set())
+        rows = connection.execute(f"SELECT CASE WHEN {sql} THEN 1 ELSE 0 END FROM customers")
+        in_sqlite = [bool(row[0]) for row in rows.fetchall()]
+    assert in_python == in_sqlite == [True, False, False, True, True, True, False]

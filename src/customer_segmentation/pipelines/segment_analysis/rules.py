@@ -307,8 +307,20 @@ def _holds(customers: pd.DataFrame, condition: dict, medians: dict[str, float]) 
         if condition["operator"] == ABOVE:
             return values > condition["value"]
         return values <= condition["value"]
-    member = _category_values(customers[column]).isin(condition["values"]).to_numpy()
+    member = _sql_category_values(customers[column]).isin(condition["values"]).to_numpy()
     return member if condition["operator"] == IN else ~member
+
+
+def _sql_category_values(values: pd.Series) -> pd.Series:
+    """A categorical column's values as the SQL reads them (``_sql_category``):
+    a text column trimmed of surrounding spaces only (SQL's ``TRIM``; a tab or
+    a non-breaking space stays, where the model strips it), a blank or
+    missing value "missing"; a column of codes as the model reads it, since
+    the SQL compares its numbers. So the stated fidelity is the SQL's own."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return _category_values(values)
+    text = values.astype("string").str.strip(" ")
+    return text.mask(text == "").fillna(segmentation.MISSING)
 
 
 def assign_segments(
@@ -402,6 +414,13 @@ def _summary(  # noqa: PLR0913 - the rules, the measure and the words of its sum
     return result
 
 
+def _comment(text: str) -> str:
+    """``text`` as one SQL comment line: its line breaks (and any other white
+    space run) made one space, so that a column or segment name holding a
+    line break cannot end the comment and be read as SQL."""
+    return "-- " + " ".join(text.split())
+
+
 def sql_name(column: str) -> str:
     """A column name quoted for SQL: in double quotes, embedded ones doubled."""
     return '"' + column.replace('"', '""') + '"'
@@ -474,14 +493,16 @@ def rules_sql(  # noqa: PLR0913 - the rules and what its header states
         f"-- Fidelity: these rules give {percent_text(summary['fidelity'] or 0)} of "
         f"{summary['customers_measured']:,} customers ({summary['measured_on']}) the model's "
         f"segment; per segment {per_segment}",
-        "-- Reads the columns: " + ", ".join(map(sql_name, summary["columns"]))
+        _comment("Reads the columns: " + ", ".join(map(sql_name, summary["columns"])))
         if summary["columns"]
         else "-- Reads no column: every customer gets the same segment",
     ]
     if summary["columns_not_read"]:
         header.append(
-            "-- Not read (the model was trained on them; these rules do not need them): "
-            + ", ".join(map(sql_name, summary["columns_not_read"]))
+            _comment(
+                "Not read (the model was trained on them; these rules do not need them): "
+                + ", ".join(map(sql_name, summary["columns_not_read"]))
+            )
         )
     header.append("-- A missing number counts as its training median, as in the model.")
     if any(
@@ -490,15 +511,16 @@ def rules_sql(  # noqa: PLR0913 - the rules and what its header states
     ):
         header.append(
             "-- A category is read without surrounding spaces, a blank one as missing, as in "
-            "the model."
+            "the model; a tab or other white space around it stays (SQL's TRIM), which the "
+            "fidelity above counts."
         )
     lines = ["CASE"]
     for leaf in leaves:
         if leaf["segment"] == default:
             continue
         test = " AND ".join(_sql_condition(c, medians, numeric_codes) for c in leaf["conditions"])
-        name = " ".join(str(names.get(leaf["segment"], "")).split())
-        comment = f"  -- {name}" if name else ""
+        name = str(names.get(leaf["segment"], "")).strip()
+        comment = f"  {_comment(name)}" if name else ""
         lines.append(f"  WHEN {test or '1 = 1'} THEN {leaf['segment']}{comment}")
     lines += [f"  ELSE {default}", "END"]
     return "\n".join(header + lines) + "\n"
