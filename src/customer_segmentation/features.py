@@ -357,12 +357,34 @@ def _not_constant(series: pd.Series) -> bool:
     return counts.empty or counts.iloc[0] < NEAR_CONSTANT_SHARE * counts.sum()
 
 
+# The largest magnitude a numeric feature may have in training: beyond it
+# the model's arithmetic fails (squares overflow, the rules' tree reads in
+# float32) with an error that names nothing; no customer quantity is that
+# large, so such a value is a corrupted cell or a unit mistake.
+MAX_MAGNITUDE = 1e15
+
+
+def _computable(values: pd.Series) -> pd.Series:
+    return values.isna() | (values.abs() <= MAX_MAGNITUDE)
+
+
+def too_large(column: str, values: str, count: int, rows: str) -> str:
+    """The problem of a feature column with numbers beyond ``MAX_MAGNITUDE``
+    (``values``: a few of them as shown; ``rows``: where), on both engines."""
+    return (
+        f"column '{column}': {values} larger than {MAX_MAGNITUDE:.0e} in magnitude in "
+        f"{_count(count, 'row')}: {rows}; no customer quantity is that large (a corrupted "
+        "value, or a unit mistake?): fix the source or make the column profile-only"
+    )
+
+
 def customer_schema(spec: FeatureSpec, min_rows: int | None = None) -> pa.DataFrameSchema:
     """The pandera schema of a customer table: a unique, non-missing id;
     numeric feature and profile columns that coerce to numbers, inside their
     ``bounds``; every feature column present. With ``min_rows`` (training),
     the table needs that many rows and no feature column may be entirely
-    empty, constant or near-constant."""
+    empty, constant or near-constant, nor hold a number beyond
+    ``MAX_MAGNITUDE``."""
     training = min_rows is not None
     table_checks = (
         [
@@ -384,9 +406,10 @@ def customer_schema(spec: FeatureSpec, min_rows: int | None = None) -> pa.DataFr
             nullable=False, unique=True, checks=table_checks[:1], description="customer id"
         )
     }
+    magnitude = [pa.Check(_computable, name="computable")] if training else []
     for column in spec.numeric:
         columns[column] = pa.Column(
-            float, coerce=True, nullable=True, checks=bounded(column, table_checks)
+            float, coerce=True, nullable=True, checks=bounded(column, table_checks + magnitude)
         )
     for column in spec.categorical:
         columns[column] = pa.Column(nullable=True, checks=list(table_checks))
@@ -504,6 +527,9 @@ def describe_failures(  # noqa: PLR0912 - one branch per kind of problem
                     f"(features.bounds) in {_count(count, 'row')}: {rows}",
                 )
             )
+        elif check == "computable":
+            values = ", ".join(_show(v) for v in group["failure_case"].drop_duplicates().head(3))
+            messages.append((3, too_large(column, values, count, rows)))
         elif check != "not_nullable":
             messages.append((4, f"column '{column}': failed {check} in {_count(count, 'row')}"))
     return [text for _, text in sorted(messages, key=lambda item: item[0])]

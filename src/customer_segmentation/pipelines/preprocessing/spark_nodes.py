@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from customer_segmentation.features import (
+    MAX_MAGNITUDE,
     MIN_ROWS_KEY,
     NEAR_CONSTANT_SHARE,
     FeatureSpec,
@@ -22,6 +23,7 @@ from customer_segmentation.features import (
     key_column,
     named_in,
     number_text,
+    too_large,
 )
 from customer_segmentation.model import SegmentPreprocessor
 from customer_segmentation.spark import (
@@ -175,6 +177,8 @@ def _problem_counts(rows: DataFrame, spec: FeatureSpec, numeric: list[str]) -> d
             measures.append(
                 count((col(column) < low) | (col(column) > high)).alias(f"outside_{column}")
             )
+        if column in spec.numeric:
+            measures.append(count(F.abs(col(column)) > MAX_MAGNITUDE).alias(f"too_large_{column}"))
     for column in spec.categorical:
         measures.append(count(col(column).isNotNull()).alias(f"present_{column}"))
     row = rows.agg(*measures).first().asDict()
@@ -245,6 +249,17 @@ def _describe(  # noqa: PLR0912 - one branch per kind of problem
             problems.append(
                 f"column '{column}': {values} outside its {bounds_text(spec, column)} "
                 f"(features.bounds) in {counts[f'outside_{column}']} rows: {_examples(rows, spec)}"
+            )
+        if counts.get(f"too_large_{column}"):
+            rows = (
+                customers.where(F.abs(col(column)) > MAX_MAGNITUDE)
+                .select(key, col(column))
+                .limit(_EXAMPLES)
+                .collect()
+            )
+            values = ", ".join(number_text(r[1]) for r in rows)
+            problems.append(
+                too_large(column, values, counts[f"too_large_{column}"], _examples(rows, spec))
             )
     return problems
 
