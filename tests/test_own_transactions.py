@@ -79,7 +79,7 @@ def test_an_invoice_log_like_uci_online_retail(tmp_path):
     # `--pipelines scoring` right after training scores the derived features.
     assert catalog["transactions_to_score"] == catalog["transactions"]
     assert catalog["customers_to_score"] == {
-        "type": "pandas.ParquetDataset",
+        "type": "customer_segmentation.datasets.ParquetDataset",  # previews the newest complete
         "filepath": "${globals:data_dir}/02_intermediate/customer_features.parquet",
         "versioned": True,
     }

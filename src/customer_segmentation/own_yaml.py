@@ -209,7 +209,7 @@ def log_catalog_yaml(inspection: Inspection, env: str, filepath: str) -> str:
         + "\n\n# What `--pipelines scoring` scores: the customer features that\n"
         "# segmentation_from_transactions derived (its newest complete version).\n"
         "customers_to_score:\n"
-        "  type: pandas.ParquetDataset\n"
+        "  type: customer_segmentation.datasets.ParquetDataset\n"
         "  filepath: ${globals:data_dir}/02_intermediate/customer_features.parquet\n"
         "  versioned: true\n"
     )
