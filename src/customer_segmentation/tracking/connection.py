@@ -19,11 +19,14 @@ seconds.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import sqlite3
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,9 @@ PROBE_TIMEOUT = 5.0
 # Seconds a run waits for another process that is setting up the same SQLite
 # store (creating its tables, its experiment) before it refuses.
 SETUP_LOCK_TIMEOUT = 120.0
+# The part of a new SQLite store's temporary name after the store's own name
+# (``mlflow.db.creating-<pid>-<id>``): MLflow creates the tables there.
+CREATING = ".creating-"
 # What MLflow's set_tracking_uri / set_experiment write into the process
 # environment (for subprocesses): kept as the user set them, see ``connect``.
 _MLFLOW_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
@@ -164,19 +170,83 @@ def _unreachable(uri: str, reason: Any) -> str:
     )
 
 
+def _sqlite_file(uri: str) -> tuple[Path, str] | None:
+    """The database file of an ``sqlite:///`` URI and its query (``?...``),
+    or None for other stores, an in-memory database, or a file whose folder
+    is missing (MLflow says so)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path, _, query = uri[len(prefix) :].partition("?")
+    if not path or path.startswith((":memory:", "file:")):
+        return None
+    database = Path(path)
+    return (database, query) if database.parent.is_dir() else None
+
+
 def sqlite_setup_lock(uri: str) -> contextlib.AbstractContextManager:
     """An exclusive lock beside an SQLite store's file (``<store>.lock``),
     held while a process opens the store: MLflow creates a new store's tables
     and kedro-mlflow the experiment without a transaction, so two processes
     opening the same new store at once would both create them and one would
     fail. Other stores (a server, a database server) need none."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix):
+    sqlite = _sqlite_file(uri)
+    if sqlite is None:
         return contextlib.nullcontext()
-    database = Path(uri[len(prefix) :].partition("?")[0])
-    if not database.parent.is_dir():
-        return contextlib.nullcontext()  # MLflow says the folder is missing
-    return FileLock(f"{database}.lock", timeout=SETUP_LOCK_TIMEOUT, thread_local=False)
+    return FileLock(f"{sqlite[0]}.lock", timeout=SETUP_LOCK_TIMEOUT, thread_local=False)
+
+
+def _create_sqlite_store(uri: str) -> None:
+    """A new SQLite store created whole or not at all; called under its setup
+    lock. MLflow's migrations create the tables one step at a time, so a run
+    killed among them used to leave a store no later run could open; here they
+    run in a temporary file beside it, renamed onto the store once complete.
+    A temporary file left by a killed run is removed (the lock says no run is
+    creating one now); an existing store is never touched."""
+    sqlite = _sqlite_file(uri)
+    if sqlite is None:
+        return
+    database, query = sqlite
+    for leftover in database.parent.glob(f"{glob.escape(database.name)}{CREATING}*"):
+        leftover.unlink(missing_ok=True)
+    if database.exists():
+        return
+    from mlflow import MlflowClient  # noqa: PLC0415 - only when tracking is on
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore  # noqa: PLC0415
+
+    # A name never used before in this process: MLflow caches a store per URI.
+    creating = database.with_name(f"{database.name}{CREATING}{os.getpid()}-{uuid.uuid4().hex}")
+    creating_uri = f"sqlite:///{creating}" + (f"?{query}" if query else "")
+    try:
+        MlflowClient(tracking_uri=creating_uri).search_experiments(max_results=1)
+    except BaseException:
+        creating.unlink(missing_ok=True)
+        raise
+    finally:
+        # MLflow keeps one engine per URI: closed, so nothing writes to the
+        # file once it is the store (the store's own URI gets its own engine).
+        engine = SqlAlchemyStore._engine_map.pop(creating_uri, None)
+        if engine is not None:
+            engine.dispose()
+    os.replace(creating, database)
+
+
+def _half_made(uri: str) -> bool:
+    """An SQLite store left by MLflow's migrations stopped part-way (a run
+    killed while it created the store, before stores were created whole): a
+    table of an unfinished migration, or no schema version."""
+    sqlite = _sqlite_file(uri)
+    if sqlite is None:
+        return False
+    try:
+        read_only = f"{sqlite[0].resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(read_only, uri=True)) as database:
+            tables = {name for (name,) in database.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error:
+        return False
+    return bool(tables) and (
+        "alembic_version" not in tables or any(t.startswith("_alembic_tmp_") for t in tables)
+    )
 
 
 def _already_exists(error: BaseException) -> bool:
@@ -185,18 +255,27 @@ def _already_exists(error: BaseException) -> bool:
     return getattr(error, "error_code", None) == "RESOURCE_ALREADY_EXISTS"
 
 
-def _set_up(config: Any, context: Any, uri: str) -> None:
+def _set_up(config: Any, context: Any, uri: str, own_store: bool = False) -> None:
     """``KedroMlflowConfig.setup``, once more if another run created the
-    experiment in between; every failure a one-line refusal."""
+    experiment in between; every failure a one-line refusal, which says how
+    to start afresh when it is the project's own store left half-made."""
     for attempt in (1, 2):
         try:
             with sqlite_setup_lock(uri):
+                _create_sqlite_store(uri)
                 config.setup(context)
             return
         except Exception as error:  # MLflow raises many kinds: refuse with one line
             if attempt == 1 and _already_exists(error):
                 continue
-            raise TrackingUnavailableError(_unreachable(uri, error)) from error
+            message = _unreachable(uri, error)
+            if own_store and _half_made(uri):
+                message = (
+                    f"{message}. The store was left half-made by a run stopped while it "
+                    f"created it: if {LOCAL_STORE}/ holds no runs yet, remove "
+                    f"{LOCAL_STORE}/mlflow.db and run again"
+                )
+            raise TrackingUnavailableError(message) from error
 
 
 @contextlib.contextmanager
@@ -227,7 +306,10 @@ def connect(settings: dict[str, Any], context: Any) -> TrackingStore:
 
 
 def _connected(config: Any, settings: dict[str, Any], context: Any) -> TrackingStore:
-    if config.server.mlflow_tracking_uri is None and not os.environ.get("MLFLOW_TRACKING_URI"):
+    own_store = config.server.mlflow_tracking_uri is None and not os.environ.get(
+        "MLFLOW_TRACKING_URI"
+    )
+    if own_store:
         store = Path(context.project_path) / LOCAL_STORE
         store.mkdir(parents=True, exist_ok=True)
         config.server.mlflow_tracking_uri = local_store_uri(context.project_path)
@@ -238,7 +320,7 @@ def _connected(config: Any, settings: dict[str, Any], context: Any) -> TrackingS
         config.tracking.experiment.name = default_experiment(context.env)
     uri = config.server.mlflow_tracking_uri or os.environ["MLFLOW_TRACKING_URI"]
     _probe(uri)
-    _set_up(config, context, uri)
+    _set_up(config, context, uri, own_store)
     experiment = config.tracking.experiment._experiment  # kedro-mlflow's resolved experiment
     return TrackingStore(
         client=config.server._mlflow_client,  # kedro-mlflow's client for that store
